@@ -1,0 +1,33 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Dependencies point down this list: Core <- Attention <- Models <- (Distributed, Eval) <- the CLI.
+let package = Package(
+    name: "longlm-dist",
+    products: [
+        .executable(name: "longlm-dist", targets: ["longlm-dist"]),
+        .library(name: "LongLMModels", targets: ["LongLMModels"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
+        .target(name: "LongLMCore", dependencies: ["COpenBLAS"],
+                swiftSettings: [.unsafeFlags(["-Ounchecked"])]),
+        .target(name: "LongLMAttention", dependencies: ["LongLMCore"],
+                swiftSettings: [.unsafeFlags(["-Ounchecked"])]),
+        .target(name: "LongLMModels", dependencies: ["LongLMCore", "LongLMAttention"]),
+        .executableTarget(name: "longlm-dist", dependencies: [
+            "LongLMModels",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .testTarget(name: "LongLMCoreTests", dependencies: ["LongLMCore"],
+                    resources: []),
+        .testTarget(name: "LongLMAttentionTests", dependencies: ["LongLMAttention"]),
+        .testTarget(name: "LongLMModelsTests", dependencies: ["LongLMModels"]),
+        .testTarget(name: "CLITests", dependencies: []),
+    ],
+    swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,94 @@
+import Foundation
+import LongLMCore
+
+/// Online-softmax state for a block of query rows: running max m, running sum l of exp(s - m), and the
+/// unnormalised accumulator acc = sum_j exp(s_j - m) v_j. Any split of the keys, absorbed in any order
+/// or merged from separate states, gives the same result up to rounding.
+public struct SoftmaxState {
+    public let rows: Int
+    public let headDim: Int
+    public var maxima: [Float]
+    public var sums: [Float]
+    public var accumulator: [Float]
+
+    public init(rows: Int, headDim: Int) {
+        self.rows = rows
+        self.headDim = headDim
+        maxima = [Float](repeating: -.infinity, count: rows)
+        sums = [Float](repeating: 0, count: rows)
+        accumulator = [Float](repeating: 0, count: rows * headDim)
+    }
+
+    /// Absorbs one tile of logits [rows, keyCount] (masked entries are -inf; the tile is overwritten with
+    /// probabilities) and its values (keyCount rows of headDim, `valueStride` apart).
+    public mutating func absorb(scores: UnsafeMutablePointer<Float>, keyCount n: Int,
+                                values: UnsafePointer<Float>, valueStride: Int) {
+        let d = headDim
+        maxima.withUnsafeMutableBufferPointer { m in
+            sums.withUnsafeMutableBufferPointer { l in
+                accumulator.withUnsafeMutableBufferPointer { acc in
+                    for r in 0..<rows {
+                        let row = scores + r * n
+                        var tileMax = -Float.infinity
+                        for c in 0..<n { tileMax = max(tileMax, row[c]) }
+                        let newMax = max(m[r], tileMax)
+                        if newMax == -.infinity {
+                            // Nothing visible yet in this row: keep the state, contribute zeros.
+                            for c in 0..<n { row[c] = 0 }
+                            continue
+                        }
+                        let alpha = m[r] == -.infinity ? 0 : expf(m[r] - newMax)
+                        var tileSum: Float = 0
+                        for c in 0..<n {
+                            let p = expf(row[c] - newMax)   // exp(-inf) = 0 for masked entries
+                            row[c] = p
+                            tileSum += p
+                        }
+                        l[r] = l[r] * alpha + tileSum
+                        m[r] = newMax
+                        if alpha != 1 {
+                            let a = acc.baseAddress! + r * d
+                            for c in 0..<d { a[c] *= alpha }
+                        }
+                    }
+                    BLAS.matmul(m: rows, n: d, k: n, a: scores, lda: n, b: values, ldb: valueStride,
+                                c: acc.baseAddress!, ldc: d, beta: 1)
+                }
+            }
+        }
+    }
+
+    /// Merges another partial state over a disjoint set of keys for the same rows.
+    public mutating func merge(_ other: SoftmaxState) {
+        precondition(other.rows == rows && other.headDim == headDim)
+        for r in 0..<rows {
+            let m1 = maxima[r], m2 = other.maxima[r]
+            let newMax = max(m1, m2)
+            if newMax == -.infinity { continue }
+            let a1 = m1 == -.infinity ? 0 : expf(m1 - newMax)
+            let a2 = m2 == -.infinity ? 0 : expf(m2 - newMax)
+            sums[r] = sums[r] * a1 + other.sums[r] * a2
+            maxima[r] = newMax
+            for c in 0..<headDim {
+                accumulator[r * headDim + c] = accumulator[r * headDim + c] * a1 + other.accumulator[r * headDim + c] * a2
+            }
+        }
+    }
+
+    /// Calls `emit(row, acc / l)` for every row; a row that saw no key (fully masked) emits zeros.
+    public func finish(_ emit: (Int, UnsafePointer<Float>) -> Void) {
+        var out = [Float](repeating: 0, count: headDim)
+        out.withUnsafeMutableBufferPointer { o in
+            for r in 0..<rows {
+                let l = sums[r]
+                if l > 0 {
+                    let inv = 1 / l
+                    for c in 0..<headDim { o[c] = accumulator[r * headDim + c] * inv }
+                } else {
+                    for c in 0..<headDim { o[c] = 0 }
+                }
+                emit(r, UnsafePointer(o.baseAddress!))
+            }
+        }
+    }
+}

@@ -1,0 +1,41 @@
+import Dispatch
+
+/// Runs `body(chunk)` for chunks 0..<count on up to `threads` threads and waits for all.
+/// Used for element-wise work and dequantization; BLAS calls use OpenBLAS's own threads.
+public enum Parallel {
+    nonisolated(unsafe) public static var threads: Int = System.coreCount
+
+    public static func forEach(_ count: Int, _ body: (Int) -> Void) {
+        if count <= 1 || threads <= 1 {
+            for i in 0..<count { body(i) }
+            return
+        }
+        withoutActuallyEscaping(body) { body in
+            DispatchQueue.concurrentPerform(iterations: count) { body($0) }
+        }
+    }
+
+    /// Splits 0..<total into at most `threads` contiguous ranges and runs them in parallel.
+    public static func forRanges(_ total: Int, minimumPerChunk: Int = 1, _ body: (Range<Int>) -> Void) {
+        let chunks = max(1, min(threads, total / max(1, minimumPerChunk)))
+        if chunks == 1 { body(0..<total); return }
+        let per = (total + chunks - 1) / chunks
+        forEach(chunks) { c in
+            let lo = c * per, hi = min(total, lo + per)
+            if lo < hi { body(lo..<hi) }
+        }
+    }
+}
+
+public enum System {
+    public static var coreCount: Int {
+        #if canImport(Glibc)
+        return max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+        #else
+        return 1
+        #endif
+    }
+}
+#if canImport(Glibc)
+import Glibc
+#endif

@@ -1,0 +1,84 @@
+import Foundation
+import LongLMCore
+import LongLMAttention
+
+/// The Llama family: Llama 1/2/3, Mistral, Qwen2 (QKV bias). RMSNorm, SwiGLU MLP, RoPE.
+/// References: transformers `modeling_llama.py`, `modeling_qwen2.py`; llama.cpp `src/models/llama.cpp`.
+enum Llama: Architecture {
+    static func config(gguf m: GGUFMetadata) throws -> ModelConfig {
+        let hidden = try m.int("embedding_length")
+        let heads = try m.int("attention.head_count")
+        // llama.cpp: head_count_kv defaults to head_count, key_length to embedding_length / head_count.
+        let kvHeads = try m.optionalInt("attention.head_count_kv") ?? heads
+        let headDim = try m.optionalInt("attention.key_length") ?? hidden / max(1, heads)
+        if let rotary = try m.optionalInt("rope.dimension_count"), rotary != headDim {
+            throw WeightError.unsupportedModel("partial rotary embeddings (\(rotary) of \(headDim) dims)")
+        }
+        try rejectRopeScaling(type: m.string("\(m.architecture).rope.scaling.type"), source: "the GGUF metadata")
+        if m.file.tensorsByName["rope_freqs.weight"] != nil {
+            throw WeightError.unsupportedModel("the GGUF has a rope_freqs tensor (Llama-3 RoPE scaling), not implemented yet")
+        }
+        guard let embedding = m.file.tensor(named: "token_embd.weight") else { throw WeightError.missingTensor("token_embd.weight") }
+        let layers = try m.int("block_count")
+        let window = try m.optionalInt("attention.sliding_window")
+        var config = ModelConfig(
+            architecture: m.architecture, vocabularySize: embedding.rows, hiddenSize: hidden, layerCount: layers,
+            heads: heads, kvHeads: kvHeads, headDim: headDim, ffnSize: try m.int("feed_forward_length"),
+            trainedContext: try m.int("context_length"),
+            rmsEpsilon: Float(try m.double("attention.layer_norm_rms_epsilon")),
+            // llama.cpp's default when the key is absent.
+            ropeBase: try m.optionalDouble("rope.freq_base") ?? 10000,
+            // llama.cpp's converter permutes Llama's Q/K rows for adjacent-pair rotation; Qwen2 is NeoX-style.
+            rotaryPairing: m.architecture == "llama" ? .adjacent : .halves,
+            slidingWindow: window, slidingLayers: Array(repeating: window != nil, count: layers),
+            slidingRopeBase: nil, embeddingScale: nil, attentionScale: 1 / Float(headDim).squareRoot(),
+            activation: .silu, hasQKNorm: false, hasPostNorms: false,
+            hasQKVBias: m.file.tensorsByName["blk.0.attn_q.bias"] != nil,
+            tiedEmbeddings: m.file.tensorsByName["output.weight"] == nil)
+        config.slidingLayers = Array(repeating: config.slidingWindow != nil, count: layers)
+        return config
+    }
+
+    static func config(hf c: HFConfigReader) throws -> ModelConfig {
+        let modelType = c.string("model_type") ?? "llama"
+        let hidden = try c.int("hidden_size")
+        let heads = try c.int("num_attention_heads")
+        // transformers' documented defaults: num_key_value_heads = num_attention_heads,
+        // head_dim = hidden_size / num_attention_heads, rope_theta = 10000.
+        let kvHeads = try c.optionalInt("num_key_value_heads") ?? heads
+        let headDim = try c.optionalInt("head_dim") ?? hidden / max(1, heads)
+        // transformers < 5 writes `rope_theta` and `rope_scaling` ({"type"|"rope_type": ...});
+        // transformers 5 writes one `rope_parameters` object holding both.
+        let ropeParameters = c.json["rope_parameters"] as? [String: Any]
+        for scaling in [c.json["rope_scaling"] as? [String: Any], ropeParameters].compactMap({ $0 }) {
+            try rejectRopeScaling(type: (scaling["rope_type"] ?? scaling["type"]) as? String, source: c.path)
+        }
+        let ropeTheta = try c.optionalDouble("rope_theta") ?? (ropeParameters?["rope_theta"] as? NSNumber)?.doubleValue
+        if let partial = try c.optionalDouble("partial_rotary_factor"), partial != 1 {
+            throw WeightError.unsupportedModel("partial_rotary_factor \(partial)")
+        }
+        let layers = try c.int("num_hidden_layers")
+        // Mistral applies `sliding_window` when set; Qwen2 only when `use_sliding_window` is true.
+        var window: Int? = nil
+        if modelType == "mistral" { window = try c.optionalInt("sliding_window") }
+        if modelType == "qwen2", try c.bool("use_sliding_window", default: false) {
+            throw WeightError.unsupportedModel("Qwen2 with use_sliding_window=true (per-layer max_window_layers) is not implemented")
+        }
+        let qkvBias = modelType == "qwen2" ? true : try c.bool("attention_bias", default: false)
+        if try c.bool("mlp_bias", default: false) { throw WeightError.unsupportedModel("mlp_bias=true") }
+        if let act = c.string("hidden_act"), act != "silu" { throw WeightError.unsupportedModel("hidden_act '\(act)'") }
+        return ModelConfig(
+            architecture: modelType, vocabularySize: try c.int("vocab_size"), hiddenSize: hidden, layerCount: layers,
+            heads: heads, kvHeads: kvHeads, headDim: headDim, ffnSize: try c.int("intermediate_size"),
+            trainedContext: try c.int("max_position_embeddings"),
+            rmsEpsilon: Float(try c.double("rms_norm_eps")),
+            ropeBase: ropeTheta ?? 10000,
+            rotaryPairing: .halves,
+            slidingWindow: window, slidingLayers: Array(repeating: window != nil, count: layers),
+            slidingRopeBase: nil, embeddingScale: nil, attentionScale: 1 / Float(headDim).squareRoot(),
+            activation: .silu, hasQKNorm: false, hasPostNorms: false, hasQKVBias: qkvBias,
+            // transformers' PretrainedConfig default for tie_word_embeddings is true, but LlamaConfig,
+            // MistralConfig and Qwen2Config all default it to false.
+            tiedEmbeddings: try c.bool("tie_word_embeddings", default: false))
+    }
+}

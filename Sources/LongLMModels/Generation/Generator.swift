@@ -1,0 +1,69 @@
+import Foundation
+import LongLMCore
+
+/// Prefill of a prompt in chunks, then token-by-token decode from the KV cache.
+public struct Generator {
+    public let model: TransformerModel
+    /// Tokens per forward call during prefill (bounds activation memory; the KV cache holds the rest).
+    public var prefillChunk: Int
+    /// Called after each prefill chunk with (tokens done, total).
+    public var onPrefillProgress: ((Int, Int) -> Void)?
+
+    public init(model: TransformerModel, prefillChunk: Int = 1024) {
+        self.model = model
+        self.prefillChunk = prefillChunk
+    }
+
+    /// Runs the prompt through the model; returns the final hidden states of its last chunk, and calls
+    /// `eachChunk(hidden, firstIndex)` for every chunk (e.g. to collect logits of every position).
+    @discardableResult
+    public func prefill(_ tokens: [Int32], cache: KVCache,
+                        eachChunk: ((FloatBuffer, Int) throws -> Void)? = nil) throws -> FloatBuffer {
+        guard !tokens.isEmpty else { throw TransformerModel.ForwardError.emptyInput }
+        var last: FloatBuffer? = nil
+        var start = 0
+        while start < tokens.count {
+            let end = min(tokens.count, start + prefillChunk)
+            let hidden = try model.forward(tokens: Array(tokens[start..<end]), cache: cache)
+            try eachChunk?(hidden, start)
+            last = hidden
+            start = end
+            onPrefillProgress?(start, tokens.count)
+        }
+        return last!
+    }
+
+    public struct Timings {
+        public var promptTokens = 0
+        public var prefillSeconds = 0.0
+        public var generatedTokens = 0
+        public var decodeSeconds = 0.0
+    }
+
+    /// Generates up to `maxNewTokens` after `prompt`. `onStep(token, logits)` sees each sampled token and
+    /// the logits it was sampled from; returning false stops. Stops after a token in `stopTokens`.
+    public func generate(prompt: [Int32], maxNewTokens: Int, sampler: Sampler, stopTokens: Set<Int32>,
+                         onStep: (Int32, UnsafeBufferPointer<Float>) throws -> Bool) throws -> ([Int32], Timings) {
+        var sampler = sampler
+        var timings = Timings()
+        timings.promptTokens = prompt.count
+        let cache = KVCache(config: model.config, reserve: prompt.count + maxNewTokens)
+        let t0 = Date()
+        let hidden = try prefill(prompt, cache: cache)
+        var logits = model.logits(hidden: hidden, rows: (hidden.rows - 1)..<hidden.rows)
+        timings.prefillSeconds = Date().timeIntervalSince(t0)
+        var generated: [Int32] = []
+        let t1 = Date()
+        while generated.count < maxNewTokens {
+            let row = UnsafeBufferPointer(start: logits.pointer, count: model.config.vocabularySize)
+            let token = sampler.sample(row)
+            generated.append(token)
+            if try !onStep(token, row) || stopTokens.contains(token) || generated.count == maxNewTokens { break }
+            let h = try model.forward(tokens: [token], cache: cache)
+            logits = model.logits(hidden: h, rows: 0..<1)
+        }
+        timings.generatedTokens = generated.count
+        timings.decodeSeconds = Date().timeIntervalSince(t1)
+        return (generated, timings)
+    }
+}

@@ -1,0 +1,66 @@
+import Foundation
+
+/// Picks the next token from a row of logits. Temperature 0 (or `greedy`) is argmax; otherwise
+/// top-k, then top-p (nucleus) over the softmax at the given temperature, with a seeded generator.
+public struct Sampler {
+    public var temperature: Float
+    public var topK: Int
+    public var topP: Float
+    private var random: SplitMix64
+
+    public static var greedy: Sampler { Sampler(temperature: 0, topK: 0, topP: 1, seed: 0) }
+
+    public init(temperature: Float, topK: Int, topP: Float, seed: UInt64) {
+        self.temperature = temperature
+        self.topK = topK
+        self.topP = topP
+        random = SplitMix64(seed: seed)
+    }
+
+    public mutating func sample(_ logits: UnsafeBufferPointer<Float>) -> Int32 {
+        if temperature <= 0 { return Sampler.argmax(logits) }
+        var order = Array(0..<logits.count)
+        if topK > 0 && topK < logits.count {
+            order = Array(order.sorted { logits[$0] > logits[$1] }.prefix(topK))
+        } else {
+            order.sort { logits[$0] > logits[$1] }
+        }
+        let maxLogit = logits[order[0]]
+        var probabilities = order.map { expf((logits[$0] - maxLogit) / temperature) }
+        let total = probabilities.reduce(0, +)
+        probabilities = probabilities.map { $0 / total }
+        if topP < 1 {
+            var cumulative: Float = 0, keep = 0
+            for p in probabilities { cumulative += p; keep += 1; if cumulative >= topP { break } }
+            order = Array(order.prefix(keep)); probabilities = Array(probabilities.prefix(keep))
+            let kept = probabilities.reduce(0, +)
+            probabilities = probabilities.map { $0 / kept }
+        }
+        var u = Float(random.next() >> 40) / Float(1 << 24)
+        for (i, p) in probabilities.enumerated() {
+            if u < p { return Int32(order[i]) }
+            u -= p
+        }
+        return Int32(order[order.count - 1])
+    }
+
+    /// First index of the largest value (ties go to the lowest id, as llama.cpp and torch.argmax do).
+    public static func argmax(_ values: UnsafeBufferPointer<Float>) -> Int32 {
+        var best = 0
+        for i in 1..<values.count where values[i] > values[best] { best = i }
+        return Int32(best)
+    }
+}
+
+/// SplitMix64 (Steele, Lea, Flood 2014): a small, seedable, high-quality generator.
+public struct SplitMix64 {
+    var state: UInt64
+    public init(seed: UInt64) { state = seed }
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}

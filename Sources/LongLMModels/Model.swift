@@ -1,0 +1,195 @@
+import Foundation
+import LongLMCore
+import LongLMAttention
+
+/// The weights of one transformer block, dequantized to f32, matrices stored [out, in].
+struct LayerWeights {
+    let attentionNorm: FloatBuffer
+    let query: FloatBuffer, key: FloatBuffer, value: FloatBuffer, attentionOutput: FloatBuffer
+    let queryBias: FloatBuffer?, keyBias: FloatBuffer?, valueBias: FloatBuffer?
+    let queryNorm: FloatBuffer?, keyNorm: FloatBuffer?
+    let postAttentionNorm: FloatBuffer?
+    let ffnNorm: FloatBuffer
+    let ffnGate: FloatBuffer, ffnUp: FloatBuffer, ffnDown: FloatBuffer
+    let postFFNNorm: FloatBuffer?
+}
+
+/// A loaded model: configuration, f32 weights, RoPE tables. `forward` runs a block of tokens.
+public final class TransformerModel: @unchecked Sendable {
+    public let config: ModelConfig
+    let layers: [LayerWeights]
+    let outputNorm: FloatBuffer
+    /// [vocab, hidden]; also the embedding table when the model ties them.
+    let output: FloatBuffer
+    let embedding: FloatBuffer
+    let globalRotary: RotaryTable
+    let slidingRotary: RotaryTable
+
+    init(config: ModelConfig, source: TensorSource, naming: TensorNaming) throws {
+        try config.validate()
+        self.config = config
+        let c = config
+        let q = c.heads * c.headDim, kv = c.kvHeads * c.headDim
+        func name(_ r: WeightRole, _ l: Int = 0) -> String { naming.name(r, layer: l) }
+        var layers: [LayerWeights] = []
+        for l in 0..<c.layerCount {
+            layers.append(LayerWeights(
+                attentionNorm: try source.loadVector(name(.attentionNorm, l), count: c.hiddenSize),
+                query: try source.loadMatrix(name(.query, l), rows: q, cols: c.hiddenSize),
+                key: try source.loadMatrix(name(.key, l), rows: kv, cols: c.hiddenSize),
+                value: try source.loadMatrix(name(.value, l), rows: kv, cols: c.hiddenSize),
+                attentionOutput: try source.loadMatrix(name(.attentionOutput, l), rows: c.hiddenSize, cols: q),
+                queryBias: c.hasQKVBias ? try source.loadVector(name(.queryBias, l), count: q) : nil,
+                keyBias: c.hasQKVBias ? try source.loadVector(name(.keyBias, l), count: kv) : nil,
+                valueBias: c.hasQKVBias ? try source.loadVector(name(.valueBias, l), count: kv) : nil,
+                queryNorm: c.hasQKNorm ? try source.loadVector(name(.queryNorm, l), count: c.headDim) : nil,
+                keyNorm: c.hasQKNorm ? try source.loadVector(name(.keyNorm, l), count: c.headDim) : nil,
+                postAttentionNorm: c.hasPostNorms ? try source.loadVector(name(.postAttentionNorm, l), count: c.hiddenSize) : nil,
+                ffnNorm: try source.loadVector(name(.ffnNorm, l), count: c.hiddenSize),
+                ffnGate: try source.loadMatrix(name(.ffnGate, l), rows: c.ffnSize, cols: c.hiddenSize),
+                ffnUp: try source.loadMatrix(name(.ffnUp, l), rows: c.ffnSize, cols: c.hiddenSize),
+                ffnDown: try source.loadMatrix(name(.ffnDown, l), rows: c.hiddenSize, cols: c.ffnSize),
+                postFFNNorm: c.hasPostNorms ? try source.loadVector(name(.postFFNNorm, l), count: c.hiddenSize) : nil))
+        }
+        self.layers = layers
+        outputNorm = try source.loadVector(name(.outputNorm), count: c.hiddenSize)
+        embedding = try source.loadMatrix(name(.tokenEmbedding), rows: c.vocabularySize, cols: c.hiddenSize)
+        output = c.tiedEmbeddings ? embedding : try source.loadMatrix(name(.output), rows: c.vocabularySize, cols: c.hiddenSize)
+        globalRotary = RotaryTable(dimensions: c.headDim, pairing: c.rotaryPairing,
+                                   inverseFrequencies: RotaryTable.standardFrequencies(base: c.ropeBase, dimensions: c.headDim))
+        slidingRotary = c.slidingRopeBase.map {
+            RotaryTable(dimensions: c.headDim, pairing: c.rotaryPairing,
+                        inverseFrequencies: RotaryTable.standardFrequencies(base: $0, dimensions: c.headDim))
+        } ?? globalRotary
+    }
+
+    /// Bytes of f32 weights held in memory.
+    public var weightBytes: Int {
+        var n = outputNorm.count + embedding.count + (config.tiedEmbeddings ? 0 : output.count)
+        for l in layers {
+            n += [l.attentionNorm, l.query, l.key, l.value, l.attentionOutput, l.ffnNorm, l.ffnGate, l.ffnUp, l.ffnDown]
+                .reduce(0) { $0 + $1.count }
+            n += [l.queryBias, l.keyBias, l.valueBias, l.queryNorm, l.keyNorm, l.postAttentionNorm, l.postFFNNorm]
+                .reduce(0) { $0 + ($1?.count ?? 0) }
+        }
+        return n * 4
+    }
+
+    public enum ForwardError: Error, CustomStringConvertible {
+        case tokenOutOfRange(token: Int32, index: Int, vocabularySize: Int)
+        case emptyInput
+        public var description: String {
+            switch self {
+            case .tokenOutOfRange(let t, let i, let v): return "token id \(t) at index \(i) is outside the vocabulary (0..<\(v))"
+            case .emptyInput: return "no tokens to process"
+            }
+        }
+    }
+
+    /// Runs `tokens` (at `positions`, by default following the cache) through every layer, appending their
+    /// pre-RoPE keys and values to `cache`. Returns the final-normed hidden states [T, hidden].
+    public func forward(tokens: [Int32], positions: [Int32]? = nil, cache: KVCache) throws -> FloatBuffer {
+        let c = config
+        let T = tokens.count
+        guard T > 0 else { throw ForwardError.emptyInput }
+        for (i, t) in tokens.enumerated() where t < 0 || Int(t) >= c.vocabularySize {
+            throw ForwardError.tokenOutOfRange(token: t, index: i, vocabularySize: c.vocabularySize)
+        }
+        let start = cache.nextPosition
+        let positions = positions ?? (0..<Int32(T)).map { start + $0 }
+        precondition(positions.count == T)
+        let H = c.hiddenSize, qWidth = c.heads * c.headDim, kvWidth = c.kvHeads * c.headDim
+
+        // x = embed(tokens) (* sqrt(hidden) for Gemma)                                [T, H]
+        let x = FloatBuffer(rows: T, cols: H, zeroed: false)
+        let embeddingScale = c.embeddingScale ?? 1
+        for (t, token) in tokens.enumerated() {
+            let src = embedding.row(Int(token)), dst = x.row(t)
+            for i in 0..<H { dst[i] = src[i] * embeddingScale }
+        }
+        let h = FloatBuffer(rows: T, cols: H, zeroed: false)
+        let q = FloatBuffer(rows: T, cols: qWidth, zeroed: false)
+        let k = FloatBuffer(rows: T, cols: kvWidth, zeroed: false)
+        let v = FloatBuffer(rows: T, cols: kvWidth, zeroed: false)
+        let attention = FloatBuffer(rows: T, cols: qWidth, zeroed: false)
+        let gate = FloatBuffer(rows: T, cols: c.ffnSize, zeroed: false)
+        let up = FloatBuffer(rows: T, cols: c.ffnSize, zeroed: false)
+        cache.appendPositions(positions)
+
+        for (l, w) in layers.enumerated() {
+            // h = rmsnorm(x) * attn_norm
+            Kernels.rmsNormRows(x.pointer, rows: T, count: H, weight: w.attentionNorm.pointer, eps: c.rmsEpsilon, into: h.pointer)
+            // q, k, v = h Wq^T (+ bq), h Wk^T (+ bk), h Wv^T (+ bv)                   [T, heads*d], [T, kvHeads*d]
+            Linear.apply(h, weight: w.query, bias: w.queryBias, into: q)
+            Linear.apply(h, weight: w.key, bias: w.keyBias, into: k)
+            Linear.apply(h, weight: w.value, bias: w.valueBias, into: v)
+            // Gemma 3: per-head RMSNorm of q and k (before RoPE)
+            if let qn = w.queryNorm, let kn = w.keyNorm {
+                Kernels.rmsNormRows(q.pointer, rows: T * c.heads, count: c.headDim, weight: qn.pointer, eps: c.rmsEpsilon, into: q.pointer)
+                Kernels.rmsNormRows(k.pointer, rows: T * c.kvHeads, count: c.headDim, weight: kn.pointer, eps: c.rmsEpsilon, into: k.pointer)
+            }
+            // Cache k (pre-RoPE) and v, then attend over the whole cache (RoPE applied inside the kernel).
+            cache.append(layer: l, keys: k.pointer, values: v.pointer, rows: T)
+            let sliding = c.slidingLayers[l]
+            cache.keys[l].withUnsafeBufferPointer { keys in
+                cache.values[l].withUnsafeBufferPointer { values in
+                    TiledAttention.attend(queries: q.pointer, queryPositions: positions,
+                                          keys: keys.baseAddress!, values: values.baseAddress!, keyPositions: cache.positions,
+                                          shape: c.attentionShape, rotary: sliding ? slidingRotary : globalRotary,
+                                          scale: c.attentionScale, window: sliding ? c.slidingWindow : nil,
+                                          output: attention.pointer)
+                }
+            }
+            // x += post_attn_norm(attention Wo^T)
+            Linear.apply(attention, weight: w.attentionOutput, bias: nil, into: h)
+            if let pn = w.postAttentionNorm {
+                Kernels.rmsNormRows(h.pointer, rows: T, count: H, weight: pn.pointer, eps: c.rmsEpsilon, into: h.pointer)
+            }
+            Kernels.add(h.pointer, into: x.pointer, count: T * H)
+            // x += post_ffn_norm(down(act(gate(h)) * up(h))), h = rmsnorm(x) * ffn_norm
+            Kernels.rmsNormRows(x.pointer, rows: T, count: H, weight: w.ffnNorm.pointer, eps: c.rmsEpsilon, into: h.pointer)
+            Linear.apply(h, weight: w.ffnGate, bias: nil, into: gate)
+            Linear.apply(h, weight: w.ffnUp, bias: nil, into: up)
+            Kernels.gatedActivation(gate: gate.pointer, up: up.pointer, count: T * c.ffnSize, activation: c.activation)
+            Linear.apply(gate, weight: w.ffnDown, bias: nil, into: h)
+            if let pn = w.postFFNNorm {
+                Kernels.rmsNormRows(h.pointer, rows: T, count: H, weight: pn.pointer, eps: c.rmsEpsilon, into: h.pointer)
+            }
+            Kernels.add(h.pointer, into: x.pointer, count: T * H)
+        }
+        // out = rmsnorm(x) * output_norm
+        Kernels.rmsNormRows(x.pointer, rows: T, count: H, weight: outputNorm.pointer, eps: c.rmsEpsilon, into: x.pointer)
+        return x
+    }
+
+    /// Logits [rows.count, vocab] for the given rows of final hidden states.
+    public func logits(hidden: FloatBuffer, rows: Range<Int>) -> FloatBuffer {
+        let out = FloatBuffer(rows: rows.count, cols: config.vocabularySize, zeroed: false)
+        Linear.apply(rows: rows.count, input: hidden.row(rows.lowerBound), inputWidth: config.hiddenSize,
+                     weight: output, bias: nil, into: out.pointer)
+        return out
+    }
+}
+
+/// y = x W^T + b with W stored [out, in]; the output features are split across threads, each calling a
+/// single-threaded sgemm on its slice of W.
+enum Linear {
+    static func apply(_ x: FloatBuffer, weight: FloatBuffer, bias: FloatBuffer?, into y: FloatBuffer) {
+        precondition(x.cols == weight.cols && y.cols == weight.rows && x.rows == y.rows)
+        apply(rows: x.rows, input: x.pointer, inputWidth: x.cols, weight: weight, bias: bias, into: y.pointer)
+    }
+
+    static func apply(rows T: Int, input: UnsafePointer<Float>, inputWidth: Int, weight: FloatBuffer,
+                      bias: FloatBuffer?, into y: UnsafeMutablePointer<Float>) {
+        let N = weight.rows, K = inputWidth
+        let step = 64
+        Parallel.forRanges((N + step - 1) / step) { blocks in
+            let n0 = blocks.lowerBound * step, n1 = min(N, blocks.upperBound * step)
+            BLAS.matmulTransposedB(m: T, n: n1 - n0, k: K, a: input, lda: K,
+                                   b: weight.pointer + n0 * K, ldb: K, c: y + n0, ldc: N)
+        }
+        if let b = bias {
+            for t in 0..<T { Kernels.add(b.pointer, into: y + t * N, count: N) }
+        }
+    }
+}

@@ -1,0 +1,100 @@
+import Foundation
+import LongLMCore
+
+/// A model ready to run: configuration, weights and the tokenizer from the same checkpoint.
+public struct LoadedModel {
+    public let path: String
+    public let format: String
+    public let model: TransformerModel
+    public let tokenizer: (any Tokenizer)?
+}
+
+public enum ModelLoader {
+    public enum LoadError: Error, CustomStringConvertible {
+        case notFound(String)
+        case unrecognised(String)
+        public var description: String {
+            switch self {
+            case .notFound(let p): return "model path \(p) does not exist"
+            case .unrecognised(let p):
+                return "\(p) is neither a .gguf file nor a directory with config.json and *.safetensors"
+            }
+        }
+    }
+
+    /// Reads the configuration only (fast; for `info` and window checks).
+    public static func config(path: String) throws -> ModelConfig {
+        switch try kind(of: path) {
+        case .gguf: return try ggufConfig(GGUFFile(path: path))
+        case .huggingFace: return try hfConfig(directory: path)
+        }
+    }
+
+    public static func load(path: String) throws -> LoadedModel {
+        switch try kind(of: path) {
+        case .gguf:
+            let file = try GGUFFile(path: path)
+            let config = try ggufConfig(file)
+            let tokenizer = try TokenizerLoader.load(gguf: file)
+            let model = try TransformerModel(config: config, source: file, naming: .gguf)
+            return LoadedModel(path: path, format: "GGUF v\(file.version)", model: model, tokenizer: tokenizer)
+        case .huggingFace:
+            let config = try hfConfig(directory: path)
+            let shards = try FileManager.default.contentsOfDirectory(atPath: path)
+                .filter { $0.hasSuffix(".safetensors") }.sorted().map { (path as NSString).appendingPathComponent($0) }
+            let checkpoint = try SafetensorsCheckpoint(paths: shards)
+            let tokenizerPath = (path as NSString).appendingPathComponent("tokenizer.json")
+            let tokenizer = FileManager.default.fileExists(atPath: tokenizerPath)
+                ? try TokenizerLoader.load(tokenizerJSON: tokenizerPath, configDirectory: path) : nil
+            let model = try TransformerModel(config: config, source: checkpoint, naming: .huggingFace)
+            return LoadedModel(path: path, format: "safetensors (\(shards.count) file\(shards.count == 1 ? "" : "s"))",
+                               model: model, tokenizer: tokenizer)
+        }
+    }
+
+    enum Kind { case gguf, huggingFace }
+
+    static func kind(of path: String) throws -> Kind {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { throw LoadError.notFound(path) }
+        if isDirectory.boolValue {
+            let config = (path as NSString).appendingPathComponent("config.json")
+            let hasShards = ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).contains { $0.hasSuffix(".safetensors") }
+            guard FileManager.default.fileExists(atPath: config), hasShards else { throw LoadError.unrecognised(path) }
+            return .huggingFace
+        }
+        return .gguf
+    }
+
+    static func ggufConfig(_ file: GGUFFile) throws -> ModelConfig {
+        guard let arch = file["general.architecture"]?.string else {
+            throw WeightError.missingConfig(key: "general.architecture", source: "the GGUF metadata")
+        }
+        return try ArchitectureRegistry.lookup(arch).config(gguf: GGUFMetadata(file: file, architecture: arch))
+    }
+
+    static func hfConfig(directory: String) throws -> ModelConfig {
+        let path = (directory as NSString).appendingPathComponent("config.json")
+        let data = try Data(contentsOf: URL(fileURLWithPath: path))
+        guard let json = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            throw WeightError.invalidConfig(key: "config.json", detail: "not a JSON object")
+        }
+        guard let modelType = json["model_type"] as? String else { throw WeightError.missingConfig(key: "model_type", source: path) }
+        return try ArchitectureRegistry.lookup(modelType).config(hf: HFConfigReader(json: json, path: path))
+    }
+}
+
+extension TokenizerLoader {
+    /// The tokenizer of a .gguf file or a Hugging Face directory, without loading the weights.
+    public static func load(modelPath path: String) throws -> any Tokenizer {
+        switch try ModelLoader.kind(of: path) {
+        case .gguf: return try load(gguf: GGUFFile(path: path))
+        case .huggingFace:
+            let json = (path as NSString).appendingPathComponent("tokenizer.json")
+            guard FileManager.default.fileExists(atPath: json) else {
+                throw ModelLoader.LoadError.unrecognised("\(path) has no tokenizer.json;")
+            }
+            return try load(tokenizerJSON: json, configDirectory: path)
+        }
+    }
+}

@@ -1,0 +1,89 @@
+import ArgumentParser
+import Foundation
+import LongLMCore
+import LongLMModels
+
+struct Generate: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Continue a prompt, streaming the text to stdout.")
+
+    @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var promptOptions: PromptOptions
+    @Option(name: [.customShort("n"), .long], help: "Tokens to generate at most.") var maxNewTokens = 64
+    @Flag(help: "Always pick the most likely token (the default unless --temperature is given).") var greedy = false
+    @Option(help: "Sampling temperature; 0 is greedy.") var temperature: Float?
+    @Option(help: "Sample only from the K most likely tokens (0: no limit).") var topK = 40
+    @Option(help: "Sample from the smallest set of tokens whose probability reaches P.") var topP: Float = 0.95
+    @Option(help: "Random seed for sampling.") var seed: UInt64 = 0
+    @Option(help: ArgumentHelp("Write the logits used at each generated step, float32 [steps, vocab].", valueName: "file"))
+    var outputLogits: String?
+    @Flag(help: "Print a JSON object (ids, text, timings) instead of streaming text.") var json = false
+    @Option(help: "Prompt tokens per forward call.") var batchSize = 1024
+
+    func validate() throws {
+        if maxNewTokens < 1 { throw ValidationError("--max-new-tokens must be at least 1") }
+        if greedy && temperature != nil { throw ValidationError("--greedy and --temperature exclude each other") }
+        if let t = temperature, t < 0 { throw ValidationError("--temperature must be >= 0") }
+        if topK < 0 { throw ValidationError("--top-k must be >= 0") }
+        if !(topP > 0 && topP <= 1) { throw ValidationError("--top-p must be in (0, 1]") }
+        if batchSize < 1 { throw ValidationError("--batch-size must be at least 1") }
+    }
+
+    func run() throws {
+        let loaded = modelOptions.load()
+        let tokens = promptOptions.promptTokens(loaded)
+        let model = loaded.model
+        let sampler = greedy || temperature == nil || temperature == 0
+            ? Sampler.greedy : Sampler(temperature: temperature!, topK: topK, topP: topP, seed: seed)
+        var generator = Generator(model: model, prefillChunk: batchSize)
+        generator.onPrefillProgress = progressPrinter(total: tokens.count)
+        let stops = loaded.tokenizer?.endOfGenerationTokens ?? []
+        var stepLogits: [Float] = []
+        var pending: [UInt8] = []   // bytes of an incomplete UTF-8 character, held until it completes
+        let (ids, timings) = reportingErrors {
+            try generator.generate(prompt: tokens, maxNewTokens: maxNewTokens, sampler: sampler, stopTokens: stops) { token, logits in
+                if outputLogits != nil { stepLogits.append(contentsOf: logits) }
+                if !json, let tokenizer = loaded.tokenizer, !stops.contains(token) {
+                    pending += tokenizer.pieceBytes(token)
+                    let complete = completeUTF8Prefix(pending)
+                    if complete > 0 {
+                        FileHandle.standardOutput.write(Data(pending[..<complete]))
+                        pending.removeFirst(complete)
+                    }
+                }
+                return true
+            }
+        }
+        if !pending.isEmpty && !json { FileHandle.standardOutput.write(Data(pending)) }
+        if let path = outputLogits {
+            reportingErrors { try NPY.writeFloat32(path: path, shape: [ids.count, model.config.vocabularySize], values: stepLogits) }
+        }
+        let text = loaded.tokenizer?.decode(ids.filter { !stops.contains($0) }) ?? ""
+        if json {
+            let object: [String: Any] = [
+                "prompt_tokens": timings.promptTokens, "ids": ids.map(Int.init), "text": text,
+                "prefill_seconds": timings.prefillSeconds, "decode_seconds": timings.decodeSeconds,
+            ]
+            let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+            print(String(decoding: data, as: UTF8.self))
+        } else {
+            print("")
+            log(String(format: "prompt %d tokens in %.2f s (%.1f tokens/s); generated %d tokens in %.2f s (%.1f tokens/s)",
+                       timings.promptTokens, timings.prefillSeconds, Double(timings.promptTokens) / max(timings.prefillSeconds, 1e-9),
+                       timings.generatedTokens, timings.decodeSeconds, Double(timings.generatedTokens) / max(timings.decodeSeconds, 1e-9)))
+        }
+    }
+}
+
+/// Length of the longest prefix of `bytes` that ends on a UTF-8 character boundary.
+func completeUTF8Prefix(_ bytes: [UInt8]) -> Int {
+    var i = bytes.count
+    // Look back at most 3 bytes for the start of a multi-byte character.
+    var back = 0
+    while i > 0 && back < 4 {
+        let b = bytes[i - 1]
+        if b & 0xC0 == 0x80 { i -= 1; back += 1; continue }     // continuation byte
+        let needed = b < 0x80 ? 1 : b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : b >= 0xC0 ? 2 : 1
+        return needed == back + 1 ? bytes.count : i - 1
+    }
+    return bytes.count
+}

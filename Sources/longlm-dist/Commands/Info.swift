@@ -1,0 +1,51 @@
+import ArgumentParser
+import Foundation
+import LongLMCore
+import LongLMModels
+
+struct Info: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Describe a model: architecture, sizes, context, tensor types, memory.")
+
+    @Option(name: [.short, .long], help: ArgumentHelp("A .gguf file or a Hugging Face directory.", valueName: "path"))
+    var model: String
+    @Option(help: "Also print the KV-cache memory for a prompt of this many tokens.") var tokens: Int?
+
+    func run() throws {
+        let config = reportingErrors { try ModelLoader.config(path: model) }
+        let c = config
+        print("model:            \(model)")
+        print("architecture:     \(c.architecture)")
+        print("layers:           \(c.layerCount)\(c.slidingWindow.map { " (\(c.slidingLayers.filter { $0 }.count) with a sliding window of \($0))" } ?? "")")
+        print("hidden size:      \(c.hiddenSize)")
+        print("heads:            \(c.heads) query, \(c.kvHeads) key/value, head dim \(c.headDim)")
+        print("feed-forward:     \(c.ffnSize) (\(c.activation.rawValue))")
+        print("vocabulary:       \(c.vocabularySize)")
+        print("trained context:  \(c.trainedContext) tokens")
+        print("rope:             base \(c.ropeBase)\(c.slidingRopeBase.map { ", sliding layers \($0)" } ?? ""), \(c.rotaryPairing.rawValue) pairs")
+        if model.hasSuffix(".gguf"), let file = try? GGUFFile(path: model) {
+            var byType: [String: (count: Int, elements: Int)] = [:]
+            for t in file.tensors {
+                byType[t.type.name, default: (0, 0)].count += 1
+                byType[t.type.name, default: (0, 0)].elements += t.elementCount
+            }
+            let types = byType.sorted { $0.key < $1.key }.map { "\($0.key) x\($0.value.count)" }.joined(separator: ", ")
+            print("tensor types:     \(types)")
+            print("file size:        \(formatBytes(file.file.size))")
+        }
+        let parameters = c.vocabularySize * c.hiddenSize * (c.tiedEmbeddings ? 1 : 2) + c.layerCount * (
+            c.hiddenSize * (c.heads + 2 * c.kvHeads) * c.headDim + c.heads * c.headDim * c.hiddenSize + 3 * c.hiddenSize * c.ffnSize)
+        print("parameters:       \(String(format: "%.1f", Double(parameters) / 1e6)) M (f32 weights in memory: \(formatBytes(parameters * 4)))")
+        let kvPerToken = c.layerCount * 2 * c.kvHeads * c.headDim * 4
+        print("KV cache:         \(formatBytes(kvPerToken)) per token (f32 keys and values, all layers)")
+        if let n = tokens {
+            print("KV for \(n) tokens: \(formatBytes(kvPerToken * n))")
+        }
+    }
+}
+
+func formatBytes(_ n: Int) -> String {
+    let units = ["B", "KiB", "MiB", "GiB", "TiB"]
+    var v = Double(n), u = 0
+    while v >= 1024 && u < units.count - 1 { v /= 1024; u += 1 }
+    return u == 0 ? "\(n) B" : String(format: "%.1f %@", v, units[u])
+}

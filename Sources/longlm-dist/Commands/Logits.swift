@@ -1,0 +1,53 @@
+import ArgumentParser
+import Foundation
+import LongLMCore
+import LongLMModels
+
+struct Logits: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a prompt and write its logits as a float32 .npy file of shape [positions, vocab].")
+
+    @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var promptOptions: PromptOptions
+    @Flag(help: "Write logits for every prompt position (default: the last position only).")
+    var allPositions = false
+    @Option(help: ArgumentHelp("Output .npy file.", valueName: "file")) var output: String
+    @Option(help: "Prompt tokens per forward call.") var batchSize = 1024
+
+    func validate() throws { if batchSize < 1 { throw ValidationError("--batch-size must be at least 1") } }
+
+    func run() throws {
+        let loaded = modelOptions.load()
+        let tokens = promptOptions.promptTokens(loaded)
+        let model = loaded.model
+        let vocab = model.config.vocabularySize
+        reportingErrors {
+            let writer = try NPY.FloatWriter(path: output, shape: [allPositions ? tokens.count : 1, vocab])
+            var generator = Generator(model: model, prefillChunk: batchSize)
+            generator.onPrefillProgress = progressPrinter(total: tokens.count)
+            let cache = KVCache(config: model.config, reserve: tokens.count)
+            let last = try generator.prefill(tokens, cache: cache) { hidden, _ in
+                if allPositions {
+                    let logits = model.logits(hidden: hidden, rows: 0..<hidden.rows)
+                    try writer.write(UnsafeBufferPointer(start: logits.pointer, count: logits.count))
+                }
+            }
+            if !allPositions {
+                let logits = model.logits(hidden: last, rows: (last.rows - 1)..<last.rows)
+                try writer.write(UnsafeBufferPointer(start: logits.pointer, count: logits.count))
+            }
+            try writer.close()
+        }
+    }
+}
+
+/// Prefill progress on stderr for prompts long enough to wait for.
+func progressPrinter(total: Int) -> ((Int, Int) -> Void)? {
+    guard total >= 4096 else { return nil }
+    let start = Date()
+    return { done, total in
+        let seconds = Date().timeIntervalSince(start)
+        let rate = Double(done) / max(seconds, 1e-9)
+        log(String(format: "prefill %d/%d tokens, %.0f tokens/s, ETA %.0f s", done, total, rate, Double(total - done) / rate))
+    }
+}

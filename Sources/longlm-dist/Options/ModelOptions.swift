@@ -1,0 +1,64 @@
+import ArgumentParser
+import Foundation
+import LongLMCore
+import LongLMModels
+
+struct ModelOptions: ParsableArguments {
+    @Option(name: [.short, .long], help: ArgumentHelp("A .gguf file, or a Hugging Face directory with config.json and *.safetensors.", valueName: "path"))
+    var model: String
+
+    @Option(help: "Worker threads (default: all cores).")
+    var threads: Int?
+
+    func validate() throws {
+        if let t = threads, t < 1 { throw ValidationError("--threads must be at least 1") }
+    }
+
+    func load() -> LoadedModel {
+        Parallel.threads = threads ?? System.coreCount
+        BLAS.setThreads(1)   // we split matrix products across threads ourselves
+        return reportingErrors { try ModelLoader.load(path: model) }
+    }
+}
+
+struct PromptOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Token ids, comma separated, fed exactly as given (no BOS added).", valueName: "ids"))
+    var tokens: String?
+
+    @Option(help: "Prompt text (the model's BOS rule applies).")
+    var prompt: String?
+
+    @Option(help: ArgumentHelp("Read the prompt text from a file.", valueName: "file"))
+    var promptFile: String?
+
+    func validate() throws {
+        let given = [tokens != nil, prompt != nil, promptFile != nil].filter { $0 }.count
+        if given != 1 { throw ValidationError("give exactly one of --tokens, --prompt, --prompt-file") }
+    }
+
+    func promptTokens(_ loaded: LoadedModel) -> [Int32] {
+        reportingErrors {
+            let ids: [Int32]
+            if let tokens {
+                ids = try tokens.split(separator: ",").map { part -> Int32 in
+                    guard let v = Int32(part.trimmingCharacters(in: .whitespaces)) else {
+                        throw ValidationError("--tokens: '\(part)' is not an integer token id")
+                    }
+                    return v
+                }
+            } else {
+                let text = try prompt ?? String(contentsOfFile: promptFile!, encoding: .utf8)
+                guard let tokenizer = loaded.tokenizer else {
+                    throw ValidationError("\(loaded.path) has no tokenizer; pass --tokens")
+                }
+                ids = tokenizer.encode(text, addSpecial: true)
+            }
+            guard !ids.isEmpty else { throw ValidationError("the prompt is empty (no tokens)") }
+            let vocab = loaded.model.config.vocabularySize
+            if let bad = ids.firstIndex(where: { $0 < 0 || Int($0) >= vocab }) {
+                throw ValidationError("token id \(ids[bad]) at index \(bad) is outside the vocabulary (0..<\(vocab))")
+            }
+            return ids
+        }
+    }
+}

@@ -1,0 +1,123 @@
+import XCTest
+import Foundation
+
+/// Runs the built `longlm-dist` binary as a user would.
+final class CLITests: XCTestCase {
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+    static let gemma = repository + "/models/gemma-3-270m-q4_k_m.gguf"
+    static let tiny = repository + "/Tests/Fixtures/hf-tiny/llama-mha"
+
+    var binary: String {
+        // The test bundle sits next to the products it was built with.
+        let products = Bundle(for: CLITests.self).bundleURL.deletingLastPathComponent().path
+        return products + "/longlm-dist"
+    }
+
+    struct Result { let status: Int32; let stdout: String; let stderr: String }
+
+    func run(_ arguments: [String]) throws -> Result {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = arguments
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+                      stderr: String(decoding: stderr, as: UTF8.self))
+    }
+
+    func temporaryPath(_ suffix: String) -> String {
+        let path = NSTemporaryDirectory() + "longlm-cli-\(UUID().uuidString)\(suffix)"
+        addTeardownBlock { try? FileManager.default.removeItem(atPath: path) }
+        return path
+    }
+
+    /// A failure is one line on stderr starting with "error:" and a non-zero status.
+    func assertOneLineError(_ r: Result, mentions fragment: String, file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertNotEqual(r.status, 0, file: file, line: line)
+        let lines = r.stderr.split(separator: "\n").filter { $0.hasPrefix("error:") || $0.hasPrefix("Error:") }
+        XCTAssertEqual(lines.count, 1, "stderr: \(r.stderr)", file: file, line: line)
+        XCTAssertTrue(r.stderr.contains(fragment), "stderr should mention '\(fragment)': \(r.stderr)", file: file, line: line)
+        XCTAssertFalse(r.stderr.contains("Fatal error") || r.stderr.contains("Stack dump"), "crashed: \(r.stderr)", file: file, line: line)
+    }
+
+    func testHelpDocumentsEveryCommand() throws {
+        let r = try run(["--help"])
+        XCTAssertEqual(r.status, 0)
+        for command in ["generate", "logits", "tokenize", "info"] { XCTAssertTrue(r.stdout.contains(command), command) }
+    }
+
+    func testLogitsOfGivenTokensMatchTheReferenceRow() throws {
+        let output = temporaryPath(".npy")
+        let r = try run(["logits", "--model", Self.tiny, "--tokens", "5,17,200", "--output", output])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let data = try Data(contentsOf: URL(fileURLWithPath: output))
+        XCTAssertEqual(data.count, 128 + 256 * 4)   // one row of 256 float32 after a 128-byte header
+        let header = String(decoding: data.prefix(128), as: UTF8.self)
+        XCTAssertTrue(header.contains("'shape': (1, 256)"), header)
+    }
+
+    func testLogitsAllPositionsHasOneRowPerToken() throws {
+        let output = temporaryPath(".npy")
+        let r = try run(["logits", "--model", Self.tiny, "--tokens", "5,17,200,3", "--all-positions", "--output", output])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let header = String(decoding: try Data(contentsOf: URL(fileURLWithPath: output)).prefix(128), as: UTF8.self)
+        XCTAssertTrue(header.contains("'shape': (4, 256)"), header)
+    }
+
+    func testGreedyGenerateJSONGivesTheTransformersTokens() throws {
+        // greedy_prompt.npy / greedy_tokens.npy of the llama-mha fixture, read back through numpy's layout.
+        func ints(_ name: String) throws -> [Int] {
+            let data = try Data(contentsOf: URL(fileURLWithPath: Self.tiny + "/" + name))
+            let headerLength = Int(data[8]) | Int(data[9]) << 8
+            return data.dropFirst(10 + headerLength).withUnsafeBytes { raw in
+                (0..<(raw.count / 4)).map { Int(Int32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: Int32.self))) }
+            }
+        }
+        let prompt = try ints("greedy_prompt.npy"), expected = try ints("greedy_tokens.npy")
+        let r = try run(["generate", "--model", Self.tiny, "--tokens", prompt.map(String.init).joined(separator: ","),
+                         "--max-new-tokens", "\(expected.count)", "--greedy", "--json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let object = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any]
+        XCTAssertEqual(object["ids"] as? [Int], expected)
+    }
+
+    func testEmptyPromptIsAOneLineError() throws {
+        assertOneLineError(try run(["logits", "--model", Self.tiny, "--tokens", "", "--output", temporaryPath(".npy")]), mentions: "empty")
+    }
+
+    func testTokenIdsOutsideTheVocabularyAreAOneLineError() throws {
+        assertOneLineError(try run(["generate", "--model", Self.tiny, "--tokens", "1,256"]), mentions: "outside the vocabulary")
+        assertOneLineError(try run(["generate", "--model", Self.tiny, "--tokens", "1,-3"]), mentions: "outside the vocabulary")
+    }
+
+    func testTruncatedGGUFIsAOneLineError() throws {
+        guard FileManager.default.fileExists(atPath: Self.gemma) else { throw XCTSkip("run scripts/setup.sh") }
+        let path = temporaryPath(".gguf")
+        let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: Self.gemma))
+        try handle.readData(ofLength: 3_000_000).write(to: URL(fileURLWithPath: path))
+        assertOneLineError(try run(["generate", "--model", path, "--prompt", "Hello"]), mentions: "past the end of the file")
+        let header = temporaryPath(".gguf")
+        try Data(try Data(contentsOf: URL(fileURLWithPath: path)).prefix(100_000)).write(to: URL(fileURLWithPath: header))
+        assertOneLineError(try run(["info", "--model", header]), mentions: "truncated")
+    }
+
+    func testMissingModelIsAOneLineError() throws {
+        assertOneLineError(try run(["info", "--model", "/nonexistent/model.gguf"]), mentions: "does not exist")
+    }
+
+    func testGemmaTokenizeAndInfo() throws {
+        guard FileManager.default.fileExists(atPath: Self.gemma) else { throw XCTSkip("run scripts/setup.sh") }
+        let t = try run(["tokenize", "--model", Self.gemma, "--text", "Hello world", "--json"])
+        XCTAssertEqual(t.status, 0, t.stderr)
+        let object = try JSONSerialization.jsonObject(with: Data(t.stdout.utf8)) as! [String: Any]
+        XCTAssertEqual((object["ids"] as? [Int])?.first, 2, "BOS first")
+        let i = try run(["info", "--model", Self.gemma])
+        XCTAssertEqual(i.status, 0, i.stderr)
+        XCTAssertTrue(i.stdout.contains("gemma3") && i.stdout.contains("32768"), i.stdout)
+    }
+}

@@ -1,0 +1,109 @@
+import XCTest
+@testable import LongLMAttention
+import LongLMCore
+
+final class TiledAttentionTests: XCTestCase {
+    struct Case { let T: Int; let S: Int; let heads: Int; let kvHeads: Int; let d: Int; let window: Int?; let qBlock: Int; let kBlock: Int }
+
+    func randomArray(_ n: Int, _ rng: inout SplitMix) -> [Float] { (0..<n).map { _ in rng.nextFloat() * 2 - 1 } }
+
+    /// Tiled result vs the full-matrix reference; returns max |diff| / max |reference|.
+    func relativeError(_ c: Case, pairing: RotaryPairing, queryPositionsStart: Int? = nil, shuffleKeys: Bool = false) -> Double {
+        var rng = SplitMix(seed: UInt64(c.T * 1000 + c.S))
+        let shape = AttentionShape(heads: c.heads, kvHeads: c.kvHeads, headDim: c.d)
+        let q = randomArray(c.T * c.heads * c.d, &rng)
+        let k = randomArray(c.S * c.kvHeads * c.d, &rng).map { $0 * 3 }   // sharper softmax
+        let v = randomArray(c.S * c.kvHeads * c.d, &rng)
+        var keyPositions = (0..<Int32(c.S)).map { $0 }
+        if shuffleKeys { keyPositions.shuffle(using: &rng) }
+        let start = Int32(queryPositionsStart ?? (c.S - c.T))
+        let queryPositions = (0..<Int32(c.T)).map { start + $0 }
+        let frequencies = RotaryTable.standardFrequencies(base: 10000, dimensions: c.d)
+        let table = RotaryTable(dimensions: c.d, pairing: pairing, inverseFrequencies: frequencies)
+        let scale = 1 / Float(c.d).squareRoot()
+        var out = [Float](repeating: .nan, count: c.T * c.heads * c.d)
+        TiledAttention.attend(queries: q, queryPositions: queryPositions, keys: k, values: v, keyPositions: keyPositions,
+                              shape: shape, rotary: table, scale: scale, window: c.window, output: &out,
+                              queryBlock: c.qBlock, keyBlock: c.kBlock)
+        let reference = NaiveAttention.attend(queries: q, queryPositions: queryPositions, keys: k, values: v,
+                                              keyPositions: keyPositions, shape: shape, inverseFrequencies: frequencies,
+                                              pairing: pairing, scale: Double(scale), window: c.window)
+        let maxRef = reference.map { abs(Double($0)) }.max()!
+        let maxDiff = zip(out, reference).map { abs(Double($0) - Double($1)) }.max()!
+        XCTAssertFalse(out.contains { $0.isNaN }, "output has NaN (an unwritten row?)")
+        return maxDiff / maxRef
+    }
+
+    func testTiledAttentionMatchesFullMatrixReferenceForPrefill() {
+        for c in [Case(T: 37, S: 37, heads: 4, kvHeads: 2, d: 16, window: nil, qBlock: 8, kBlock: 16),
+                  Case(T: 64, S: 64, heads: 2, kvHeads: 2, d: 8, window: nil, qBlock: 16, kBlock: 16),
+                  Case(T: 51, S: 51, heads: 4, kvHeads: 1, d: 32, window: nil, qBlock: 7, kBlock: 13)] {
+            XCTAssertLessThan(relativeError(c, pairing: .halves), 1e-5, "\(c)")
+            XCTAssertLessThan(relativeError(c, pairing: .adjacent), 1e-5, "\(c)")
+        }
+    }
+
+    func testTiledAttentionMatchesReferenceWithSlidingWindowThatTilesDoNotDivide() {
+        for c in [Case(T: 45, S: 45, heads: 2, kvHeads: 1, d: 16, window: 10, qBlock: 8, kBlock: 16),
+                  Case(T: 33, S: 33, heads: 4, kvHeads: 2, d: 8, window: 7, qBlock: 5, kBlock: 3)] {
+            XCTAssertLessThan(relativeError(c, pairing: .halves), 1e-5, "\(c)")
+        }
+    }
+
+    func testTiledAttentionMatchesReferenceForDecodeAndChunkedQueries() {
+        // One query (decode) and a chunk of queries against a longer cache.
+        XCTAssertLessThan(relativeError(Case(T: 1, S: 70, heads: 4, kvHeads: 2, d: 16, window: nil, qBlock: 4, kBlock: 32), pairing: .halves), 1e-5)
+        XCTAssertLessThan(relativeError(Case(T: 9, S: 70, heads: 4, kvHeads: 2, d: 16, window: 20, qBlock: 4, kBlock: 32), pairing: .halves), 1e-5)
+    }
+
+    func testKeyOrderDoesNotChangeTheResult() {
+        // Masking is by position, so shuffled keys (as a ring delivers them) give the same answer.
+        XCTAssertLessThan(relativeError(Case(T: 30, S: 30, heads: 2, kvHeads: 1, d: 16, window: 9, qBlock: 8, kBlock: 8),
+                                        pairing: .halves, shuffleKeys: true), 1e-5)
+    }
+
+    func testFullyMaskedRowsGiveZerosNotNaN() {
+        // Queries at positions before every key see nothing.
+        let shape = AttentionShape(heads: 1, kvHeads: 1, headDim: 4)
+        let table = RotaryTable(dimensions: 4, pairing: .halves, inverseFrequencies: RotaryTable.standardFrequencies(base: 10000, dimensions: 4))
+        var out = [Float](repeating: .nan, count: 2 * 4)
+        TiledAttention.attend(queries: [Float](repeating: 1, count: 8), queryPositions: [0, 1],
+                              keys: [Float](repeating: 1, count: 8), values: [Float](repeating: 1, count: 8), keyPositions: [5, 6],
+                              shape: shape, rotary: table, scale: 1, window: nil, output: &out)
+        XCTAssertEqual(out, [Float](repeating: 0, count: 8))
+    }
+
+    func testMergingTwoPartialStatesEqualsOneStateOverAllKeys() {
+        var rng = SplitMix(seed: 7)
+        let rows = 3, d = 4, n = 10
+        let scores = randomArray(rows * n, &rng).map { $0 * 5 }
+        let values = randomArray(n * d, &rng)
+        var whole = SoftmaxState(rows: rows, headDim: d)
+        var s = scores
+        s.withUnsafeMutableBufferPointer { whole.absorb(scores: $0.baseAddress!, keyCount: n, values: values, valueStride: d) }
+        var first = SoftmaxState(rows: rows, headDim: d), second = SoftmaxState(rows: rows, headDim: d)
+        var a = (0..<rows).flatMap { r in scores[(r * n)..<(r * n + 4)] }
+        var b = (0..<rows).flatMap { r in scores[(r * n + 4)..<(r * n + n)] }
+        a.withUnsafeMutableBufferPointer { first.absorb(scores: $0.baseAddress!, keyCount: 4, values: values, valueStride: d) }
+        b.withUnsafeMutableBufferPointer { second.absorb(scores: $0.baseAddress!, keyCount: 6, values: Array(values[(4 * d)...]), valueStride: d) }
+        first.merge(second)
+        var x: [Float] = [], y: [Float] = []
+        whole.finish { _, row in x += UnsafeBufferPointer(start: row, count: d) }
+        first.finish { _, row in y += UnsafeBufferPointer(start: row, count: d) }
+        for (p, q) in zip(x, y) { XCTAssertEqual(p, q, accuracy: 1e-6) }
+    }
+}
+
+/// Deterministic test randomness.
+struct SplitMix: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    mutating func nextFloat() -> Float { Float(next() >> 40) / Float(1 << 24) }
+}

