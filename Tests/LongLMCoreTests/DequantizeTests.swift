@@ -1,0 +1,193 @@
+import Foundation
+import XCTest
+@testable import LongLMCore
+
+/// Pins the dequantizers to gguf-py's reference output bit for bit. Fixtures: Tests/Fixtures/quant, made by
+/// scripts/make_quant_fixtures.py (its README names the gguf and numpy versions).
+final class DequantizeTests: XCTestCase {
+    private static let fixtureDirectory = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent()  // LongLMCoreTests
+        .deletingLastPathComponent()  // Tests
+        .appendingPathComponent("Fixtures/quant")
+
+    private struct Fixture {
+        let raw: [UInt8]
+        let expected: [Float]
+    }
+
+    private func loadFixture(_ type: GGMLType, file: StaticString = #filePath, line: UInt = #line) throws -> Fixture {
+        let base = Self.fixtureDirectory.appendingPathComponent(type.name)
+        let raw = try [UInt8](Data(contentsOf: base.appendingPathExtension("bin")))
+        let expectedBytes = try Data(contentsOf: base.appendingPathExtension("expected.f32"))
+        XCTAssertEqual(expectedBytes.count % 4, 0, "\(type.name).expected.f32 is not whole floats", file: file, line: line)
+        let expected = stride(from: 0, to: expectedBytes.count, by: 4).map { offset -> Float in
+            var bits: UInt32 = 0
+            for k in 0..<4 { bits |= UInt32(expectedBytes[expectedBytes.startIndex + offset + k]) << (8 * k) }
+            return Float(bitPattern: bits)
+        }
+        XCTAssertEqual(type.rowBytes(count: expected.count), raw.count,
+                       "\(type.name) fixture: byte count does not match element count", file: file, line: line)
+        return Fixture(raw: raw, expected: expected)
+    }
+
+    /// Dequantizes `raw` placed `offset` bytes into a fresh buffer, so blocks start at that misalignment.
+    private func dequantize(_ type: GGMLType, _ raw: [UInt8], count: Int, atByteOffset offset: Int) throws -> [Float] {
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: raw.count + offset, alignment: 64)
+        defer { buffer.deallocate() }
+        raw.withUnsafeBytes { (buffer + offset).copyMemory(from: $0.baseAddress!, byteCount: raw.count) }
+        var out = [Float](repeating: .nan, count: count)
+        try out.withUnsafeMutableBufferPointer { dst in
+            try dequantizeRow(type: type, source: UnsafeRawPointer(buffer + offset), count: count, into: dst.baseAddress!)
+        }
+        return out
+    }
+
+    /// Compares bit patterns, so -0 differs from +0 and a NaN matches only the same NaN.
+    private func assertBitIdentical(_ actual: [Float], _ expected: [Float], _ what: String,
+                                    file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertEqual(actual.count, expected.count, what, file: file, line: line)
+        var mismatches = 0
+        for i in 0..<min(actual.count, expected.count) where actual[i].bitPattern != expected[i].bitPattern {
+            mismatches += 1
+            if mismatches <= 5 {
+                XCTFail("\(what) element \(i): got \(actual[i]) (0x\(String(actual[i].bitPattern, radix: 16))), "
+                        + "expected \(expected[i]) (0x\(String(expected[i].bitPattern, radix: 16)))", file: file, line: line)
+            }
+        }
+        if mismatches > 5 { XCTFail("\(what): \(mismatches) mismatching elements in all", file: file, line: line) }
+    }
+
+    private func assertMatchesReference(_ type: GGMLType, file: StaticString = #filePath, line: UInt = #line) throws {
+        let fixture = try loadFixture(type, file: file, line: line)
+        let out = try dequantize(type, fixture.raw, count: fixture.expected.count, atByteOffset: 0)
+        assertBitIdentical(out, fixture.expected, type.name, file: file, line: line)
+    }
+
+    static let fixtureTypes: [GGMLType] = [.f32, .f16, .bf16, .q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .q4_K, .q5_K, .q6_K]
+
+    // MARK: bit-exact against gguf-py (ggml's scalar reference arithmetic)
+
+    func testF32CopiesBitPatternsIncludingNaNPayloads() throws { try assertMatchesReference(.f32) }
+    func testF16MatchesReferenceIncludingSubnormalsInfinitiesAndNaNs() throws { try assertMatchesReference(.f16) }
+    func testBF16MatchesReferenceIncludingSpecialValues() throws { try assertMatchesReference(.bf16) }
+    func testQ8_0MatchesReferenceBitExactly() throws { try assertMatchesReference(.q8_0) }
+    func testQ4_0MatchesReferenceBitExactly() throws { try assertMatchesReference(.q4_0) }
+    func testQ4_1MatchesReferenceBitExactly() throws { try assertMatchesReference(.q4_1) }
+    func testQ5_0MatchesReferenceBitExactly() throws { try assertMatchesReference(.q5_0) }
+    func testQ5_1MatchesReferenceBitExactly() throws { try assertMatchesReference(.q5_1) }
+    func testQ4_KMatchesReferenceBitExactly() throws { try assertMatchesReference(.q4_K) }
+    func testQ5_KMatchesReferenceBitExactly() throws { try assertMatchesReference(.q5_K) }
+    func testQ6_KMatchesReferenceBitExactly() throws { try assertMatchesReference(.q6_K) }
+
+    func testEveryTypeDecodesIdenticallyFromUnalignedSource() throws {
+        for type in Self.fixtureTypes {
+            let fixture = try loadFixture(type)
+            for offset in [1, 3, 7] {
+                let out = try dequantize(type, fixture.raw, count: fixture.expected.count, atByteOffset: offset)
+                assertBitIdentical(out, fixture.expected, "\(type.name) at byte offset \(offset)")
+            }
+        }
+    }
+
+    func testBlockGeometryOfEachKernelMatchesGGMLType() {
+        let kernels: [(GGMLType, Int, Int)] = [
+            (.f32, F32.blockSize, F32.bytesPerBlock), (.f16, F16.blockSize, F16.bytesPerBlock),
+            (.bf16, BF16.blockSize, BF16.bytesPerBlock), (.q8_0, Q8_0.blockSize, Q8_0.bytesPerBlock),
+            (.q4_0, Q4_0.blockSize, Q4_0.bytesPerBlock), (.q4_1, Q4_1.blockSize, Q4_1.bytesPerBlock),
+            (.q5_0, Q5_0.blockSize, Q5_0.bytesPerBlock), (.q5_1, Q5_1.blockSize, Q5_1.bytesPerBlock),
+            (.q4_K, Q4_K.blockSize, Q4_K.bytesPerBlock), (.q5_K, Q5_K.blockSize, Q5_K.bytesPerBlock),
+            (.q6_K, Q6_K.blockSize, Q6_K.bytesPerBlock),
+        ]
+        for (type, blockSize, bytesPerBlock) in kernels {
+            XCTAssertEqual(type.blockSize, blockSize, type.name)
+            XCTAssertEqual(type.bytesPerBlock, bytesPerBlock, type.name)
+        }
+        XCTAssertEqual(Set(kernels.map(\.0)), Set(GGMLType.allCases.filter(\.isDequantizable)))
+    }
+
+    // MARK: half and bfloat16 conversion
+
+    func testHalfToFloatDecodesKnownValues() {
+        XCTAssertEqual(halfToFloat(0x3C00), 1.0)
+        XCTAssertEqual(halfToFloat(0xC000), -2.0)
+        XCTAssertEqual(halfToFloat(0x0001), 5.9604645e-08)
+        XCTAssertEqual(halfToFloat(0x0001), Float(sign: .plus, exponent: -24, significand: 1))
+        XCTAssertEqual(halfToFloat(0x03FF), Float(1023) * 0x1p-24)   // largest subnormal
+        XCTAssertEqual(halfToFloat(0x0400), 0x1p-14)                 // smallest normal
+        XCTAssertEqual(halfToFloat(0x7BFF), 65504)
+        XCTAssertEqual(halfToFloat(0x7C00), .infinity)
+        XCTAssertEqual(halfToFloat(0xFC00), -.infinity)
+        XCTAssertEqual(halfToFloat(0x8000).bitPattern, (-0.0 as Float).bitPattern)
+        XCTAssertTrue(halfToFloat(0x7E00).isNaN)
+        XCTAssertTrue(halfToFloat(0x7C01).isSignalingNaN, "a signalling NaN stays signalling, as in numpy")
+    }
+
+    func testHalfToFloatAgreesWithFloat16ConversionForEveryNonNaNPattern() {
+        #if arch(x86_64) || arch(arm64)
+        for bits in UInt16.min...UInt16.max {
+            let half = Float16(bitPattern: bits)
+            if half.isNaN {
+                XCTAssertTrue(halfToFloat(bits).isNaN, "0x\(String(bits, radix: 16))")
+            } else {
+                XCTAssertEqual(halfToFloat(bits).bitPattern, Float(half).bitPattern, "0x\(String(bits, radix: 16))")
+            }
+        }
+        #endif
+    }
+
+    func testBFloat16ToFloatIsTheUpperHalfOfAFloat() {
+        XCTAssertEqual(bfloat16ToFloat(0x3F80), 1.0)
+        XCTAssertEqual(bfloat16ToFloat(0xC000), -2.0)
+        XCTAssertEqual(bfloat16ToFloat(0x7F80), .infinity)
+        XCTAssertEqual(bfloat16ToFloat(0x0001).bitPattern, 0x0001_0000)
+        XCTAssertEqual(bfloat16ToFloat(0x7FC1).bitPattern, 0x7FC1_0000)
+    }
+
+    // MARK: errors
+
+    func testCountThatIsNotWholeBlocksThrows() throws {
+        let raw = [UInt8](repeating: 0, count: 2 * GGMLType.q4_K.bytesPerBlock)
+        var out = [Float](repeating: 0, count: 512)
+        for (type, count) in [(GGMLType.q4_K, 100), (.q4_K, 257), (.q8_0, 33), (.q4_0, -32)] {
+            XCTAssertThrowsError(try raw.withUnsafeBytes { src in
+                try out.withUnsafeMutableBufferPointer {
+                    try dequantizeRow(type: type, source: src.baseAddress!, count: count, into: $0.baseAddress!)
+                }
+            }) { error in
+                guard case DequantizeError.countNotWholeBlocks(let t, let c) = error else {
+                    return XCTFail("expected countNotWholeBlocks, got \(error)")
+                }
+                XCTAssertEqual(t, type)
+                XCTAssertEqual(c, count)
+                XCTAssertTrue("\(error)".contains("multiple of \(type.blockSize)"), "\(error)")
+            }
+        }
+    }
+
+    func testUnsupportedTypeThrowsUnsupportedType() {
+        let raw = [UInt8](repeating: 0, count: 512)
+        var out = [Float](repeating: 0, count: 256)
+        for type in GGMLType.allCases where !type.isDequantizable {
+            XCTAssertThrowsError(try raw.withUnsafeBytes { src in
+                try out.withUnsafeMutableBufferPointer {
+                    try dequantizeRow(type: type, source: src.baseAddress!, count: type.blockSize, into: $0.baseAddress!)
+                }
+            }, type.name) { error in
+                guard case DequantizeError.unsupportedType(let t) = error else {
+                    return XCTFail("expected unsupportedType for \(type.name), got \(error)")
+                }
+                XCTAssertEqual(t, type)
+            }
+        }
+        XCTAssertTrue("\(DequantizeError.unsupportedType(.q2_K))".contains("Q2_K"))
+    }
+
+    func testZeroCountWritesNothing() throws {
+        var sentinel: Float = 42
+        let byte: UInt8 = 0xFF
+        try withUnsafeBytes(of: byte) { src in
+            try dequantizeRow(type: .q6_K, source: src.baseAddress!, count: 0, into: &sentinel)
+        }
+        XCTAssertEqual(sentinel, 42)
+    }
+}
