@@ -1,0 +1,420 @@
+import Foundation
+
+// Builds a tokenizer from GGUF `tokenizer.ggml.*` metadata (llama.cpp `llama_vocab::impl::load`) or from a Hugging
+// Face tokenizer.json. Load-time rules that change token attributes (end-of-generation names become CONTROL, ...)
+// are applied here, so the tokenizers only run algorithms.
+
+public enum TokenizerLoader {
+    private enum Key {
+        static let model = "tokenizer.ggml.model"
+        static let pre = "tokenizer.ggml.pre"
+        static let tokens = "tokenizer.ggml.tokens"
+        static let scores = "tokenizer.ggml.scores"
+        static let tokenType = "tokenizer.ggml.token_type"
+        static let merges = "tokenizer.ggml.merges"
+        static let bos = "tokenizer.ggml.bos_token_id"
+        static let eos = "tokenizer.ggml.eos_token_id"
+        static let unknown = "tokenizer.ggml.unknown_token_id"
+        static let eot = "tokenizer.ggml.eot_token_id"
+        static let eom = "tokenizer.ggml.eom_token_id"
+        static let addBOS = "tokenizer.ggml.add_bos_token"
+        static let addEOS = "tokenizer.ggml.add_eos_token"
+        static let addSpacePrefix = "tokenizer.ggml.add_space_prefix"
+    }
+
+    public static func load(gguf: GGUFFile) throws -> any Tokenizer {
+        try load(metadata: gguf.metadata)
+    }
+
+    /// The GGUF path without a file, so tests can hand in hand-made metadata.
+    static func load(metadata: [String: GGUFValue]) throws -> any Tokenizer {
+        guard let modelValue = metadata[Key.model] else { throw TokenizerError.missingMetadata(key: Key.model) }
+        guard let model = modelValue.string else { throw TokenizerError.wrongMetadataType(key: Key.model, expected: "a string") }
+        switch model {
+        case "llama": return try loadSentencePiece(metadata)
+        case "gpt2": return try loadByteLevelBPE(metadata)
+        default:
+            throw TokenizerError.unsupportedModel(
+                "\(Key.model) = '\(model)'; supported: 'llama' (SentencePiece with scores), 'gpt2' (byte-level BPE)")
+        }
+    }
+
+    // MARK: GGUF
+
+    private static func loadSentencePiece(_ metadata: [String: GGUFValue]) throws -> SentencePieceTokenizer {
+        let tokens = try tokenTexts(metadata)
+        let scores = try floatArray(metadata, Key.scores, count: tokens.count)
+        var vocabulary = Vocabulary(tokens: tokens, attributes: try attributes(metadata, count: tokens.count))
+        // llama.cpp's SPM defaults, replaced by the file's ids when those are in range.
+        let bos = try specialId(metadata, Key.bos, default: 1, count: tokens.count)
+        let eos = try specialId(metadata, Key.eos, default: 2, count: tokens.count)
+        let unknown = try specialId(metadata, Key.unknown, default: 0, count: tokens.count)
+        let eog = applyLoadTimeRules(&vocabulary, metadata: metadata, eos: eos)
+        return try SentencePieceTokenizer(
+            vocabulary: vocabulary, scores: scores, bos: bos, eos: eos, unknown: unknown, endOfGeneration: eog,
+            addsBOS: try bool(metadata, Key.addBOS) ?? true,
+            addsEOS: try bool(metadata, Key.addEOS) ?? false,
+            addsSpacePrefix: try bool(metadata, Key.addSpacePrefix) ?? true)
+    }
+
+    /// llama.cpp pre-tokenizer names (`tokenizer.ggml.pre`) this loader knows, with the flags llama.cpp sets for them.
+    struct PreTokenizerRules {
+        let patterns: [String]
+        let ignoresMerges: Bool
+        let cleansSpaces: Bool
+        let addsBOSByDefault: Bool
+    }
+
+    static let preTokenizerRules: [String: PreTokenizerRules] = {
+        let gpt2 = PreTokenizerRules(patterns: [BPEPreTokenizer.gpt2Pattern], ignoresMerges: false, cleansSpaces: true, addsBOSByDefault: false)
+        let llama3 = PreTokenizerRules(patterns: [BPEPreTokenizer.llama3Pattern], ignoresMerges: true, cleansSpaces: true, addsBOSByDefault: true)
+        let qwen2 = PreTokenizerRules(patterns: [BPEPreTokenizer.qwen2Pattern], ignoresMerges: false, cleansSpaces: false, addsBOSByDefault: false)
+        let byDefault = PreTokenizerRules(patterns: BPEPreTokenizer.defaultPatterns, ignoresMerges: false, cleansSpaces: true, addsBOSByDefault: false)
+        var rules: [String: PreTokenizerRules] = ["default": byDefault]
+        for name in ["gpt-2", "phi-2", "gigachat", "mellum", "a.x-4.0", "mpt", "olmo"] { rules[name] = gpt2 }
+        for name in ["llama3", "llama-v3", "llama-bpe", "falcon3", "falcon-h1", "pixtral", "midm-2.0", "lfm2"] { rules[name] = llama3 }
+        for name in ["qwen2", "deepseek-r1-qwen", "kormo", "f2llmv2"] { rules[name] = qwen2 }
+        return rules
+    }()
+
+    private static func loadByteLevelBPE(_ metadata: [String: GGUFValue]) throws -> ByteLevelBPETokenizer {
+        let tokens = try tokenTexts(metadata)
+        // llama.cpp treats a missing pre-tokenizer as "default" (and warns that quality will suffer).
+        let preName = try string(metadata, Key.pre) ?? "default"
+        guard let rules = preTokenizerRules[preName] else {
+            throw TokenizerError.unsupportedPreTokenizer(name: preName, supported: preTokenizerRules.keys.sorted())
+        }
+        guard let mergesValue = metadata[Key.merges] else { throw TokenizerError.missingMetadata(key: Key.merges) }
+        guard let mergeStrings = mergesValue.array else {
+            throw TokenizerError.wrongMetadataType(key: Key.merges, expected: "an array of strings")
+        }
+        var merges: [([UInt8], [UInt8])] = []
+        merges.reserveCapacity(mergeStrings.count)
+        for value in mergeStrings {
+            guard let text = value.string else {
+                throw TokenizerError.wrongMetadataType(key: Key.merges, expected: "an array of strings")
+            }
+            // "left right", split at the first space after the first byte (llama.cpp `word.find(' ', 1)`).
+            let bytes = Array(text.utf8)
+            guard bytes.count > 2, let space = bytes[1...].firstIndex(of: 0x20) else { continue }
+            merges.append((Array(bytes[..<space]), Array(bytes[(space + 1)...])))
+        }
+        var vocabulary = Vocabulary(tokens: tokens, attributes: try attributes(metadata, count: tokens.count),
+                                    extraStrings: merges.count / 8)
+        let bos = try specialId(metadata, Key.bos, default: 11, count: tokens.count)
+        let eos = try specialId(metadata, Key.eos, default: 11, count: tokens.count)
+        let eog = applyLoadTimeRules(&vocabulary, metadata: metadata, eos: eos)
+        let addsBOS = try bool(metadata, Key.addBOS) ?? rules.addsBOSByDefault
+        let addsEOS = try bool(metadata, Key.addEOS) ?? false
+        if addsBOS && bos == nil { throw TokenizerError.malformed("add_bos_token is true but there is no BOS token") }
+        if addsEOS && eos == nil { throw TokenizerError.malformed("add_eos_token is true but there is no EOS token") }
+        return try ByteLevelBPETokenizer(
+            vocabulary: vocabulary, merges: merges,
+            preTokenizer: try BPEPreTokenizer(name: preName, patterns: rules.patterns),
+            bos: bos, eos: eos, endOfGeneration: eog,
+            prefixTokens: addsBOS ? [bos!] : [], suffixTokens: addsEOS ? [eos!] : [],
+            ignoresMerges: rules.ignoresMerges, spaceCleanup: rules.cleansSpaces ? .llamaCpp : .none,
+            unknownSymbol: .singleByteTokens)
+    }
+
+    /// Token attribute changes llama.cpp makes at load time, and the end-of-generation set:
+    /// - tokens named like end-of-turn markers (`endOfGenerationTokenTexts`) join the set and become CONTROL, so
+    ///   e.g. Gemma 3's USER_DEFINED `</s>` is neither split out of text nor printed;
+    /// - the first FIM marker of each kind found by name becomes CONTROL; FIM pad/repo/separator end generation;
+    /// - gpt-oss's `<|channel|>`, `<|message|>`, `<|start|>`, `<|constrain|>` become USER_DEFINED;
+    /// - with `<|return|>` and `<|call|>` (or `<|calls|>` and `<|flush|>`), `<|end|>` stops being an end token.
+    static func applyLoadTimeRules(_ vocabulary: inout Vocabulary, metadata: [String: GGUFValue],
+                                   eos: Int32?) -> Set<Int32> {
+        func id(_ text: String) -> Int32? { vocabulary.id(of: Array(text.utf8)) }
+        func inRange(_ key: String) -> Int32? {
+            guard let v = metadata[key]?.int, v >= 0, v < vocabulary.count else { return nil }
+            return Int32(v)
+        }
+        var eog = vocabulary.markEndOfGeneration(extraIds: [eos, inRange(Key.eot), inRange(Key.eom)])
+        let fimKinds: [(keys: [String], names: [String], endsGeneration: Bool)] = [
+            (["tokenizer.ggml.fim_pre_token_id", "tokenizer.ggml.prefix_token_id"],
+             ["<|fim_prefix|>", "<fim-prefix>", "<fim_prefix>", "<｜fim▁begin｜>", "<PRE>", "▁<PRE>", "<|code_prefix|>", "<|prefix|>"], false),
+            (["tokenizer.ggml.fim_suf_token_id", "tokenizer.ggml.suffix_token_id"],
+             ["<|fim_suffix|>", "<fim-suffix>", "<fim_suffix>", "<｜fim▁hole｜>", "<SUF>", "▁<SUF>", "<|code_suffix|>", "<|suffix|>"], false),
+            (["tokenizer.ggml.fim_mid_token_id", "tokenizer.ggml.middle_token_id"],
+             ["<|fim_middle|>", "<fim-middle>", "<fim_middle>", "<｜fim▁end｜>", "<MID>", "▁<MID>", "<|code_middle|>", "<|middle|>"], false),
+            (["tokenizer.ggml.fim_pad_token_id"], ["<|fim_pad|>", "<fim-pad>", "<fim_pad>", "<PAD>", "[PAD]"], true),
+            (["tokenizer.ggml.fim_rep_token_id"], ["<|fim_repo|>", "<|repo_name|>", "<fim-repo>", "<REPO>", "<reponame>"], true),
+            (["tokenizer.ggml.fim_sep_token_id"], ["<|file_sep|>"], true),
+        ]
+        for kind in fimKinds {
+            var found = kind.keys.compactMap(inRange).first
+            if found == nil, let named = kind.names.compactMap(id).first {
+                vocabulary.addAttributes(.control, to: named)
+                found = named
+            }
+            if kind.endsGeneration, let found { eog.insert(found) }
+        }
+        for name in ["<|channel|>", "<|message|>", "<|start|>", "<|constrain|>"] {
+            if let t = id(name) { vocabulary.setAttributes(.userDefined, of: t) }
+        }
+        let eogTexts = Set(eog.map { String(decoding: vocabulary.text($0), as: UTF8.self) })
+        if eogTexts.contains("<|end|>"), let end = id("<|end|>"),
+           (eogTexts.contains("<|return|>") && eogTexts.contains("<|call|>"))
+            || (eogTexts.contains("<|calls|>") && eogTexts.contains("<|flush|>")) {
+            eog.remove(end)
+            vocabulary.setAttributes(.userDefined, of: end)
+        }
+        return eog
+    }
+
+    // MARK: GGUF value helpers
+
+    private static func tokenTexts(_ metadata: [String: GGUFValue]) throws -> [[UInt8]] {
+        guard let value = metadata[Key.tokens] else { throw TokenizerError.missingMetadata(key: Key.tokens) }
+        guard let array = value.array else { throw TokenizerError.wrongMetadataType(key: Key.tokens, expected: "an array of strings") }
+        guard !array.isEmpty else { throw TokenizerError.malformed("\(Key.tokens) is empty") }
+        guard array.count <= Int(Int32.max) else { throw TokenizerError.malformed("\(Key.tokens) has \(array.count) entries") }
+        return try array.map { v in
+            guard let s = v.string else { throw TokenizerError.wrongMetadataType(key: Key.tokens, expected: "an array of strings") }
+            return Array(s.utf8)
+        }
+    }
+
+    private static func floatArray(_ metadata: [String: GGUFValue], _ key: String, count: Int) throws -> [Float] {
+        guard let value = metadata[key] else { throw TokenizerError.missingMetadata(key: key) }
+        guard let array = value.array else { throw TokenizerError.wrongMetadataType(key: key, expected: "an array of numbers") }
+        guard array.count >= count else { throw TokenizerError.malformed("\(key) has \(array.count) entries for \(count) tokens") }
+        return try array.prefix(count).map { v in
+            guard let d = v.double else { throw TokenizerError.wrongMetadataType(key: key, expected: "an array of numbers") }
+            return Float(d)
+        }
+    }
+
+    /// Token types are optional (llama.cpp then treats every token as NORMAL); unknown values become UNDEFINED.
+    private static func attributes(_ metadata: [String: GGUFValue], count: Int) throws -> [TokenAttributes] {
+        guard let value = metadata[Key.tokenType] else { return Array(repeating: .normal, count: count) }
+        guard let array = value.array else { throw TokenizerError.wrongMetadataType(key: Key.tokenType, expected: "an array of integers") }
+        guard array.count >= count else {
+            throw TokenizerError.malformed("\(Key.tokenType) has \(array.count) entries for \(count) tokens")
+        }
+        return try array.prefix(count).map { v in
+            guard let raw = v.int else { throw TokenizerError.wrongMetadataType(key: Key.tokenType, expected: "an array of integers") }
+            return TokenAttributes(TokenType(rawValue: raw) ?? .undefined)
+        }
+    }
+
+    /// The file's id if in range, else llama.cpp's default for the tokenizer type if in range, else none.
+    private static func specialId(_ metadata: [String: GGUFValue], _ key: String, default fallback: Int32?,
+                                  count: Int) throws -> Int32? {
+        if let value = metadata[key] {
+            guard let v = value.int else { throw TokenizerError.wrongMetadataType(key: key, expected: "an integer") }
+            if v >= 0 && v < count { return Int32(v) }
+        }
+        guard let fallback, fallback < count else { return nil }
+        return fallback
+    }
+
+    private static func bool(_ metadata: [String: GGUFValue], _ key: String) throws -> Bool? {
+        guard let value = metadata[key] else { return nil }
+        guard let b = value.bool else { throw TokenizerError.wrongMetadataType(key: key, expected: "a boolean") }
+        return b
+    }
+
+    private static func string(_ metadata: [String: GGUFValue], _ key: String) throws -> String? {
+        guard let value = metadata[key] else { return nil }
+        guard let s = value.string else { throw TokenizerError.wrongMetadataType(key: key, expected: "a string") }
+        return s
+    }
+
+    // MARK: Hugging Face tokenizer.json
+
+    /// A byte-level BPE tokenizer.json (GPT-2, Llama 3, Qwen 2 checkpoints). `configDirectory` may hold
+    /// tokenizer_config.json (bos/eos names, `clean_up_tokenization_spaces`) and generation_config.json
+    /// (`eos_token_id`, which joins the end-of-generation set). Added tokens marked `special` are treated as CONTROL
+    /// (never matched in text), the others as USER_DEFINED, as llama.cpp's converter marks them.
+    public static func load(tokenizerJSON path: String, configDirectory: String?) throws -> any Tokenizer {
+        let root = try readJSONObject(path)
+        guard let model = root["model"] as? [String: Any] else { throw TokenizerError.malformed("\(path): no \"model\" object") }
+        let modelType = model["type"] as? String ?? "BPE"
+        guard modelType == "BPE" else {
+            throw TokenizerError.unsupportedModel("\(path): model.type '\(modelType)'; only byte-level BPE tokenizer.json is supported (use the GGUF for SentencePiece/Unigram models)")
+        }
+        for key in ["continuing_subword_prefix", "end_of_word_suffix"] {
+            if let affix = model[key] as? String, !affix.isEmpty {
+                throw TokenizerError.unsupportedModel("\(path): BPE with \(key) '\(affix)'")
+            }
+        }
+        guard let vocab = model["vocab"] as? [String: Any] else { throw TokenizerError.malformed("\(path): no model.vocab") }
+        let added = root["added_tokens"] as? [[String: Any]] ?? []
+
+        var texts: [Int: [UInt8]] = [:]
+        for (text, idValue) in vocab {
+            guard let id = (idValue as? NSNumber)?.intValue, id >= 0 else { throw TokenizerError.malformed("\(path): vocab id of '\(text)'") }
+            texts[id] = Array(text.utf8)
+        }
+        var addedAttributes: [Int: TokenAttributes] = [:]
+        for token in added {
+            guard let id = (token["id"] as? NSNumber)?.intValue, id >= 0, let content = token["content"] as? String else {
+                throw TokenizerError.malformed("\(path): added_tokens entry without id/content")
+            }
+            texts[id] = Array(content.utf8)
+            var a: TokenAttributes = (token["special"] as? Bool ?? false) ? .control : .userDefined
+            if token["lstrip"] as? Bool ?? false { a.insert(.lstrip) }
+            if token["rstrip"] as? Bool ?? false { a.insert(.rstrip) }
+            addedAttributes[id] = a
+        }
+        let count = (texts.keys.max() ?? -1) + 1
+        guard count > 0 else { throw TokenizerError.malformed("\(path): empty vocabulary") }
+        var tokens = [[UInt8]](repeating: [], count: count)
+        var attributes = [TokenAttributes](repeating: [], count: count)  // ids nobody defines stay UNDEFINED
+        for (id, text) in texts {
+            tokens[id] = text
+            attributes[id] = addedAttributes[id] ?? .normal
+        }
+
+        var merges: [([UInt8], [UInt8])] = []
+        for (index, entry) in (model["merges"] as? [Any] ?? []).enumerated() {
+            if let line = entry as? String {
+                let parts = line.split(separator: " ", omittingEmptySubsequences: false)
+                guard parts.count == 2 else { throw TokenizerError.malformed("\(path): merge #\(index) '\(line)' is not two parts") }
+                merges.append((Array(parts[0].utf8), Array(parts[1].utf8)))
+            } else if let pair = entry as? [String], pair.count == 2 {
+                merges.append((Array(pair[0].utf8), Array(pair[1].utf8)))
+            } else {
+                throw TokenizerError.malformed("\(path): merge #\(index) is neither \"a b\" nor [a, b]")
+            }
+        }
+
+        var normalizesNFC = false
+        if let normalizer = root["normalizer"] as? [String: Any] {
+            switch normalizer["type"] as? String {
+            case "NFC": normalizesNFC = true
+            case "Sequence" where (normalizer["normalizers"] as? [Any])?.isEmpty ?? false: break
+            default: throw TokenizerError.unsupportedModel("\(path): normalizer \(normalizer["type"] ?? "?")")
+            }
+        }
+        let (patterns, addsPrefixSpace, byteLevelSplit) = try preTokenizerPatterns(root["pre_tokenizer"], path: path)
+        guard byteLevelSplit || isByteLevel(root["decoder"]) else {
+            throw TokenizerError.unsupportedModel("\(path): not a byte-level BPE (no ByteLevel pre-tokenizer or decoder)")
+        }
+
+        var vocabulary = Vocabulary(tokens: tokens, attributes: attributes, extraStrings: merges.count / 8)
+        func tokenId(_ content: String?) -> Int32? { content.flatMap { vocabulary.id(of: Array($0.utf8)) } }
+        let (prefix, suffix) = try postProcessorTokens(root["post_processor"], path: path, lookup: tokenId)
+
+        let config = try configDirectory.map { try readJSONObject(($0 as NSString).appendingPathComponent("tokenizer_config.json"), optional: true) } ?? [:]
+        func tokenName(_ value: Any?) -> String? {
+            (value as? String) ?? ((value as? [String: Any])?["content"] as? String)
+        }
+        let bos = tokenId(tokenName(config["bos_token"])) ?? prefix.first
+        let eos = tokenId(tokenName(config["eos_token"])) ?? suffix.last
+        var generationEOS: [Int32?] = []
+        if let directory = configDirectory {
+            let generation = try readJSONObject((directory as NSString).appendingPathComponent("generation_config.json"), optional: true)
+            if let one = generation["eos_token_id"] as? NSNumber { generationEOS = [Int32(truncatingIfNeeded: one.intValue)] }
+            if let many = generation["eos_token_id"] as? [NSNumber] { generationEOS = many.map { Int32(truncatingIfNeeded: $0.intValue) } }
+        }
+        var eog = applyLoadTimeRules(&vocabulary, metadata: [:], eos: eos)
+        for case let id? in generationEOS where id >= 0 && Int(id) < count { eog.insert(id) }
+
+        let cleanUp = config["clean_up_tokenization_spaces"] as? Bool ?? false
+        let byteFallback = model["byte_fallback"] as? Bool ?? false
+        return try ByteLevelBPETokenizer(
+            vocabulary: vocabulary, merges: merges,
+            preTokenizer: try BPEPreTokenizer(name: "tokenizer.json", patterns: patterns, addsPrefixSpace: addsPrefixSpace),
+            bos: bos, eos: eos, endOfGeneration: eog, prefixTokens: prefix, suffixTokens: suffix,
+            ignoresMerges: model["ignore_merges"] as? Bool ?? false,
+            spaceCleanup: cleanUp ? .huggingFace : .none, normalizesNFC: normalizesNFC,
+            unknownSymbol: .huggingFace(byteFallback: byteFallback, unknown: tokenId(model["unk_token"] as? String)))
+    }
+
+    /// GPT-2's regex as the `tokenizers` ByteLevel pre-tokenizer writes it (with a final `|\s+`).
+    static let huggingFaceByteLevelPattern = #"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"#
+
+    /// Regexes of a pre_tokenizer (Sequence, Split with behavior Isolated, ByteLevel), ByteLevel's
+    /// add_prefix_space, and whether a ByteLevel step is present.
+    private static func preTokenizerPatterns(_ value: Any?, path: String) throws -> ([String], Bool, Bool) {
+        guard let config = value as? [String: Any] else { return ([], false, false) }
+        switch config["type"] as? String {
+        case "Sequence":
+            var patterns: [String] = []
+            var prefix = false, byteLevel = false
+            for item in config["pretokenizers"] as? [Any] ?? [] {
+                let (p, a, b) = try preTokenizerPatterns(item, path: path)
+                patterns += p
+                prefix = prefix || a
+                byteLevel = byteLevel || b
+            }
+            return (patterns, prefix, byteLevel)
+        case "ByteLevel":
+            let useRegex = config["use_regex"] as? Bool ?? true
+            return (useRegex ? [huggingFaceByteLevelPattern] : [], config["add_prefix_space"] as? Bool ?? false, true)
+        case "Split":
+            let behavior = config["behavior"] as? String ?? "?"
+            guard behavior == "Isolated", !(config["invert"] as? Bool ?? false) else {
+                throw TokenizerError.unsupportedModel("\(path): Split pre-tokenizer with behavior \(behavior) (only Isolated is supported)")
+            }
+            let pattern = config["pattern"] as? [String: Any]
+            if let regex = pattern?["Regex"] as? String { return ([regex], false, false) }
+            if let literal = pattern?["String"] as? String { return ([NSRegularExpression.escapedPattern(for: literal)], false, false) }
+            throw TokenizerError.malformed("\(path): Split pre-tokenizer without a pattern")
+        case let other:
+            throw TokenizerError.unsupportedModel("\(path): pre_tokenizer \(other ?? "?") (supported: Sequence, Split, ByteLevel)")
+        }
+    }
+
+    private static func isByteLevel(_ value: Any?) -> Bool {
+        guard let config = value as? [String: Any] else { return false }
+        if config["type"] as? String == "ByteLevel" { return true }
+        return (config["decoders"] as? [Any] ?? []).contains(where: isByteLevel)
+    }
+
+    /// Tokens the post_processor puts around a single sequence (TemplateProcessing, RobertaProcessing, BertProcessing).
+    private static func postProcessorTokens(_ value: Any?, path: String,
+                                            lookup: (String?) -> Int32?) throws -> ([Int32], [Int32]) {
+        guard let config = value as? [String: Any] else { return ([], []) }
+        switch config["type"] as? String {
+        case "Sequence":
+            for item in config["processors"] as? [Any] ?? [] {
+                let (p, s) = try postProcessorTokens(item, path: path, lookup: lookup)
+                if !p.isEmpty || !s.isEmpty { return (p, s) }
+            }
+            return ([], [])
+        case "TemplateProcessing":
+            let specials = config["special_tokens"] as? [String: Any] ?? [:]
+            var prefix: [Int32] = [], suffix: [Int32] = []
+            var seenSequence = false
+            for item in config["single"] as? [[String: Any]] ?? [] {
+                if item["Sequence"] != nil { seenSequence = true; continue }
+                guard let special = item["SpecialToken"] as? [String: Any], let name = special["id"] as? String else { continue }
+                let ids = ((specials[name] as? [String: Any])?["ids"] as? [NSNumber])?.map { Int32(truncatingIfNeeded: $0.intValue) }
+                guard let resolved = ids ?? lookup(name).map({ [$0] }) else {
+                    throw TokenizerError.malformed("\(path): post_processor token '\(name)' is not in the vocabulary")
+                }
+                if seenSequence { suffix += resolved } else { prefix += resolved }
+            }
+            return (prefix, suffix)
+        case "RobertaProcessing", "BertProcessing":
+            func id(_ key: String) -> Int32? {
+                ((config[key] as? [Any])?.last as? NSNumber).map { Int32(truncatingIfNeeded: $0.intValue) }
+            }
+            return (id("cls").map { [$0] } ?? [], id("sep").map { [$0] } ?? [])
+        default:
+            return ([], [])  // ByteLevel (offsets only) and others add no tokens
+        }
+    }
+
+    private static func readJSONObject(_ path: String, optional: Bool = false) throws -> [String: Any] {
+        guard FileManager.default.fileExists(atPath: path) else {
+            if optional { return [:] }
+            throw TokenizerError.unreadable(path: path, detail: "no such file")
+        }
+        do {
+            let data = try Data(contentsOf: URL(fileURLWithPath: path))
+            guard let object = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+                throw TokenizerError.unreadable(path: path, detail: "not a JSON object")
+            }
+            return object
+        } catch let error as TokenizerError {
+            throw error
+        } catch {
+            throw TokenizerError.unreadable(path: path, detail: "\(error)")
+        }
+    }
+}
