@@ -191,3 +191,24 @@ final class DequantizeTests: XCTestCase {
         XCTAssertEqual(sentinel, 42)
     }
 }
+
+final class TopKTests: XCTestCase {
+    func testTopKMatchesAFullSortIncludingTies() {
+        var state: UInt64 = 42
+        for n in [1, 5, 100, 1000] {
+            var row: [Float] = []
+            for _ in 0..<n {
+                state = state &* 6364136223846793005 &+ 1442695040888963407
+                let value: UInt64 = (state >> 33) % 50   // many ties
+                row.append(Float(value))
+            }
+            let order: [Int] = (0..<n).sorted { (a: Int, b: Int) -> Bool in
+                if row[a] != row[b] { return row[a] > row[b] }
+                return a < b
+            }
+            let expected: [Int32] = order.prefix(20).map { Int32($0) }
+            let got = row.withUnsafeBufferPointer { TopK.indices($0, count: 20) }
+            XCTAssertEqual(got, expected, "n=\(n)")
+        }
+    }
+}

@@ -18,14 +18,14 @@ public struct Generator {
     /// `eachChunk(hidden, firstIndex)` for every chunk (e.g. to collect logits of every position).
     @discardableResult
     public func prefill(_ tokens: [Int32], cache: KVCache,
-                        eachChunk: ((FloatBuffer, Int) throws -> Void)? = nil) throws -> FloatBuffer {
+                        eachChunk: (FloatBuffer, Int) throws -> Void = { _, _ in }) throws -> FloatBuffer {
         guard !tokens.isEmpty else { throw TransformerModel.ForwardError.emptyInput }
         var last: FloatBuffer? = nil
         var start = 0
         while start < tokens.count {
             let end = min(tokens.count, start + prefillChunk)
             let hidden = try model.forward(tokens: Array(tokens[start..<end]), cache: cache)
-            try eachChunk?(hidden, start)
+            try eachChunk(hidden, start)
             last = hidden
             start = end
             onPrefillProgress?(start, tokens.count)

@@ -1,4 +1,5 @@
 import Foundation
+import LongLMCore
 
 /// Picks the next token from a row of logits. Temperature 0 (or `greedy`) is argmax; otherwise
 /// top-k, then top-p (nucleus) over the softmax at the given temperature, with a seeded generator.
@@ -19,12 +20,8 @@ public struct Sampler {
 
     public mutating func sample(_ logits: UnsafeBufferPointer<Float>) -> Int32 {
         if temperature <= 0 { return Sampler.argmax(logits) }
-        var order = Array(0..<logits.count)
-        if topK > 0 && topK < logits.count {
-            order = Array(order.sorted { logits[$0] > logits[$1] }.prefix(topK))
-        } else {
-            order.sort { logits[$0] > logits[$1] }
-        }
+        let candidates = topK > 0 ? min(topK, logits.count) : logits.count
+        var order = TopK.indices(logits, count: candidates).map(Int.init)
         let maxLogit = logits[order[0]]
         var probabilities = order.map { expf((logits[$0] - maxLogit) / temperature) }
         let total = probabilities.reduce(0, +)

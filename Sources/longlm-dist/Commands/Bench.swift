@@ -1,0 +1,53 @@
+import ArgumentParser
+import Foundation
+import LongLMCore
+import LongLMModels
+
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure prefill and decode speed on synthetic prompts of the given lengths.")
+
+    @OptionGroup var modelOptions: ModelOptions
+    @Option(help: ArgumentHelp("Prompt lengths in tokens, comma separated.", valueName: "n,n,..."))
+    var lengths = "512,2048,8192"
+    @Option(help: "Tokens decoded after each prefill.") var decodeTokens = 32
+    @Option(help: "Prompt tokens per forward call.") var batchSize = 1024
+    @Option(help: "Random seed for the synthetic token ids.") var seed: UInt64 = 1
+    @Flag(help: "Print one JSON object per length.") var json = false
+
+    func validate() throws {
+        guard parsedLengths != nil else { throw ValidationError("--lengths must be positive integers, e.g. 512,2048") }
+        if decodeTokens < 1 { throw ValidationError("--decode-tokens must be at least 1") }
+    }
+
+    var parsedLengths: [Int]? {
+        let values = lengths.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !values.isEmpty, values.allSatisfy({ ($0 ?? 0) > 0 }) else { return nil }
+        return values.map { $0! }
+    }
+
+    func run() throws {
+        let loaded = modelOptions.load()
+        let model = loaded.model
+        let vocab = model.config.vocabularySize
+        if !json { print("length  prefill tok/s  decode tok/s  (threads \(Parallel.threads), batch \(batchSize))") }
+        for n in parsedLengths! {
+            var random = SplitMix64(seed: seed)
+            // Ids from the lower part of the vocabulary (ordinary text pieces), BOS first when the model has one.
+            var tokens = (0..<n).map { _ in Int32(truncatingIfNeeded: random.next() % UInt64(min(vocab, 32000))) }
+            if let bos = loaded.tokenizer?.bosToken { tokens[0] = bos }
+            let generator = Generator(model: model, prefillChunk: batchSize)
+            let (_, timings) = try generator.generate(prompt: tokens, maxNewTokens: decodeTokens, sampler: .greedy, stopTokens: []) { _, _ in true }
+            let prefillRate = Double(n) / timings.prefillSeconds
+            // The first generated token comes from the prefill's logits; the rest each took one decode step.
+            let decodeRate = Double(max(1, timings.generatedTokens - 1)) / timings.decodeSeconds
+            if json {
+                let object: [String: Any] = ["length": n, "prefill_tokens_per_second": prefillRate,
+                                             "decode_tokens_per_second": decodeRate, "threads": Parallel.threads]
+                print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
+            } else {
+                print(String(format: "%6d  %13.1f  %12.1f", n, prefillRate, decodeRate))
+            }
+        }
+    }
+}
