@@ -1,36 +1,27 @@
 import Foundation
 
-/// Full-matrix attention straight from the definition, in Double: rotate every query and key, build the
-/// whole logit matrix, mask, softmax, multiply by V. O(T*S) memory; used only by tests as the reference.
+/// Full-matrix attention straight from a method's definition, in Double: a logit function gives every
+/// (i, j) logit, then causal (and window) mask, one softmax per row, times V. O(T*S) memory; used only
+/// by tests as the reference for the tiled kernel.
 public enum NaiveAttention {
+    /// `logit(i, j, q, k)` for query position i, key position j (j <= i), the query head's un-rotated q
+    /// and the key head's un-rotated k.
     public static func attend(queries: [Float], queryPositions: [Int32], keys: [Float], values: [Float],
-                              keyPositions: [Int32], shape: AttentionShape, inverseFrequencies: [Double],
-                              pairing: RotaryPairing, scale: Double, window: Int?) -> [Float] {
+                              keyPositions: [Int32], shape: AttentionShape, window: Int?,
+                              logit: (Int, Int, ArraySlice<Float>, ArraySlice<Float>) -> Double) -> [Float] {
         let T = queryPositions.count, S = keyPositions.count, d = shape.headDim
         let qStride = shape.heads * d, kvStride = shape.kvHeads * d
-        func rotate(_ x: ArraySlice<Float>, _ p: Int32) -> [Double] {
-            var out = [Double](repeating: 0, count: d)
-            let x = Array(x)
-            for m in 0..<(d / 2) {
-                let angle = Double(p) * inverseFrequencies[m]
-                let (a, b) = pairing == .halves ? (m, m + d / 2) : (2 * m, 2 * m + 1)
-                out[a] = Double(x[a]) * cos(angle) - Double(x[b]) * sin(angle)
-                out[b] = Double(x[a]) * sin(angle) + Double(x[b]) * cos(angle)
-            }
-            return out
-        }
         var output = [Float](repeating: 0, count: T * qStride)
         for h in 0..<shape.heads {
             let g = h / shape.groupSize
-            let rotatedKeys = (0..<S).map { j in rotate(keys[(j * kvStride + g * d)..<(j * kvStride + g * d + d)], keyPositions[j]) }
             for t in 0..<T {
-                let q = rotate(queries[(t * qStride + h * d)..<(t * qStride + h * d + d)], queryPositions[t])
+                let q = queries[(t * qStride + h * d)..<(t * qStride + h * d + d)]
                 let i = Int(queryPositions[t])
                 var logits = [Double](repeating: -.infinity, count: S)
-                for j in 0..<S {
-                    let p = Int(keyPositions[j])
-                    guard p <= i, window.map({ i - p < $0 }) ?? true else { continue }
-                    logits[j] = scale * zip(q, rotatedKeys[j]).reduce(0) { $0 + $1.0 * $1.1 }
+                for s in 0..<S {
+                    let j = Int(keyPositions[s])
+                    guard j <= i, window.map({ i - j < $0 }) ?? true else { continue }
+                    logits[s] = logit(i, j, q, keys[(s * kvStride + g * d)..<(s * kvStride + g * d + d)])
                 }
                 let m = logits.max()!
                 if m == -.infinity { continue }
@@ -38,11 +29,27 @@ public enum NaiveAttention {
                 let total = weights.reduce(0, +)
                 for c in 0..<d {
                     var acc = 0.0
-                    for j in 0..<S where weights[j] > 0 { acc += weights[j] * Double(values[j * kvStride + g * d + c]) }
+                    for s in 0..<S where weights[s] > 0 { acc += weights[s] * Double(values[s * kvStride + g * d + c]) }
                     output[t * qStride + h * d + c] = Float(acc / total)
                 }
             }
         }
         return output
+    }
+
+    /// < R(a) q, R(b) k > in Double, with the given frequencies and pairing (positions may be fractional).
+    public static func rotatedDot(_ q: ArraySlice<Float>, _ k: ArraySlice<Float>, queryPosition a: Double, keyPosition b: Double,
+                                  inverseFrequencies: [Double], pairing: RotaryPairing) -> Double {
+        let d = q.count
+        let q = Array(q), k = Array(k)
+        var sum = 0.0
+        for m in 0..<(d / 2) {
+            let (x, y) = pairing == .halves ? (m, m + d / 2) : (2 * m, 2 * m + 1)
+            // For one pair: R(a)q . R(b)k = (qx kx + qy ky) cos((a-b) theta) + (qx ky - qy kx) sin((a-b) theta).
+            let angle = (a - b) * inverseFrequencies[m]
+            sum += (Double(q[x]) * Double(k[x]) + Double(q[y]) * Double(k[y])) * cos(angle)
+                 + (Double(q[x]) * Double(k[y]) - Double(q[y]) * Double(k[x])) * sin(angle)
+        }
+        return sum
     }
 }

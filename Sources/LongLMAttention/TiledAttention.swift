@@ -15,7 +15,9 @@ public struct AttentionShape: Sendable {
 
 /// Causal attention over keys given *before* RoPE, with absolute positions, computed tile by tile
 /// (query block x key block) with sgemm and an online softmax per query row (running max m, sum l,
-/// accumulator acc). Memory is O(tile) per thread plus one rotated copy of the keys; never O(n^2).
+/// accumulator acc). A position scheme says how queries and keys are rotated; a tile computes one sgemm
+/// per variant it needs (most need one) and picks per element where it needs several.
+/// Memory is O(tile) per thread plus the transformed keys of the variants in use; never O(n^2).
 ///
 /// A query at position i sees a key at position j iff j <= i and (no window, or i - j < window).
 /// Masking is by position, not by index, so any subset or order of keys gives the same answer.
@@ -30,72 +32,115 @@ public enum TiledAttention {
     ///   - output: [T, heads * headDim].
     public static func attend(queries: UnsafePointer<Float>, queryPositions: [Int32],
                               keys: UnsafePointer<Float>, values: UnsafePointer<Float>, keyPositions: [Int32],
-                              shape: AttentionShape, rotary: RotaryTable, scale: Float, window: Int?,
+                              shape: AttentionShape, scheme: any PositionScheme, scale: Float, window: Int?,
                               output: UnsafeMutablePointer<Float>,
                               queryBlock: Int = defaultQueryBlock, keyBlock: Int = defaultKeyBlock) {
         let T = queryPositions.count, S = keyPositions.count
         let d = shape.headDim, group = shape.groupSize
         let qStride = shape.heads * d, kvStride = shape.kvHeads * d
-        precondition(rotary.dimensions == d)
         if T == 0 { return }
-        let maxPosition = Int(max(queryPositions.max() ?? 0, keyPositions.max() ?? 0))
-        rotary.reserve(positions: maxPosition + 1)
+        scheme.prepare(maxPosition: Int(max(queryPositions.max() ?? 0, keyPositions.max() ?? 0)))
 
-        // Rotated keys, per kv head: [kvHeads][S][d].
-        let rotatedKeys = UnsafeMutablePointer<Float>.allocate(capacity: max(1, shape.kvHeads * S * d))
-        defer { rotatedKeys.deallocate() }
-        Parallel.forRanges(S, minimumPerChunk: 64) { range in
-            for j in range {
-                for g in 0..<shape.kvHeads {
-                    rotary.rotate(keys + j * kvStride + g * d, position: Int(keyPositions[j]),
-                                  into: rotatedKeys + (g * S + j) * d)
+        func bounds(_ p: ArraySlice<Int32>) -> ClosedRange<Int> { Int(p.min()!)...Int(p.max()!) }
+        let keyBlocks = (S + keyBlock - 1) / keyBlock
+        let queryBlocks = (T + queryBlock - 1) / queryBlock
+        let keyBounds = (0..<keyBlocks).map { bounds(keyPositions[($0 * keyBlock)..<min(S, ($0 + 1) * keyBlock)]) }
+        let queryBounds = (0..<queryBlocks).map { bounds(queryPositions[($0 * queryBlock)..<min(T, ($0 + 1) * queryBlock)]) }
+
+        // Which tiles are visible at all, and the variants each needs.
+        func visibleKeys(_ q: ClosedRange<Int>, _ k: ClosedRange<Int>) -> ClosedRange<Int>? {
+            if k.lowerBound > q.upperBound { return nil }                                   // all in the future
+            if let w = window, q.lowerBound - k.upperBound >= w { return nil }              // all out of the window
+            return k.lowerBound...min(k.upperBound, q.upperBound)
+        }
+        var tileVariants = [[Int]?](repeating: nil, count: queryBlocks * keyBlocks)
+        var keyClassesPerBlock = [Set<Int>](repeating: [], count: keyBlocks)
+        for qb in 0..<queryBlocks {
+            for kb in 0..<keyBlocks {
+                guard let k = visibleKeys(queryBounds[qb], keyBounds[kb]) else { continue }
+                let v = scheme.variants(queries: queryBounds[qb], keys: k)
+                tileVariants[qb * keyBlocks + kb] = v
+                for variant in v { keyClassesPerBlock[kb].insert(scheme.keyClass(of: variant)) }
+            }
+        }
+
+        // Transformed keys per (key class, kv head, key), only for the blocks that need each class.
+        let classes = Array(Set(keyClassesPerBlock.flatMap { $0 })).sorted()
+        let classIndex = Dictionary(uniqueKeysWithValues: classes.enumerated().map { ($1, $0) })
+        let transformed = UnsafeMutablePointer<Float>.allocate(capacity: max(1, classes.count * shape.kvHeads * S * d))
+        defer { transformed.deallocate() }
+        func keyRow(_ cls: Int, _ g: Int, _ j: Int) -> UnsafeMutablePointer<Float> {
+            transformed + ((classIndex[cls]! * shape.kvHeads + g) * S + j) * d
+        }
+        Parallel.forEach(keyBlocks) { kb in
+            for cls in keyClassesPerBlock[kb] {
+                for j in (kb * keyBlock)..<min(S, (kb + 1) * keyBlock) {
+                    for g in 0..<shape.kvHeads {
+                        scheme.transformKey(keys + j * kvStride + g * d, position: Int(keyPositions[j]), keyClass: cls,
+                                            into: keyRow(cls, g, j))
+                    }
                 }
             }
         }
 
-        // Position bounds of each key block, for skipping and for the no-mask fast path.
-        let keyBlocks = (S + keyBlock - 1) / keyBlock
-        var keyBounds: [(min: Int32, max: Int32)] = []
-        for b in 0..<keyBlocks {
-            let slice = keyPositions[(b * keyBlock)..<min(S, (b + 1) * keyBlock)]
-            keyBounds.append((slice.min()!, slice.max()!))
-        }
-
-        let queryBlocks = (T + queryBlock - 1) / queryBlock
-        let items = shape.kvHeads * queryBlocks
-        Parallel.forEach(items) { item in
+        Parallel.forEach(shape.kvHeads * queryBlocks) { item in
             let g = item / queryBlocks, qb = item % queryBlocks
             let t0 = qb * queryBlock, t1 = min(T, t0 + queryBlock)
             let rows = (t1 - t0) * group
-            var state = SoftmaxState(rows: rows, headDim: d)
-            let qTile = UnsafeMutablePointer<Float>.allocate(capacity: rows * d)
-            let scores = UnsafeMutablePointer<Float>.allocate(capacity: rows * keyBlock)
-            defer { qTile.deallocate(); scores.deallocate() }
             // Row r = (t - t0) * group + hh holds query head g * group + hh of token t.
-            var qMin = Int32.max, qMax = Int32.min
-            var rowPositions = [Int32](repeating: 0, count: rows)
-            for t in t0..<t1 {
-                let p = queryPositions[t]
-                qMin = min(qMin, p); qMax = max(qMax, p)
-                for hh in 0..<group {
-                    let r = (t - t0) * group + hh
-                    rowPositions[r] = p
-                    rotary.rotate(queries + t * qStride + (g * group + hh) * d, position: Int(p), scale: scale,
-                                  into: qTile + r * d)
-                }
+            let rowPositions = (0..<rows).map { Int(queryPositions[t0 + $0 / group]) }
+            var state = SoftmaxState(rows: rows, headDim: d)
+            var rotatedQueries: [Int: UnsafeMutablePointer<Float>] = [:]
+            let scores = UnsafeMutablePointer<Float>.allocate(capacity: rows * keyBlock)
+            var variantScores: [Int: UnsafeMutablePointer<Float>] = [:]
+            defer {
+                scores.deallocate()
+                rotatedQueries.values.forEach { $0.deallocate() }
+                variantScores.values.forEach { $0.deallocate() }
             }
+            func queriesRotated(_ v: Int) -> UnsafeMutablePointer<Float> {
+                if let q = rotatedQueries[v] { return q }
+                let q = UnsafeMutablePointer<Float>.allocate(capacity: rows * d)
+                for r in 0..<rows {
+                    let t = t0 + r / group, hh = r % group
+                    let i = rowPositions[r]
+                    scheme.rotateQuery(queries + t * qStride + (g * group + hh) * d, position: i, variant: v,
+                                       scale: scale * scheme.queryScale(i), into: q + r * d)
+                }
+                rotatedQueries[v] = q
+                return q
+            }
+            let (qMin, qMax) = (queryBounds[qb].lowerBound, queryBounds[qb].upperBound)
             for kb in 0..<keyBlocks {
-                let (kMin, kMax) = keyBounds[kb]
-                if kMin > qMax { continue }                                   // all keys in the future
-                if let w = window, Int(qMin) - Int(kMax) >= w { continue }    // all keys out of the window
+                guard let variants = tileVariants[qb * keyBlocks + kb] else { continue }
                 let j0 = kb * keyBlock, n = min(S, j0 + keyBlock) - j0
-                BLAS.matmulTransposedB(m: rows, n: n, k: d, a: qTile, lda: d,
-                                       b: rotatedKeys + (g * S + j0) * d, ldb: d, c: scores, ldc: n)
-                let fullyVisible = kMax <= qMin && (window.map { Int(qMax) - Int(kMin) < $0 } ?? true)
+                if variants.count == 1 {
+                    let v = variants[0]
+                    BLAS.matmulTransposedB(m: rows, n: n, k: d, a: queriesRotated(v), lda: d,
+                                           b: keyRow(scheme.keyClass(of: v), g, j0), ldb: d, c: scores, ldc: n)
+                } else {
+                    for v in variants {
+                        let buffer = variantScores[v] ?? UnsafeMutablePointer<Float>.allocate(capacity: rows * keyBlock)
+                        variantScores[v] = buffer
+                        BLAS.matmulTransposedB(m: rows, n: n, k: d, a: queriesRotated(v), lda: d,
+                                               b: keyRow(scheme.keyClass(of: v), g, j0), ldb: d, c: buffer, ldc: n)
+                    }
+                    for r in 0..<rows {
+                        let i = rowPositions[r]
+                        for c in 0..<n {
+                            let j = Int(keyPositions[j0 + c])
+                            // Future keys are masked below; any variant's value will do for them.
+                            let v = j <= i ? scheme.variant(query: i, key: j) : variants[0]
+                            scores[r * n + c] = variantScores[v]![r * n + c]
+                        }
+                    }
+                }
+                let (kMin, kMax) = (keyBounds[kb].lowerBound, keyBounds[kb].upperBound)
+                let fullyVisible = kMax <= qMin && (window.map { qMax - kMin < $0 } ?? true)
                 if !fullyVisible {
                     keyPositions.withUnsafeBufferPointer { kp in
                         for r in 0..<rows {
-                            let i = Int(rowPositions[r])
+                            let i = rowPositions[r]
                             let row = scores + r * n
                             for c in 0..<n {
                                 let j = Int(kp[j0 + c])

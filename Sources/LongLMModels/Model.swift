@@ -22,8 +22,13 @@ public final class TransformerModel: @unchecked Sendable {
     /// [vocab, hidden]; also the embedding table when the model ties them.
     let output: FloatBuffer
     let embedding: FloatBuffer
-    let globalRotary: RotaryTable
-    let slidingRotary: RotaryTable
+    /// Plain RoPE tables from the file's configuration.
+    public let globalRotary: RotaryTable
+    public let slidingRotary: RotaryTable
+    /// How global (full-attention) layers place queries and keys: plain RoPE, or a context-extension method.
+    /// Sliding-window layers always keep plain RoPE: their window is inside the trained range.
+    public var globalScheme: any PositionScheme
+    let slidingScheme: any PositionScheme
 
     init(config: ModelConfig, source: TensorSource, naming: TensorNaming) throws {
         try config.validate()
@@ -61,6 +66,8 @@ public final class TransformerModel: @unchecked Sendable {
             RotaryTable(dimensions: c.headDim, pairing: c.rotaryPairing,
                         inverseFrequencies: RotaryTable.standardFrequencies(base: $0, dimensions: c.headDim))
         } ?? globalRotary
+        globalScheme = RotaryScheme(table: globalRotary)
+        slidingScheme = RotaryScheme(table: slidingRotary)
     }
 
     /// Bytes of f32 weights held in memory.
@@ -135,7 +142,7 @@ public final class TransformerModel: @unchecked Sendable {
                 cache.values[l].withUnsafeBufferPointer { values in
                     TiledAttention.attend(queries: q.pointer, queryPositions: positions,
                                           keys: keys.baseAddress!, values: values.baseAddress!, keyPositions: cache.positions,
-                                          shape: c.attentionShape, rotary: sliding ? slidingRotary : globalRotary,
+                                          shape: c.attentionShape, scheme: sliding ? slidingScheme : globalScheme,
                                           scale: c.attentionScale, window: sliding ? c.slidingWindow : nil,
                                           output: attention.pointer)
                 }

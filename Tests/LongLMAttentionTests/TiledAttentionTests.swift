@@ -23,11 +23,13 @@ final class TiledAttentionTests: XCTestCase {
         let scale = 1 / Float(c.d).squareRoot()
         var out = [Float](repeating: .nan, count: c.T * c.heads * c.d)
         TiledAttention.attend(queries: q, queryPositions: queryPositions, keys: k, values: v, keyPositions: keyPositions,
-                              shape: shape, rotary: table, scale: scale, window: c.window, output: &out,
+                              shape: shape, scheme: RotaryScheme(table: table), scale: scale, window: c.window, output: &out,
                               queryBlock: c.qBlock, keyBlock: c.kBlock)
         let reference = NaiveAttention.attend(queries: q, queryPositions: queryPositions, keys: k, values: v,
-                                              keyPositions: keyPositions, shape: shape, inverseFrequencies: frequencies,
-                                              pairing: pairing, scale: Double(scale), window: c.window)
+                                              keyPositions: keyPositions, shape: shape, window: c.window) { i, j, q, k in
+            Double(scale) * NaiveAttention.rotatedDot(q, k, queryPosition: Double(i), keyPosition: Double(j),
+                                                      inverseFrequencies: frequencies, pairing: pairing)
+        }
         let maxRef = reference.map { abs(Double($0)) }.max()!
         let maxDiff = zip(out, reference).map { abs(Double($0) - Double($1)) }.max()!
         XCTAssertFalse(out.contains { $0.isNaN }, "output has NaN (an unwritten row?)")
@@ -69,7 +71,7 @@ final class TiledAttentionTests: XCTestCase {
         var out = [Float](repeating: .nan, count: 2 * 4)
         TiledAttention.attend(queries: [Float](repeating: 1, count: 8), queryPositions: [0, 1],
                               keys: [Float](repeating: 1, count: 8), values: [Float](repeating: 1, count: 8), keyPositions: [5, 6],
-                              shape: shape, rotary: table, scale: 1, window: nil, output: &out)
+                              shape: shape, scheme: RotaryScheme(table: table), scale: 1, window: nil, output: &out)
         XCTAssertEqual(out, [Float](repeating: 0, count: 8))
     }
 
