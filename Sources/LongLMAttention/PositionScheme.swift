@@ -28,11 +28,21 @@ public protocol PositionScheme: Sendable {
     func queryScale(_ i: Int) -> Float
     /// Called once before a pass over positions up to `maxPosition` (to grow tables); not concurrently.
     func prepare(maxPosition: Int)
+    /// Whether `addLogitNoise` does anything (GALI); the kernel skips the call otherwise.
+    var addsLogitNoise: Bool { get }
+    /// Adds noise to a tile of logits [rows, keys] (row-major, `keys` columns) before masking. Row r is
+    /// query head `rowHeads[r]` at position `rowPositions[r]`; column c is the key at `keyPositions[c]`.
+    /// Must depend only on (layer, head, i, j) and constants, so any split of the work draws the same numbers.
+    func addLogitNoise(_ scores: UnsafeMutablePointer<Float>, rowPositions: [Int], rowHeads: [Int],
+                       keyPositions: UnsafeBufferPointer<Int32>, layer: Int)
 }
 
 extension PositionScheme {
     public func keyClass(of variant: Int) -> Int { variant }
     public func queryScale(_ i: Int) -> Float { 1 }
+    public var addsLogitNoise: Bool { false }
+    public func addLogitNoise(_ scores: UnsafeMutablePointer<Float>, rowPositions: [Int], rowHeads: [Int],
+                              keyPositions: UnsafeBufferPointer<Int32>, layer: Int) {}
 }
 
 /// Plain RoPE and every method that only changes the frequencies or scales the logits (PI, NTK, YaRN,

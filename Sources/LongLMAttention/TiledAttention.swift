@@ -30,10 +30,11 @@ public enum TiledAttention {
     ///   - keys, values: [S, kvHeads * headDim], keys un-rotated.
     ///   - scale: multiplies every logit (1/sqrt(d), or a model's query pre-attention scalar).
     ///   - output: [T, heads * headDim].
+    ///   - layer: passed to the scheme's logit noise (GALI), so noise is keyed by layer.
     public static func attend(queries: UnsafePointer<Float>, queryPositions: [Int32],
                               keys: UnsafePointer<Float>, values: UnsafePointer<Float>, keyPositions: [Int32],
                               shape: AttentionShape, scheme: any PositionScheme, scale: Float, window: Int?,
-                              output: UnsafeMutablePointer<Float>,
+                              output: UnsafeMutablePointer<Float>, layer: Int = 0,
                               queryBlock: Int = defaultQueryBlock, keyBlock: Int = defaultKeyBlock) {
         let T = queryPositions.count, S = keyPositions.count
         let d = shape.headDim, group = shape.groupSize
@@ -89,6 +90,7 @@ public enum TiledAttention {
             let rows = (t1 - t0) * group
             // Row r = (t - t0) * group + hh holds query head g * group + hh of token t.
             let rowPositions = (0..<rows).map { Int(queryPositions[t0 + $0 / group]) }
+            let rowHeads = (0..<rows).map { g * group + $0 % group }
             var state = SoftmaxState(rows: rows, headDim: d)
             var rotatedQueries: [Int: UnsafeMutablePointer<Float>] = [:]
             let scores = UnsafeMutablePointer<Float>.allocate(capacity: rows * keyBlock)
@@ -133,6 +135,12 @@ public enum TiledAttention {
                             let v = j <= i ? scheme.variant(query: i, key: j) : variants[0]
                             scores[r * n + c] = variantScores[v]![r * n + c]
                         }
+                    }
+                }
+                if scheme.addsLogitNoise {
+                    keyPositions.withUnsafeBufferPointer { kp in
+                        scheme.addLogitNoise(scores, rowPositions: rowPositions, rowHeads: rowHeads,
+                                             keyPositions: UnsafeBufferPointer(rebasing: kp[j0..<(j0 + n)]), layer: layer)
                     }
                 }
                 let (kMin, kMax) = (keyBounds[kb].lowerBound, keyBounds[kb].upperBound)

@@ -144,7 +144,7 @@ public final class TransformerModel: @unchecked Sendable {
                                           keys: keys.baseAddress!, values: values.baseAddress!, keyPositions: cache.positions,
                                           shape: c.attentionShape, scheme: sliding ? slidingScheme : globalScheme,
                                           scale: c.attentionScale, window: sliding ? c.slidingWindow : nil,
-                                          output: attention.pointer)
+                                          output: attention.pointer, layer: l)
                 }
             }
             // x += post_attn_norm(attention Wo^T)

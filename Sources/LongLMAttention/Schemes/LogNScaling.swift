@@ -28,4 +28,9 @@ public struct LogNScaling: PositionScheme {
         base.transformKey(k, position: j, keyClass: keyClass, into: out)
     }
     public func prepare(maxPosition: Int) { base.prepare(maxPosition: maxPosition) }
+    public var addsLogitNoise: Bool { base.addsLogitNoise }
+    public func addLogitNoise(_ scores: UnsafeMutablePointer<Float>, rowPositions: [Int], rowHeads: [Int],
+                              keyPositions: UnsafeBufferPointer<Int32>, layer: Int) {
+        base.addLogitNoise(scores, rowPositions: rowPositions, rowHeads: rowHeads, keyPositions: keyPositions, layer: layer)
+    }
 }
