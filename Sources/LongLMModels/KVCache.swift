@@ -1,4 +1,5 @@
 import LongLMCore
+import LongLMAttention
 
 /// Keys *before* RoPE and values, per layer, with the absolute position of every cached token.
 /// Re-rotating keys at attention time is what lets position schemes (and the ring) reuse one cache.
@@ -6,6 +7,9 @@ public final class KVCache {
     public let layerCount: Int
     public let rowWidth: Int      // kvHeads * headDim
     public private(set) var positions: [Int32] = []
+    /// How this sequence's global layers place queries and keys (nil: the model's own RoPE). Fixed for the
+    /// life of the sequence, because schemes such as GALI and dynamic NTK depend on the prompt length.
+    public var globalScheme: (any PositionScheme)?
     var keys: [[Float]]
     var values: [[Float]]
 

@@ -25,9 +25,9 @@ public final class TransformerModel: @unchecked Sendable {
     /// Plain RoPE tables from the file's configuration.
     public let globalRotary: RotaryTable
     public let slidingRotary: RotaryTable
-    /// How global (full-attention) layers place queries and keys: plain RoPE, or a context-extension method.
-    /// Sliding-window layers always keep plain RoPE: their window is inside the trained range.
-    public var globalScheme: any PositionScheme
+    /// Plain RoPE for global layers (a sequence may override it, `KVCache.globalScheme`) and for
+    /// sliding-window layers (always: their window is inside the trained range).
+    let globalScheme: any PositionScheme
     let slidingScheme: any PositionScheme
 
     init(config: ModelConfig, source: TensorSource, naming: TensorNaming) throws {
@@ -142,7 +142,7 @@ public final class TransformerModel: @unchecked Sendable {
                 cache.values[l].withUnsafeBufferPointer { values in
                     TiledAttention.attend(queries: q.pointer, queryPositions: positions,
                                           keys: keys.baseAddress!, values: values.baseAddress!, keyPositions: cache.positions,
-                                          shape: c.attentionShape, scheme: sliding ? slidingScheme : globalScheme,
+                                          shape: c.attentionShape, scheme: sliding ? slidingScheme : (cache.globalScheme ?? globalScheme),
                                           scale: c.attentionScale, window: sliding ? c.slidingWindow : nil,
                                           output: attention.pointer, layer: l)
                 }

@@ -15,15 +15,18 @@ final class Gemma3ReferenceTests: XCTestCase {
     nonisolated(unsafe) static var loaded: LoadedModel?
     static let lengths = [10, 300, 1500, 3000]
 
-    func model() throws -> LoadedModel {
+    /// The default model, loaded once for all tests that use it.
+    static func sharedModel() throws -> LoadedModel {
         guard FileManager.default.fileExists(atPath: Fixtures.gemmaModel) else {
             throw XCTSkip("default model missing: run scripts/setup.sh")
         }
-        if let m = Self.loaded { return m }
+        if let m = loaded { return m }
         let m = try ModelLoader.load(path: Fixtures.gemmaModel)
-        Self.loaded = m
+        loaded = m
         return m
     }
+
+    func model() throws -> LoadedModel { try Self.sharedModel() }
 
     struct Reference {
         let top: [Int32]        // [n, k]

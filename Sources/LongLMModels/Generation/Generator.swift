@@ -4,6 +4,10 @@ import LongLMCore
 /// Prefill of a prompt in chunks, then token-by-token decode from the KV cache.
 public struct Generator {
     public let model: TransformerModel
+    /// How the global layers place positions (context extension); plain RoPE by default.
+    public var method: ContextMethod = .plain
+    /// Refuse sequences longer than `method` allows (turn off to study how a method degrades).
+    public var enforcesMaximumLength = true
     /// Tokens per forward call during prefill (bounds activation memory; the KV cache holds the rest).
     public var prefillChunk: Int
     /// Called after each prefill chunk with (tokens done, total).
@@ -12,6 +16,13 @@ public struct Generator {
     public init(model: TransformerModel, prefillChunk: Int = 1024) {
         self.model = model
         self.prefillChunk = prefillChunk
+    }
+
+    /// A KV cache for a sequence with a prompt of `promptLength` tokens, positioned by `method`.
+    public func makeCache(promptLength: Int, reserve: Int = 0) -> KVCache {
+        let cache = KVCache(config: model.config, reserve: reserve)
+        cache.globalScheme = method.scheme(for: model, promptLength: promptLength)
+        return cache
     }
 
     /// Runs the prompt through the model; returns the final hidden states of its last chunk, and calls
@@ -47,7 +58,9 @@ public struct Generator {
         var sampler = sampler
         var timings = Timings()
         timings.promptTokens = prompt.count
-        let cache = KVCache(config: model.config, reserve: prompt.count + maxNewTokens)
+        try method.validate(config: model.config)
+        if enforcesMaximumLength { try method.checkLength(prompt.count + maxNewTokens - 1, config: model.config) }
+        let cache = makeCache(promptLength: prompt.count, reserve: prompt.count + maxNewTokens)
         let t0 = Date()
         let hidden = try prefill(prompt, cache: cache)
         var logits = model.logits(hidden: hidden, rows: (hidden.rows - 1)..<hidden.rows)

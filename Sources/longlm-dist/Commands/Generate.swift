@@ -8,6 +8,7 @@ struct Generate: ParsableCommand {
 
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var promptOptions: PromptOptions
+    @OptionGroup(title: "Context extension") var contextOptions: ContextOptions
     @Option(name: [.customShort("n"), .long], help: "Tokens to generate at most.") var maxNewTokens = 64
     @Flag(help: "Always pick the most likely token (the default unless --temperature is given).") var greedy = false
     @Option(help: "Sampling temperature; 0 is greedy.") var temperature: Float?
@@ -35,6 +36,8 @@ struct Generate: ParsableCommand {
         let sampler = greedy || temperature == nil || temperature == 0
             ? Sampler.greedy : Sampler(temperature: temperature!, topK: topK, topP: topP, seed: seed)
         var generator = Generator(model: model, prefillChunk: batchSize)
+        generator.method = contextOptions.resolved(for: model.config, tokens: tokens.count + maxNewTokens - 1)
+        generator.enforcesMaximumLength = !contextOptions.noWindowCheck
         generator.onPrefillProgress = progressPrinter(total: tokens.count)
         let stops = loaded.tokenizer?.endOfGenerationTokens ?? []
         var stepLogits: [Float] = []

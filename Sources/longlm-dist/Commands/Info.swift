@@ -8,7 +8,8 @@ struct Info: ParsableCommand {
 
     @Option(name: [.short, .long], help: ArgumentHelp("A .gguf file or a Hugging Face directory.", valueName: "path"))
     var model: String
-    @Option(help: "Also print the KV-cache memory for a prompt of this many tokens.") var tokens: Int?
+    @Option(help: "Also check a prompt of this many tokens against the method, and print its KV-cache memory.") var tokens: Int?
+    @OptionGroup(title: "Context extension") var contextOptions: ContextOptions
 
     func run() throws {
         let config = reportingErrors { try ModelLoader.config(path: model) }
@@ -37,8 +38,14 @@ struct Info: ParsableCommand {
         print("parameters:       \(String(format: "%.1f", Double(parameters) / 1e6)) M (f32 weights in memory: \(formatBytes(parameters * 4)))")
         let kvPerToken = c.layerCount * 2 * c.kvHeads * c.headDim * 4
         print("KV cache:         \(formatBytes(kvPerToken)) per token (f32 keys and values, all layers)")
+        let method = contextOptions.method(for: c)
+        reportingErrors { try method.validate(config: c) }
+        print("method:           \(method)")
+        print("longest prompt:   \(method.maximumLength(config: c).map { "\($0) tokens" } ?? "no limit from positions")")
         if let n = tokens {
             print("KV for \(n) tokens: \(formatBytes(kvPerToken * n))")
+            reportingErrors { try method.checkLength(n, config: c) }
+            print("a prompt of \(n) tokens fits")
         }
     }
 }

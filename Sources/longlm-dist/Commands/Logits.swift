@@ -9,6 +9,7 @@ struct Logits: ParsableCommand {
 
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var promptOptions: PromptOptions
+    @OptionGroup(title: "Context extension") var contextOptions: ContextOptions
     @Flag(help: "Write logits for every prompt position (default: the last position only).")
     var allPositions = false
     @Option(help: ArgumentHelp("Output .npy file.", valueName: "file")) var output: String
@@ -24,8 +25,9 @@ struct Logits: ParsableCommand {
         reportingErrors {
             let writer = try NPY.FloatWriter(path: output, shape: [allPositions ? tokens.count : 1, vocab])
             var generator = Generator(model: model, prefillChunk: batchSize)
+            generator.method = contextOptions.resolved(for: model.config, tokens: tokens.count)
             generator.onPrefillProgress = progressPrinter(total: tokens.count)
-            let cache = KVCache(config: model.config, reserve: tokens.count)
+            let cache = generator.makeCache(promptLength: tokens.count, reserve: tokens.count)
             let last = try generator.prefill(tokens, cache: cache) { hidden, _ in
                 if allPositions {
                     let logits = model.logits(hidden: hidden, rows: 0..<hidden.rows)

@@ -1,0 +1,120 @@
+import Foundation
+import LongLMAttention
+
+/// The user's choice of context-extension method for the global (full-attention) layers, with its
+/// parameters; `scheme(for:promptLength:)` turns it into the position scheme of one sequence.
+/// Sliding-window layers always keep the model's own RoPE (their window is inside the trained range;
+/// llama.cpp's group attention regroups them too and breaks Gemma 3 even at 4k).
+public struct ContextMethod: Sendable, CustomStringConvertible {
+    public enum Kind: Sendable {
+        /// The model's own RoPE configuration.
+        case none
+        case selfExtend(groupSize: Int, window: Int)
+        case dualChunk(chunkSize: Int, localWindow: Int)
+    }
+    public var kind: Kind
+    /// LogN query scaling on top of the method.
+    public var logN: Bool
+
+    public init(_ kind: Kind, logN: Bool = false) {
+        self.kind = kind
+        self.logN = logN
+    }
+
+    public static let plain = ContextMethod(.none)
+
+    public var description: String {
+        var s: String
+        switch kind {
+        case .none: s = "none"
+        case .selfExtend(let g, let w): s = "selfextend (group size \(g), window \(w))"
+        case .dualChunk(let c, let w): s = "dca (chunk size \(c), local window \(w))"
+        }
+        if logN { s += " + logn" }
+        return s
+    }
+
+    public enum Failure: Error, CustomStringConvertible {
+        case invalid(String)
+        case promptTooLong(tokens: Int, maximum: Int, hint: String)
+        public var description: String {
+            switch self {
+            case .invalid(let s): return s
+            case .promptTooLong(let n, let max, let hint):
+                return "the prompt has \(n) tokens but this method and its parameters allow at most \(max); \(hint)"
+            }
+        }
+    }
+
+    /// Checks the parameters against the model.
+    public func validate(config: ModelConfig) throws {
+        let L = config.trainedContext
+        switch kind {
+        case .none: break
+        case .selfExtend(let g, let w):
+            guard g >= 1 else { throw Failure.invalid("--group-size must be at least 1 (got \(g))") }
+            guard w >= 1 && w < L else { throw Failure.invalid("--window must be in 1..<\(L), the trained context (got \(w))") }
+            guard w % g == 0 else {
+                throw Failure.invalid("--window \(w) must be a multiple of --group-size \(g) (the shift W - W/G must be an integer); try --window \(w / g * g) or \((w / g + 1) * g)")
+            }
+        case .dualChunk(let c, let w):
+            guard w >= 0 && c > w else { throw Failure.invalid("--chunk-size (\(c)) must be larger than --local-window (\(w)) and the window must be >= 0") }
+            guard c < L else { throw Failure.invalid("--chunk-size \(c) must be below the trained context \(L): it is the largest query position DCA uses") }
+        }
+    }
+
+    /// The longest sequence (prompt plus generated tokens) the method keeps inside the trained positions,
+    /// or nil if it has no limit.
+    public func maximumLength(config: ModelConfig) -> Int? {
+        switch kind {
+        case .none: return config.trainedContext
+        case .selfExtend(let g, let w): return SelfExtend.maximumLength(trainedContext: config.trainedContext, groupSize: g, window: w)
+        case .dualChunk: return nil
+        }
+    }
+
+    /// Refuses a sequence longer than `maximumLength`, naming what would fit.
+    public func checkLength(_ tokens: Int, config: ModelConfig) throws {
+        guard let maximum = maximumLength(config: config), tokens > maximum else { return }
+        let L = config.trainedContext
+        let hint: String
+        switch kind {
+        case .none:
+            let group = smallestGroupSize(tokens: tokens, trainedContext: L, window: min(L / 2, 4096))
+            hint = "the trained context is \(L); use a context-extension method, e.g. --method selfextend --group-size \(group.size) --window \(group.window), or --method dca"
+        case .selfExtend(_, let w):
+            let group = smallestGroupSize(tokens: tokens, trainedContext: L, window: w)
+            hint = "the smallest group size that fits with --window \(w) is --group-size \(group.size)"
+                + (group.window != w ? " (with --window \(group.window), a multiple of it)" : "")
+        case .dualChunk:
+            hint = ""
+        }
+        throw Failure.promptTooLong(tokens: tokens, maximum: maximum, hint: hint)
+    }
+
+    /// Smallest G with (L - W) * G + W >= tokens; if W is not a multiple of G, the nearest window below W that is.
+    func smallestGroupSize(tokens: Int, trainedContext L: Int, window W: Int) -> (size: Int, window: Int) {
+        let g = max(1, (tokens - W + (L - W) - 1) / (L - W))
+        if W % g == 0 { return (g, W) }
+        // Keep G and shrink the window to a multiple of G, growing G if that no longer fits.
+        var size = g
+        while true {
+            let window = W / size * size
+            if window >= 1 && (L - window) * size + window >= tokens { return (size, window) }
+            size += 1
+        }
+    }
+
+    /// The position scheme of the global layers for one sequence whose prompt has `promptLength` tokens.
+    public func scheme(for model: TransformerModel, promptLength: Int) -> any PositionScheme {
+        let config = model.config
+        var scheme: any PositionScheme
+        switch kind {
+        case .none: scheme = RotaryScheme(table: model.globalRotary)
+        case .selfExtend(let g, let w): scheme = SelfExtend(groupSize: g, window: w, table: model.globalRotary)
+        case .dualChunk(let c, let w): scheme = DualChunk(chunkSize: c, localWindow: w, table: model.globalRotary)
+        }
+        if logN { scheme = LogNScaling(scheme, trainedContext: config.trainedContext) }
+        return scheme
+    }
+}
