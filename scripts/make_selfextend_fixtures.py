@@ -28,7 +28,7 @@ Sanity checks (asserted):
   * an independent float64 implementation of the spec's per-pair rule
     (shared/specs/selfextend-dca-rope.md §A.2, integer shift W - W//G) reproduces the official logits.
 """
-import argparse, hashlib, importlib, json, math, os, sys, types
+import argparse, hashlib, importlib, importlib.machinery, json, math, os, sys, types
 
 import numpy as np
 import torch
@@ -66,6 +66,9 @@ def import_longlm(path):
         import flash_attn  # noqa: F401
     except ImportError:
         stub = types.ModuleType("flash_attn")
+        # A spec, so importlib.util.find_spec works; transformers still finds no installed distribution
+        # (importlib.metadata), so it reports flash attention as unavailable.
+        stub.__spec__ = importlib.machinery.ModuleSpec("flash_attn", None)
 
         def unavailable(*args, **kwargs):
             raise RuntimeError("flash_attn stub: the flash path must not run in this script")
@@ -77,6 +80,8 @@ def import_longlm(path):
     except ImportError:
         triton = types.ModuleType("triton")
         language = types.ModuleType("triton.language")
+        triton.__spec__ = importlib.machinery.ModuleSpec("triton", None)
+        language.__spec__ = importlib.machinery.ModuleSpec("triton.language", None)
         language.__getattr__ = lambda name: object
         triton.language = language
         triton.jit = lambda fn=None, **kw: fn if fn is not None else (lambda f: f)
