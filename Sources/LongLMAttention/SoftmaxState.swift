@@ -29,8 +29,7 @@ public struct SoftmaxState {
                 accumulator.withUnsafeMutableBufferPointer { acc in
                     for r in 0..<rows {
                         let row = scores + r * n
-                        var tileMax = -Float.infinity
-                        for c in 0..<n { tileMax = max(tileMax, row[c]) }
+                        let tileMax = VectorExp.maximum(row, count: n)
                         let newMax = max(m[r], tileMax)
                         if newMax == -.infinity {
                             // Nothing visible yet in this row: keep the state, contribute zeros.
@@ -38,12 +37,7 @@ public struct SoftmaxState {
                             continue
                         }
                         let alpha = m[r] == -.infinity ? 0 : expf(m[r] - newMax)
-                        var tileSum: Float = 0
-                        for c in 0..<n {
-                            let p = expf(row[c] - newMax)   // exp(-inf) = 0 for masked entries
-                            row[c] = p
-                            tileSum += p
-                        }
+                        let tileSum = VectorExp.expShiftedInPlace(row, count: n, shift: newMax)   // masked -inf -> 0
                         l[r] = l[r] * alpha + tileSum
                         m[r] = newMax
                         if alpha != 1 {

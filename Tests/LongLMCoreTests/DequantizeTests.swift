@@ -212,3 +212,24 @@ final class TopKTests: XCTestCase {
         }
     }
 }
+
+final class VectorExpTests: XCTestCase {
+    func testVectorExpMatchesExpfToTwoUlpsAndMapsMaskedToZero() {
+        var worst: Float = 0
+        var x: Float = -87
+        while x < 88 {
+            let v = VectorExp.exp(VectorExp.Vector(repeating: x))[0]
+            worst = max(worst, abs(v - expf(x)) / expf(x))
+            x += 0.0137
+        }
+        XCTAssertLessThan(worst, 3e-7)
+        XCTAssertEqual(VectorExp.exp(VectorExp.Vector(repeating: -.infinity))[0], 0)
+        XCTAssertEqual(VectorExp.exp(VectorExp.Vector(repeating: -100))[0], 0)
+        var row: [Float] = [0, 1, -.infinity, 2, -1, 0.5, 3, -.infinity, 1, 1, 1, 1, 1, 1, 1, 1, 2, -.infinity, 0.25]
+        let expected = row.map { expf($0 - 3) }
+        let sum = row.withUnsafeMutableBufferPointer { VectorExp.expShiftedInPlace($0.baseAddress!, count: $0.count, shift: 3) }
+        for (a, b) in zip(row, expected) { XCTAssertEqual(a, b, accuracy: 1e-7) }
+        XCTAssertEqual(sum, expected.reduce(0, +), accuracy: 1e-6)
+        XCTAssertEqual(VectorExp.maximum([1, 5, -2, 7, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9, 1], count: 18), 9)
+    }
+}

@@ -1,0 +1,76 @@
+import ArgumentParser
+import Foundation
+import LongLMAttention
+import LongLMCore
+import LongLMModels
+
+struct BenchAttention: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench-attention",
+        abstract: "Time one causal attention layer (random inputs) per method and compare with the sgemm peak measured in the same run.")
+
+    @Option(help: ArgumentHelp("Sequence lengths, comma separated.", valueName: "n,n,...")) var lengths = "8192,32768"
+    @Option(help: ArgumentHelp("Methods, comma separated (none, selfextend, dca).", valueName: "m,m,...")) var methods = "none,selfextend,dca"
+    @Option(help: "Query heads (default: Gemma 3 270M).") var heads = 4
+    @Option(help: "Key/value heads.") var kvHeads = 1
+    @Option(help: "Head dimension.") var headDim = 256
+    @Option(help: "Trained context the methods are configured for.") var trainedContext = 32768
+    @Option(help: "SelfExtend group size.") var groupSize = 4
+    @Option(help: "SelfExtend window (default: trained context / 4).") var window: Int?
+    @Option(help: "Worker threads (default: all cores).") var threads: Int?
+    @Flag(help: "Print one JSON object per measurement.") var json = false
+
+    func run() throws {
+        Parallel.threads = threads ?? System.coreCount
+        let peak = measureSgemmPeak()
+        if !json { print(String(format: "sgemm peak (2048^3, %d threads): %.1f GFLOP/s", Parallel.threads, peak)) }
+        let table = RotaryTable(dimensions: headDim, pairing: .halves,
+                                inverseFrequencies: RotaryTable.standardFrequencies(base: 1e6, dimensions: headDim))
+        let shape = AttentionShape(heads: heads, kvHeads: kvHeads, headDim: headDim)
+        for n in lengths.split(separator: ",").compactMap({ Int($0) }) {
+            var random = SplitMix64(seed: 3)
+            func randoms(_ count: Int) -> [Float] { (0..<count).map { _ in Float(random.next() >> 40) / Float(1 << 24) - 0.5 } }
+            let q = randoms(n * heads * headDim), k = randoms(n * kvHeads * headDim), v = randoms(n * kvHeads * headDim)
+            let positions = (0..<Int32(n)).map { $0 }
+            var out = [Float](repeating: 0, count: n * heads * headDim)
+            for name in methods.split(separator: ",").map(String.init) {
+                let w = window ?? trainedContext / 4 / groupSize * groupSize
+                let scheme: any PositionScheme
+                switch name {
+                case "none": scheme = RotaryScheme(table: table)
+                case "selfextend": scheme = SelfExtend(groupSize: groupSize, window: w, table: table)
+                case "dca": scheme = DualChunk(chunkSize: 3 * trainedContext / 4, localWindow: trainedContext / 8, table: table)
+                default: throw ValidationError("unknown method '\(name)'")
+                }
+                let start = Date()
+                TiledAttention.attend(queries: q, queryPositions: positions, keys: k, values: v, keyPositions: positions,
+                                      shape: shape, scheme: scheme, scale: 1 / Float(headDim).squareRoot(), window: nil, output: &out)
+                let seconds = Date().timeIntervalSince(start)
+                // Causal attention: QK^T and PV over n^2/2 pairs per head, 2 flops per multiply-add.
+                let gflops = 2.0 * 2.0 * Double(heads) * Double(headDim) * Double(n) * Double(n) / 2 / seconds / 1e9
+                if json {
+                    let object: [String: Any] = ["length": n, "method": name, "seconds": seconds, "gflops": gflops, "sgemm_peak_gflops": peak]
+                    print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
+                } else {
+                    print(String(format: "n=%6d %-11@ %7.2f s  %6.1f GFLOP/s  %4.0f%% of sgemm peak", n, name, seconds, gflops, 100 * gflops / peak))
+                }
+            }
+        }
+    }
+
+    /// OpenBLAS sgemm on 2048^3 with its own threads, best of three.
+    func measureSgemmPeak() -> Double {
+        let n = 2048
+        let a = FloatBuffer(rows: n, cols: n), b = FloatBuffer(rows: n, cols: n), c = FloatBuffer(rows: n, cols: n)
+        for i in 0..<(n * n) { a.pointer[i] = Float(i % 7) * 0.1; b.pointer[i] = Float(i % 5) * 0.1 }
+        BLAS.setThreads(Parallel.threads)
+        defer { BLAS.setThreads(1) }
+        var best = 0.0
+        for _ in 0..<3 {
+            let start = Date()
+            BLAS.matmul(m: n, n: n, k: n, a: a.pointer, lda: n, b: b.pointer, ldb: n, c: c.pointer, ldc: n)
+            best = max(best, 2.0 * Double(n * n * n) / Date().timeIntervalSince(start) / 1e9)
+        }
+        return best
+    }
+}
