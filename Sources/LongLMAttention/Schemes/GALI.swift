@@ -1,17 +1,5 @@
 import Foundation
 
-/// GALI, greedy attention logit interpolation (Li et al., EMNLP 2025, arXiv 2502.02659; adlnlp/Gali @ 5a3e947,
-/// `models/DPI`, where the method is called "dpi"), spec /work/shared/specs/gali.md.
-///
-/// The prompt is split into chunks (§1.1); the first T tokens use ordinary positions, and every later step that
-/// ends at context length N squeezes all N tokens into the trained positions 0...T-1 (§1.3): the oldest integer
-/// intervals are subdivided into g slots each, the newest tokens (at least W of them) keep integer positions.
-/// Queries sit at ceil(p_i); a key at a fractional position is the convex mix of itself rotated at the two
-/// neighbouring integers (§2.4), which is exactly the reference's linear interpolation of the two RoPE logits.
-///
-/// Single-pass form (§5.1): query row i uses the map of its own context length N(i), so the whole prompt can run
-/// in one causal pass (or around a ring); variant = N(i), and rows of one chunk share one key transform.
-
 /// Size of the prompt chunks after the first (which is always T tokens), spec §1.1. The reference decides by the
 /// Python type of `chunk_coe`: an int is a fixed size, a float a ratio of the tokens scheduled so far.
 public enum GALIChunk: Sendable, Equatable, CustomStringConvertible {
@@ -139,6 +127,17 @@ public struct GALIPositionMap: Sendable, Equatable {
 
 @inline(__always) private func ceilDiv(_ a: Int, _ b: Int) -> Int { (a + b - 1) / b }
 
+/// GALI, greedy attention logit interpolation (Li et al., EMNLP 2025, arXiv 2502.02659; adlnlp/Gali @ 5a3e947,
+/// `models/DPI`, where the method is called "dpi"), spec /work/shared/specs/gali.md.
+///
+/// The prompt is split into chunks (§1.1); the first T tokens use ordinary positions, and every later step that
+/// ends at context length N squeezes all N tokens into the trained positions 0...T-1 (§1.3): the oldest integer
+/// intervals are subdivided into g slots each, the newest tokens (at least W of them) keep integer positions.
+/// Queries sit at ceil(p_i); a key at a fractional position is the convex mix of itself rotated at the two
+/// neighbouring integers (§2.4), which is exactly the reference's linear interpolation of the two RoPE logits.
+///
+/// Single-pass form (§5.1): query row i uses the map of its own context length N(i), so the whole prompt can run
+/// in one causal pass (or around a ring); variant = N(i), and rows of one chunk share one key transform.
 public struct GALI: PositionScheme {
     public let trainedContext: Int
     public let localWindow: Int
@@ -189,8 +188,9 @@ public struct GALI: PositionScheme {
         while total < L {
             let c: Int
             switch chunk {
-            case .size(let n): c = n
-            case .ratio(let r): c = Int(Double(total) * r)
+            // Capped at L (overflow guard only: the last chunk is shrunk to L - total anyway).
+            case .size(let n): c = min(n, L)
+            case .ratio(let r): c = Int(min(Double(total) * r, Double(L)))
             }
             precondition(c >= 1, "GALI chunk \(chunk) gives empty chunks")
             sizes.append(c)
@@ -239,7 +239,7 @@ public struct GALI: PositionScheme {
             // Every row of a prompt chunk (and of the first T) shares N; generated rows each have their own.
             i = i < promptLength || i < trainedContext ? n : i + 1
         }
-        return result
+        return result.isEmpty ? [contextLength(ofRow: queries.upperBound)] : result
     }
 
     public func keyClass(of variant: Int) -> Int { variant }
@@ -277,13 +277,15 @@ public struct GALI: PositionScheme {
     /// The standard deviation of the noise on logit (i, j), 0 where none is added: the reference adds noise only
     /// when k_len = N(i) > T, and (addon_relcoef = 1) only on keys with rho != 0.
     public func noiseStandardDeviation(query i: Int, key j: Int) -> Double {
-        guard addsLogitNoise, j <= i else { return 0 }
         let N = contextLength(ofRow: i)
-        guard N > trainedContext else { return 0 }
-        if options.noiseOnFractionalKeysOnly && (mode == .referenceBF16 || !positionMap(contextLength: N).isFractional(j)) {
-            return 0
-        }
-        return options.scaleStdByDistance ? options.stdBase * Double(i - j) / Double(N) : 1
+        guard addsLogitNoise, N > trainedContext else { return 0 }
+        return noiseStandardDeviation(query: i, key: j, map: positionMap(contextLength: N))
+    }
+
+    private func noiseStandardDeviation(query i: Int, key j: Int, map: GALIPositionMap) -> Double {
+        guard j <= i else { return 0 }
+        if options.noiseOnFractionalKeysOnly && (mode == .referenceBF16 || !map.isFractional(j)) { return 0 }
+        return options.scaleStdByDistance ? options.stdBase * Double(i - j) / Double(map.contextLength) : 1
     }
 
     /// Adds eps * std to causal entries; eps is `standardNormal` keyed by (seed, layer, head, N(i), i, j), so every
@@ -299,9 +301,8 @@ public struct GALI: PositionScheme {
             let row = scores + r * n
             for c in 0..<n {
                 let j = Int(keyPositions[c])
-                guard j <= i else { continue }
-                if options.noiseOnFractionalKeysOnly && (mode == .referenceBF16 || !map.isFractional(j)) { continue }
-                let sd = options.scaleStdByDistance ? options.stdBase * Double(i - j) / Double(N) : 1
+                let sd = noiseStandardDeviation(query: i, key: j, map: map)
+                if sd == 0 { continue }
                 let eps = Self.standardNormal(seed: seed, layer: layer, head: rowHeads[r], contextLength: N, query: i, key: j)
                 row[c] += Float(eps * sd)
             }
