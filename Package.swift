@@ -20,7 +20,7 @@ let package = Package(
                 swiftSettings: [.unsafeFlags(["-Ounchecked"])]),
         .target(name: "LongLMModels", dependencies: ["LongLMCore", "LongLMAttention"]),
         .executableTarget(name: "longlm-dist", dependencies: [
-            "LongLMModels",
+            "LongLMModels", "LongLMAttention", "LongLMCore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "LongLMCoreTests", dependencies: ["LongLMCore"],

@@ -11,6 +11,7 @@ public struct ContextMethod: Sendable, CustomStringConvertible {
         case none
         case selfExtend(groupSize: Int, window: Int)
         case dualChunk(chunkSize: Int, localWindow: Int)
+        case gali(localWindow: Int, chunk: GALIChunk, mode: GALIMode, noise: GALINoise, seed: UInt64)
     }
     public var kind: Kind
     /// LogN query scaling on top of the method.
@@ -29,6 +30,8 @@ public struct ContextMethod: Sendable, CustomStringConvertible {
         case .none: s = "none"
         case .selfExtend(let g, let w): s = "selfextend (group size \(g), window \(w))"
         case .dualChunk(let c, let w): s = "dca (chunk size \(c), local window \(w))"
+        case .gali(let w, let chunk, let mode, let noise, let seed):
+            s = "gali (local window \(w), chunk \(chunk), \(mode.rawValue), noise \(noise.rawValue), seed \(seed))"
         }
         if logN { s += " + logn" }
         return s
@@ -60,6 +63,12 @@ public struct ContextMethod: Sendable, CustomStringConvertible {
         case .dualChunk(let c, let w):
             guard w >= 0 && c > w else { throw Failure.invalid("--chunk-size (\(c)) must be larger than --local-window (\(w)) and the window must be >= 0") }
             guard c < L else { throw Failure.invalid("--chunk-size \(c) must be below the trained context \(L): it is the largest query position DCA uses") }
+        case .gali(let w, let chunk, _, _, _):
+            guard w >= 1 && w < L else { throw Failure.invalid("--local-window must be in 1..<\(L), the trained context (got \(w))") }
+            if case .ratio(let r) = chunk, !(r.isFinite && Double(L) * r >= 1) {
+                throw Failure.invalid("--gali-chunk \(r) is a ratio that gives empty chunks")
+            }
+            if case .size(let n) = chunk, n < 1 { throw Failure.invalid("--gali-chunk must be at least 1 token") }
         }
     }
 
@@ -69,7 +78,7 @@ public struct ContextMethod: Sendable, CustomStringConvertible {
         switch kind {
         case .none: return config.trainedContext
         case .selfExtend(let g, let w): return SelfExtend.maximumLength(trainedContext: config.trainedContext, groupSize: g, window: w)
-        case .dualChunk: return nil
+        case .dualChunk, .gali: return nil
         }
     }
 
@@ -86,7 +95,7 @@ public struct ContextMethod: Sendable, CustomStringConvertible {
             let group = smallestGroupSize(tokens: tokens, trainedContext: L, window: w)
             hint = "the smallest group size that fits with --window \(w) is --group-size \(group.size)"
                 + (group.window != w ? " (with --window \(group.window), a multiple of it)" : "")
-        case .dualChunk:
+        case .dualChunk, .gali:
             hint = ""
         }
         throw Failure.promptTooLong(tokens: tokens, maximum: maximum, hint: hint)
@@ -106,13 +115,16 @@ public struct ContextMethod: Sendable, CustomStringConvertible {
     }
 
     /// The position scheme of the global layers for one sequence whose prompt has `promptLength` tokens.
-    public func scheme(for model: TransformerModel, promptLength: Int) -> any PositionScheme {
+    public func scheme(for model: TransformerModel, promptLength: Int) throws -> any PositionScheme {
         let config = model.config
         var scheme: any PositionScheme
         switch kind {
         case .none: scheme = RotaryScheme(table: model.globalRotary)
         case .selfExtend(let g, let w): scheme = SelfExtend(groupSize: g, window: w, table: model.globalRotary)
         case .dualChunk(let c, let w): scheme = DualChunk(chunkSize: c, localWindow: w, table: model.globalRotary)
+        case .gali(let w, let chunk, let mode, let noise, let seed):
+            scheme = try GALI(trainedContext: config.trainedContext, localWindow: w, chunk: chunk, promptLength: promptLength,
+                              mode: mode, noise: noise, seed: seed, table: model.globalRotary)
         }
         if logN { scheme = LogNScaling(scheme, trainedContext: config.trainedContext) }
         return scheme

@@ -16,7 +16,7 @@ final class ContextMethodTests: XCTestCase {
     func lastLogits(_ model: TransformerModel, _ method: ContextMethod, _ tokens: [Int32], chunk: Int, decodeLast: Bool) throws -> [Float] {
         var generator = Generator(model: model, prefillChunk: chunk)
         generator.method = method
-        let cache = generator.makeCache(promptLength: decodeLast ? tokens.count - 1 : tokens.count)
+        let cache = try generator.makeCache(promptLength: decodeLast ? tokens.count - 1 : tokens.count)
         var hidden = try generator.prefill(decodeLast ? Array(tokens.dropLast()) : tokens, cache: cache)
         if decodeLast { hidden = try model.forward(tokens: [tokens.last!], cache: cache) }
         return model.logits(hidden: hidden, rows: (hidden.rows - 1)..<hidden.rows).array
@@ -31,6 +31,22 @@ final class ContextMethodTests: XCTestCase {
             let scale = prefill.map(abs).max()!
             let diff = zip(prefill, decoded).map { abs($0 - $1) }.max()!
             XCTAssertLessThan(diff / scale, 1e-5, "\(method)")
+        }
+    }
+
+    func testGALIResultDoesNotDependOnThePrefillBatchSize() throws {
+        // GALI's context length per row comes from its own chunk schedule, not from how the engine batches
+        // the prompt; so any prefill batching gives the same logits (noise included: it is keyed by position).
+        let loaded = try ModelLoader.load(path: Fixtures.path("hf-tiny/llama-mha"))
+        let prompt = Array(try Fixtures.ints("hf-tiny/llama-mha/prompt.npy").prefix(190))   // T = 128
+        for mode in [GALIMode.interpolated, .referenceBF16] {
+            let method = ContextMethod(.gali(localWindow: 16, chunk: .size(20), mode: mode, noise: .gaussian, seed: 5))
+            let a = try lastLogits(loaded.model, method, prompt, chunk: 64, decodeLast: false)
+            let b = try lastLogits(loaded.model, method, prompt, chunk: 23, decodeLast: false)
+            XCTAssertTrue(a.allSatisfy(\.isFinite))
+            XCTAssertLessThan(zip(a, b).map { abs($0 - $1) }.max()! / a.map(abs).max()!, 1e-5, "\(mode)")
+            let plain = try lastLogits(loaded.model, .plain, prompt, chunk: 64, decodeLast: false)
+            XCTAssertGreaterThan(zip(a, plain).map { abs($0 - $1) }.max()!, 1e-3, "GALI must change something past T")
         }
     }
 

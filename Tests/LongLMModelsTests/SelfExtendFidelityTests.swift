@@ -26,7 +26,7 @@ final class SelfExtendFidelityTests: XCTestCase {
             let (_, reference) = try Fixtures.floats(directory + "/logits.npy")
             XCTAssertGreaterThan(prompt.count, loaded.model.config.trainedContext)
             var worst: Float = 0
-            try generator.prefill(prompt, cache: generator.makeCache(promptLength: prompt.count)) { hidden, first in
+            try generator.prefill(prompt, cache: try generator.makeCache(promptLength: prompt.count)) { hidden, first in
                 let logits = loaded.model.logits(hidden: hidden, rows: 0..<hidden.rows)
                 let ref = reference[(first * logits.cols)..<((first + hidden.rows) * logits.cols)]
                 worst = max(worst, self.relativeError(UnsafeBufferPointer(start: logits.pointer, count: logits.count), ref))

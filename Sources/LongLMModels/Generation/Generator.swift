@@ -19,9 +19,9 @@ public struct Generator {
     }
 
     /// A KV cache for a sequence with a prompt of `promptLength` tokens, positioned by `method`.
-    public func makeCache(promptLength: Int, reserve: Int = 0) -> KVCache {
+    public func makeCache(promptLength: Int, reserve: Int = 0) throws -> KVCache {
         let cache = KVCache(config: model.config, reserve: reserve)
-        cache.globalScheme = method.scheme(for: model, promptLength: promptLength)
+        cache.globalScheme = try method.scheme(for: model, promptLength: promptLength)
         return cache
     }
 
@@ -60,7 +60,7 @@ public struct Generator {
         timings.promptTokens = prompt.count
         try method.validate(config: model.config)
         if enforcesMaximumLength { try method.checkLength(prompt.count + maxNewTokens - 1, config: model.config) }
-        let cache = makeCache(promptLength: prompt.count, reserve: prompt.count + maxNewTokens)
+        let cache = try makeCache(promptLength: prompt.count, reserve: prompt.count + maxNewTokens)
         let t0 = Date()
         let hidden = try prefill(prompt, cache: cache)
         var logits = model.logits(hidden: hidden, rows: (hidden.rows - 1)..<hidden.rows)

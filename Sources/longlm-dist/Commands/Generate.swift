@@ -14,7 +14,6 @@ struct Generate: ParsableCommand {
     @Option(help: "Sampling temperature; 0 is greedy.") var temperature: Float?
     @Option(help: "Sample only from the K most likely tokens (0: no limit).") var topK = 40
     @Option(help: "Sample from the smallest set of tokens whose probability reaches P.") var topP: Float = 0.95
-    @Option(help: "Random seed for sampling.") var seed: UInt64 = 0
     @Option(help: ArgumentHelp("Write the logits used at each generated step, float32 [steps, vocab].", valueName: "file"))
     var outputLogits: String?
     @Flag(help: "Print a JSON object (ids, text, timings) instead of streaming text.") var json = false
@@ -34,7 +33,7 @@ struct Generate: ParsableCommand {
         let tokens = promptOptions.promptTokens(loaded)
         let model = loaded.model
         let sampler = greedy || temperature == nil || temperature == 0
-            ? Sampler.greedy : Sampler(temperature: temperature!, topK: topK, topP: topP, seed: seed)
+            ? Sampler.greedy : Sampler(temperature: temperature!, topK: topK, topP: topP, seed: contextOptions.seed)
         var generator = Generator(model: model, prefillChunk: batchSize)
         generator.method = contextOptions.resolved(for: model.config, tokens: tokens.count + maxNewTokens - 1)
         generator.enforcesMaximumLength = !contextOptions.noWindowCheck

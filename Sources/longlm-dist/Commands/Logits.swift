@@ -27,7 +27,7 @@ struct Logits: ParsableCommand {
             var generator = Generator(model: model, prefillChunk: batchSize)
             generator.method = contextOptions.resolved(for: model.config, tokens: tokens.count)
             generator.onPrefillProgress = progressPrinter(total: tokens.count)
-            let cache = generator.makeCache(promptLength: tokens.count, reserve: tokens.count)
+            let cache = try generator.makeCache(promptLength: tokens.count, reserve: tokens.count)
             let last = try generator.prefill(tokens, cache: cache) { hidden, _ in
                 if allPositions {
                     let logits = model.logits(hidden: hidden, rows: 0..<hidden.rows)

@@ -1,10 +1,11 @@
 import ArgumentParser
+import LongLMAttention
 import LongLMModels
 
 /// Context-extension methods, shared by every command that runs a model.
 struct ContextOptions: ParsableArguments {
     enum Method: String, ExpressibleByArgument, CaseIterable {
-        case none, selfextend, dca
+        case none, selfextend, dca, gali
     }
 
     @Option(help: "Context-extension method for the global attention layers.")
@@ -21,14 +22,30 @@ struct ContextOptions: ParsableArguments {
     @Option(help: "DCA: chunk size S, the largest query position used (default: 3/4 of the trained context).")
     var chunkSize: Int?
 
-    @Option(help: "DCA: local window w; chunks are S - w tokens (default: 1/8 of the trained context).")
+    @Option(help: "DCA: local window w, chunks are S - w tokens (default: 1/8 of the trained context). GALI: tokens kept at exact positions (default 128).")
     var localWindow: Int?
+
+    @Option(help: ArgumentHelp("GALI: prompt chunk after the first T tokens; an integer is a size, a fraction (0.5) a ratio of the tokens so far.", valueName: "C"))
+    var galiChunk: String = "3000"
+
+    @Option(help: "GALI: interpolated (the paper's intent) or reference-bf16 (what the released bf16 code computes: no interpolation, no noise).")
+    var galiMode: GALIModeArgument = .interpolated
+
+    @Option(help: "GALI: logit noise on interpolated keys.")
+    var noise: GALINoiseArgument = .gaussian
+
+    @Option(help: "Random seed: sampling (generate) and GALI's noise.")
+    var seed: UInt64 = 0
 
     @Flag(help: "LogN scaling: multiply the query at position i by max(1, ln(i+1)/ln(L)); combines with any method.")
     var logn = false
 
     @Flag(help: "Run even if the sequence is longer than the method allows (results are expected to degrade).")
     var noWindowCheck = false
+
+    func validate() throws {
+        if GALIChunk(galiChunk) == nil { throw ValidationError("--gali-chunk must be a positive integer (size) or a fraction (ratio), got '\(galiChunk)'") }
+    }
 
     /// The method for a model with this configuration.
     func method(for config: ModelConfig) -> ContextMethod {
@@ -39,6 +56,9 @@ struct ContextOptions: ParsableArguments {
         case .selfextend:
             let w = window ?? max(groupSize, L / 4 / groupSize * groupSize)
             return ContextMethod(.selfExtend(groupSize: groupSize, window: w), logN: logn)
+        case .gali:
+            return ContextMethod(.gali(localWindow: localWindow ?? 128, chunk: GALIChunk(galiChunk) ?? .size(0),
+                                       mode: galiMode.mode, noise: noise.noise, seed: seed), logN: logn)
         case .dca:
             let defaults = (chunkSize: 3 * L / 4, localWindow: L / 8)
             return ContextMethod(.dualChunk(chunkSize: chunkSize ?? defaults.chunkSize, localWindow: localWindow ?? defaults.localWindow), logN: logn)
@@ -60,4 +80,14 @@ extension ContextOptions {
         }
         return m
     }
+}
+
+enum GALIModeArgument: String, ExpressibleByArgument, CaseIterable {
+    case interpolated, referenceBF16 = "reference-bf16"
+    var mode: GALIMode { self == .interpolated ? .interpolated : .referenceBF16 }
+}
+
+enum GALINoiseArgument: String, ExpressibleByArgument, CaseIterable {
+    case gaussian, none
+    var noise: GALINoise { self == .gaussian ? .gaussian : .none }
 }
