@@ -32,7 +32,25 @@ MODELS = [
     ("mistral-window", MistralConfig, MistralForCausalLM, torch.float32,
      dict(num_attention_heads=4, num_key_value_heads=1, rope_theta=50000.0, sliding_window=48,
           tie_word_embeddings=False)),
+    # rope_scaling variants (transformers 5 writes them as `rope_parameters`); greedy prompts pass L = 128.
+    ("llama-rope-linear", LlamaConfig, LlamaForCausalLM, torch.float32,
+     dict(num_attention_heads=4, num_key_value_heads=2, tie_word_embeddings=False,
+          rope_parameters={"rope_type": "linear", "factor": 2.0, "rope_theta": 10000.0})),
+    ("llama-rope-dynamic", LlamaConfig, LlamaForCausalLM, torch.float32,
+     dict(num_attention_heads=4, num_key_value_heads=2, tie_word_embeddings=False,
+          rope_parameters={"rope_type": "dynamic", "factor": 2.0, "rope_theta": 10000.0})),
+    ("llama-rope-yarn", LlamaConfig, LlamaForCausalLM, torch.float32,
+     dict(num_attention_heads=4, num_key_value_heads=2, tie_word_embeddings=False,
+          rope_parameters={"rope_type": "yarn", "factor": 4.0, "original_max_position_embeddings": 32,
+                           "rope_theta": 10000.0})),
+    ("llama-rope-llama3", LlamaConfig, LlamaForCausalLM, torch.float32,
+     dict(num_attention_heads=4, num_key_value_heads=2, tie_word_embeddings=False,
+          rope_parameters={"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+                           "original_max_position_embeddings": 64, "rope_theta": 500000.0})),
 ]
+# Greedy prompt length per model (default GREEDY_PROMPT): past max_position_embeddings for dynamic NTK,
+# whose base depends on the sequence length.
+GREEDY_PROMPT_FOR = {"llama-rope-dynamic": 140, "llama-rope-yarn": 140}
 PROMPT_LENGTH, GREEDY_PROMPT, GREEDY_STEPS = 200, 16, 24
 
 
@@ -70,7 +88,7 @@ def main():
         np.save(os.path.join(out, "prompt.npy"), prompt)
         np.save(os.path.join(out, "logits.npy"), logits.astype(np.float32))
 
-        greedy_prompt = prompt[:GREEDY_PROMPT]
+        greedy_prompt = prompt[:GREEDY_PROMPT_FOR.get(name, GREEDY_PROMPT)]
         tokens, step_logits = [], []
         with torch.no_grad():
             result = model(torch.tensor(greedy_prompt[None, :], dtype=torch.long), use_cache=True)

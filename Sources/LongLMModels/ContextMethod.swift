@@ -7,8 +7,10 @@ import LongLMAttention
 /// llama.cpp's group attention regroups them too and breaks Gemma 3 even at 4k).
 public struct ContextMethod: Sendable, CustomStringConvertible {
     public enum Kind: Sendable {
-        /// The model's own RoPE configuration.
+        /// The model's own RoPE configuration, including any RoPE scaling its config asks for.
         case none
+        /// Position interpolation, NTK, dynamic/consistent NTK, YaRN, Llama 3 (replaces the config's scaling).
+        case ropeScaling(RopeScaling)
         case selfExtend(groupSize: Int, window: Int)
         case dualChunk(chunkSize: Int, localWindow: Int)
         case gali(localWindow: Int, chunk: GALIChunk, mode: GALIMode, noise: GALINoise, seed: UInt64)
@@ -28,6 +30,7 @@ public struct ContextMethod: Sendable, CustomStringConvertible {
         var s: String
         switch kind {
         case .none: s = "none"
+        case .ropeScaling(let r): s = r.name
         case .selfExtend(let g, let w): s = "selfextend (group size \(g), window \(w))"
         case .dualChunk(let c, let w): s = "dca (chunk size \(c), local window \(w))"
         case .gali(let w, let chunk, let mode, let noise, let seed):
@@ -54,6 +57,8 @@ public struct ContextMethod: Sendable, CustomStringConvertible {
         let L = config.trainedContext
         switch kind {
         case .none: break
+        case .ropeScaling(let r):
+            do { try r.validate() } catch { throw Failure.invalid("\(error)") }
         case .selfExtend(let g, let w):
             guard g >= 1 else { throw Failure.invalid("--group-size must be at least 1 (got \(g))") }
             guard w >= 1 && w < L else { throw Failure.invalid("--window must be in 1..<\(L), the trained context (got \(w))") }
@@ -76,9 +81,22 @@ public struct ContextMethod: Sendable, CustomStringConvertible {
     /// or nil if it has no limit.
     public func maximumLength(config: ModelConfig) -> Int? {
         switch kind {
-        case .none: return config.trainedContext
+        case .none:
+            // A checkpoint's own scaling may reach past its max_position_embeddings (HF usually states the
+            // extended length there already).
+            guard let r = config.ropeScaling else { return config.trainedContext }
+            return Self.maximumLength(r, trainedContext: config.trainedContext).map { max($0, config.trainedContext) }
+        case .ropeScaling(let r): return Self.maximumLength(r, trainedContext: config.trainedContext)
         case .selfExtend(let g, let w): return SelfExtend.maximumLength(trainedContext: config.trainedContext, groupSize: g, window: w)
         case .dualChunk, .gali: return nil
+        }
+    }
+
+    static func maximumLength(_ r: RopeScaling, trainedContext L: Int) -> Int? {
+        switch r {
+        case .linear(let f), .ntk(let f): return Int(f * Double(L))
+        case .yarn(let f, let original, _, _, _), .llama3(let f, _, _, let original): return Int(f * Double(original))
+        case .dynamicNTK, .consistentNTK: return nil   // the base grows with the sequence
         }
     }
 
@@ -91,6 +109,11 @@ public struct ContextMethod: Sendable, CustomStringConvertible {
         case .none:
             let group = smallestGroupSize(tokens: tokens, trainedContext: L, window: min(L / 2, 4096))
             hint = "the trained context is \(L); use a context-extension method, e.g. --method selfextend --group-size \(group.size) --window \(group.window), or --method dca"
+        case .ropeScaling(let r):
+            var original = L
+            if case .yarn(_, let o, _, _, _) = r { original = o }
+            if case .llama3(_, _, _, let o) = r { original = o }
+            hint = String(format: "the smallest factor that fits is --factor %.2f", (Double(tokens) / Double(original) * 100).rounded(.up) / 100)
         case .selfExtend(_, let w):
             let group = smallestGroupSize(tokens: tokens, trainedContext: L, window: w)
             hint = "the smallest group size that fits with --window \(w) is --group-size \(group.size)"
@@ -119,7 +142,12 @@ public struct ContextMethod: Sendable, CustomStringConvertible {
         let config = model.config
         var scheme: any PositionScheme
         switch kind {
-        case .none: scheme = RotaryScheme(table: model.globalRotary)
+        case .none:
+            scheme = config.ropeScaling.map {
+                $0.scheme(base: config.ropeBase, dimensions: config.headDim, pairing: config.rotaryPairing, promptLength: promptLength)
+            } ?? RotaryScheme(table: model.globalRotary)
+        case .ropeScaling(let r):
+            scheme = r.scheme(base: config.ropeBase, dimensions: config.headDim, pairing: config.rotaryPairing, promptLength: promptLength)
         case .selfExtend(let g, let w): scheme = SelfExtend(groupSize: g, window: w, table: model.globalRotary)
         case .dualChunk(let c, let w): scheme = DualChunk(chunkSize: c, localWindow: w, table: model.globalRotary)
         case .gali(let w, let chunk, let mode, let noise, let seed):

@@ -25,9 +25,8 @@ public final class TransformerModel: @unchecked Sendable {
     /// Plain RoPE tables from the file's configuration.
     public let globalRotary: RotaryTable
     public let slidingRotary: RotaryTable
-    /// Plain RoPE for global layers (a sequence may override it, `KVCache.globalScheme`) and for
-    /// sliding-window layers (always: their window is inside the trained range).
-    let globalScheme: any PositionScheme
+    /// Sliding-window layers always use plain RoPE (their window is inside the trained range); global
+    /// layers use the sequence's scheme (`KVCache.globalScheme`).
     let slidingScheme: any PositionScheme
 
     init(config: ModelConfig, source: TensorSource, naming: TensorNaming) throws {
@@ -66,7 +65,6 @@ public final class TransformerModel: @unchecked Sendable {
             RotaryTable(dimensions: c.headDim, pairing: c.rotaryPairing,
                         inverseFrequencies: RotaryTable.standardFrequencies(base: $0, dimensions: c.headDim))
         } ?? globalRotary
-        globalScheme = RotaryScheme(table: globalRotary)
         slidingScheme = RotaryScheme(table: slidingRotary)
     }
 
@@ -122,7 +120,9 @@ public final class TransformerModel: @unchecked Sendable {
         let gate = FloatBuffer(rows: T, cols: c.ffnSize, zeroed: false)
         let up = FloatBuffer(rows: T, cols: c.ffnSize, zeroed: false)
         cache.appendPositions(positions)
-
+        // A sequence started without a scheme gets the model's own RoPE configuration, with this call as its prompt.
+        if cache.globalScheme == nil { cache.globalScheme = try ContextMethod.plain.scheme(for: self, promptLength: T) }
+        let globalScheme = cache.globalScheme!
         for (l, w) in layers.enumerated() {
             // h = rmsnorm(x) * attn_norm
             Kernels.rmsNormRows(x.pointer, rows: T, count: H, weight: w.attentionNorm.pointer, eps: c.rmsEpsilon, into: h.pointer)
@@ -142,7 +142,7 @@ public final class TransformerModel: @unchecked Sendable {
                 cache.values[l].withUnsafeBufferPointer { values in
                     TiledAttention.attend(queries: q.pointer, queryPositions: positions,
                                           keys: keys.baseAddress!, values: values.baseAddress!, keyPositions: cache.positions,
-                                          shape: c.attentionShape, scheme: sliding ? slidingScheme : (cache.globalScheme ?? globalScheme),
+                                          shape: c.attentionShape, scheme: sliding ? slidingScheme : globalScheme,
                                           scale: c.attentionScale, window: sliding ? c.slidingWindow : nil,
                                           output: attention.pointer, layer: l)
                 }

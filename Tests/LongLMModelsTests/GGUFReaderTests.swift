@@ -234,7 +234,7 @@ final class SafetensorsTests: XCTestCase {
         addTeardownBlock { try? FileManager.default.removeItem(atPath: dir) }
         let source = Fixtures.path("hf-tiny/llama-mha")
         try FileManager.default.copyItem(atPath: source + "/model.safetensors", toPath: dir + "/model.safetensors")
-        for scaling in [["type": "linear", "factor": 2.0], ["rope_type": "yarn", "factor": 4.0]] as [[String: Any]] {
+        for scaling in [["type": "longrope", "factor": 2.0], ["rope_type": "su", "factor": 4.0]] as [[String: Any]] {
             var config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: source + "/config.json"))) as! [String: Any]
             config["rope_scaling"] = scaling
             try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: dir + "/config.json"))

@@ -91,9 +91,67 @@ enum TensorNaming {
     }
 }
 
-/// Rejects RoPE scaling until the context-extension methods implement it (never ignored silently).
+/// Refuses a RoPE scaling type this engine does not implement (never ignored silently).
 func rejectRopeScaling(type: String?, source: String) throws {
     guard let type, !["none", "default"].contains(type) else { return }
     throw WeightError.unsupportedModel(
-        "\(source) asks for RoPE scaling '\(type)', which this engine does not implement yet; refusing to run it without")
+        "\(source) asks for RoPE scaling '\(type)', which this engine does not implement; refusing to run it without")
+}
+
+/// Reads HF RoPE scaling: transformers < 5 writes `rope_scaling` ({"type" | "rope_type": ...}), transformers 5
+/// one `rope_parameters` object that also holds rope_theta. Keys and defaults follow `modeling_rope_utils`.
+func huggingFaceRopeScaling(_ c: HFConfigReader) throws -> RopeScaling? {
+    let parameters = (c.json["rope_scaling"] as? [String: Any]) ?? (c.json["rope_parameters"] as? [String: Any])
+    guard let p = parameters, let type = (p["rope_type"] ?? p["type"]) as? String, type != "default" else { return nil }
+    let maxPositions = try c.int("max_position_embeddings")
+    func number(_ key: String) -> Double? { (p[key] as? NSNumber)?.doubleValue }
+    func required(_ key: String) throws -> Double {
+        guard let v = number(key) else { throw WeightError.missingConfig(key: "rope_scaling.\(key)", source: c.path) }
+        return v
+    }
+    let scaling: RopeScaling
+    switch type {
+    case "linear": scaling = .linear(factor: try required("factor"))
+    // transformers' dynamic NTK measures against max_position_embeddings.
+    case "dynamic": scaling = .dynamicNTK(factor: try required("factor"), originalContext: maxPositions)
+    case "yarn":
+        let topLevelOriginal = try c.optionalInt("original_max_position_embeddings")
+        let original = number("original_max_position_embeddings").map(Int.init) ?? topLevelOriginal ?? maxPositions
+        let factor = number("factor") ?? Double(maxPositions) / Double(original)
+        var attentionFactor = number("attention_factor")
+        if attentionFactor == nil, let m = number("mscale"), let all = number("mscale_all_dim") {
+            func mscale(_ m: Double) -> Double { factor <= 1 ? 1 : 0.1 * m * log(factor) + 1 }
+            attentionFactor = mscale(m) / mscale(all)
+        }
+        scaling = .yarn(factor: factor, originalContext: original, betaFast: number("beta_fast") ?? 32,
+                        betaSlow: number("beta_slow") ?? 1, attentionFactor: attentionFactor)
+    case "llama3":
+        scaling = .llama3(factor: try required("factor"), lowFrequencyFactor: try required("low_freq_factor"),
+                          highFrequencyFactor: try required("high_freq_factor"),
+                          originalContext: Int(try required("original_max_position_embeddings")))
+    default:
+        try rejectRopeScaling(type: type, source: c.path)
+        return nil
+    }
+    do { try scaling.validate() } catch { throw WeightError.invalidConfig(key: "rope_scaling", detail: "\(error)") }
+    return scaling
+}
+
+/// Reads GGUF RoPE scaling (`{arch}.rope.scaling.type`, `.factor`, `.original_context_length`).
+func ggufRopeScaling(_ m: GGUFMetadata) throws -> RopeScaling? {
+    guard let type = m.string("\(m.architecture).rope.scaling.type"), type != "none" else { return nil }
+    let factor = try m.double("rope.scaling.factor")
+    let scaling: RopeScaling
+    switch type {
+    case "linear": scaling = .linear(factor: factor)
+    case "yarn":
+        scaling = .yarn(factor: factor, originalContext: try m.int("rope.scaling.original_context_length"),
+                        betaFast: try m.optionalDouble("rope.scaling.yarn_beta_fast") ?? 32,
+                        betaSlow: try m.optionalDouble("rope.scaling.yarn_beta_slow") ?? 1, attentionFactor: nil)
+    default:
+        try rejectRopeScaling(type: type, source: "the GGUF metadata")
+        return nil
+    }
+    do { try scaling.validate() } catch { throw WeightError.invalidConfig(key: "rope.scaling", detail: "\(error)") }
+    return scaling
 }

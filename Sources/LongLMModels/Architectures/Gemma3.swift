@@ -12,7 +12,7 @@ enum Gemma3: Architecture {
         let heads = try m.int("attention.head_count")
         let headDim = try m.int("attention.key_length")
         let layers = try m.int("block_count")
-        try rejectRopeScaling(type: m.string("gemma3.rope.scaling.type"), source: "the GGUF metadata")
+        let ropeScaling = try ggufRopeScaling(m)
         guard let embedding = m.file.tensor(named: "token_embd.weight") else { throw WeightError.missingTensor("token_embd.weight") }
         // llama.cpp hard-codes these two for gemma3: every 6th layer is global, the rest slide with base 10000.
         let pattern = try m.optionalInt("attention.sliding_window_pattern") ?? 6
@@ -20,7 +20,7 @@ enum Gemma3: Architecture {
         // llama.cpp: f_attention_scale = 1/sqrt(hidden/heads) for the 27B model (62 layers), else 1/sqrt(head_dim)
         // (query_pre_attn_scalar in the HF config).
         let queryScalar = layers == 62 ? Float(hidden / heads) : Float(headDim)
-        return ModelConfig(
+        var config = ModelConfig(
             architecture: "gemma3", vocabularySize: embedding.rows, hiddenSize: hidden, layerCount: layers,
             heads: heads, kvHeads: try m.int("attention.head_count_kv"), headDim: headDim,
             ffnSize: try m.int("feed_forward_length"), trainedContext: try m.int("context_length"),
@@ -32,6 +32,8 @@ enum Gemma3: Architecture {
             attentionScale: 1 / queryScalar.squareRoot(),
             activation: .geluTanh, hasQKNorm: true, hasPostNorms: true, hasQKVBias: false,
             tiedEmbeddings: m.file.tensorsByName["output.weight"] == nil)
+        config.ropeScaling = ropeScaling   // Gemma 3 4B and up: linear 8 on the global layers
+        return config
     }
 
     static func config(hf c: HFConfigReader) throws -> ModelConfig {

@@ -14,7 +14,7 @@ enum Llama: Architecture {
         if let rotary = try m.optionalInt("rope.dimension_count"), rotary != headDim {
             throw WeightError.unsupportedModel("partial rotary embeddings (\(rotary) of \(headDim) dims)")
         }
-        try rejectRopeScaling(type: m.string("\(m.architecture).rope.scaling.type"), source: "the GGUF metadata")
+        let ropeScaling = try ggufRopeScaling(m)
         if m.file.tensorsByName["rope_freqs.weight"] != nil {
             throw WeightError.unsupportedModel("the GGUF has a rope_freqs tensor (Llama-3 RoPE scaling), not implemented yet")
         }
@@ -36,6 +36,7 @@ enum Llama: Architecture {
             hasQKVBias: m.file.tensorsByName["blk.0.attn_q.bias"] != nil,
             tiedEmbeddings: m.file.tensorsByName["output.weight"] == nil)
         config.slidingLayers = Array(repeating: config.slidingWindow != nil, count: layers)
+        config.ropeScaling = ropeScaling
         return config
     }
 
@@ -50,9 +51,7 @@ enum Llama: Architecture {
         // transformers < 5 writes `rope_theta` and `rope_scaling` ({"type"|"rope_type": ...});
         // transformers 5 writes one `rope_parameters` object holding both.
         let ropeParameters = c.json["rope_parameters"] as? [String: Any]
-        for scaling in [c.json["rope_scaling"] as? [String: Any], ropeParameters].compactMap({ $0 }) {
-            try rejectRopeScaling(type: (scaling["rope_type"] ?? scaling["type"]) as? String, source: c.path)
-        }
+        let ropeScaling = try huggingFaceRopeScaling(c)
         let ropeTheta = try c.optionalDouble("rope_theta") ?? (ropeParameters?["rope_theta"] as? NSNumber)?.doubleValue
         if let partial = try c.optionalDouble("partial_rotary_factor"), partial != 1 {
             throw WeightError.unsupportedModel("partial_rotary_factor \(partial)")
@@ -67,7 +66,7 @@ enum Llama: Architecture {
         let qkvBias = modelType == "qwen2" ? true : try c.bool("attention_bias", default: false)
         if try c.bool("mlp_bias", default: false) { throw WeightError.unsupportedModel("mlp_bias=true") }
         if let act = c.string("hidden_act"), act != "silu" { throw WeightError.unsupportedModel("hidden_act '\(act)'") }
-        return ModelConfig(
+        var config = ModelConfig(
             architecture: modelType, vocabularySize: try c.int("vocab_size"), hiddenSize: hidden, layerCount: layers,
             heads: heads, kvHeads: kvHeads, headDim: headDim, ffnSize: try c.int("intermediate_size"),
             trainedContext: try c.int("max_position_embeddings"),
@@ -80,5 +79,7 @@ enum Llama: Architecture {
             // transformers' PretrainedConfig default for tie_word_embeddings is true, but LlamaConfig,
             // MistralConfig and Qwen2Config all default it to false.
             tiedEmbeddings: try c.bool("tie_word_embeddings", default: false))
+        config.ropeScaling = ropeScaling
+        return config
     }
 }

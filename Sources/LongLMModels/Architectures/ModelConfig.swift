@@ -32,6 +32,9 @@ public struct ModelConfig: Sendable {
     public var hasPostNorms: Bool
     public var hasQKVBias: Bool
     public var tiedEmbeddings: Bool
+    /// RoPE scaling the checkpoint asks for (HF `rope_scaling` / `rope_parameters`, GGUF `rope.scaling.*`);
+    /// applied by the `none` method to the global layers, as transformers does.
+    public var ropeScaling: RopeScaling? = nil
 
     public var attentionShape: AttentionShape { AttentionShape(heads: heads, kvHeads: kvHeads, headDim: headDim) }
 

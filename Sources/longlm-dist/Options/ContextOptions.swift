@@ -5,11 +5,23 @@ import LongLMModels
 /// Context-extension methods, shared by every command that runs a model.
 struct ContextOptions: ParsableArguments {
     enum Method: String, ExpressibleByArgument, CaseIterable {
-        case none, selfextend, dca, gali
+        case none, linear, ntk, dynamicNTK = "dynamic-ntk", consistentNTK = "consistent-ntk", yarn, llama3
+        case selfextend, dca, gali
     }
 
     @Option(help: "Context-extension method for the global attention layers.")
     var method: Method = .none
+
+    @Option(help: "RoPE scaling factor (linear, ntk, dynamic-ntk, consistent-ntk, yarn, llama3).")
+    var factor: Double?
+
+    @Option(help: "RoPE scaling: the original context L0 (default: the model's trained context).")
+    var originalContext: Int?
+
+    @Option(help: "YaRN: beta_fast.") var yarnBetaFast: Double = 32
+    @Option(help: "YaRN: beta_slow.") var yarnBetaSlow: Double = 1
+    @Option(help: "Llama 3: low_freq_factor.") var lowFreqFactor: Double = 1
+    @Option(help: "Llama 3: high_freq_factor.") var highFreqFactor: Double = 4
 
     @Option(name: [.customLong("group-size"), .customLong("grp-attn-n")],
             help: "SelfExtend: group size G (positions farther than the window are divided by G).")
@@ -44,6 +56,8 @@ struct ContextOptions: ParsableArguments {
     var noWindowCheck = false
 
     func validate() throws {
+        let scaled: [Method] = [.linear, .ntk, .dynamicNTK, .consistentNTK, .yarn, .llama3]
+        if scaled.contains(method) && factor == nil { throw ValidationError("--method \(method.rawValue) needs --factor") }
         if GALIChunk(galiChunk) == nil { throw ValidationError("--gali-chunk must be a positive integer (size) or a fraction (ratio), got '\(galiChunk)'") }
     }
 
@@ -53,6 +67,18 @@ struct ContextOptions: ParsableArguments {
         switch method {
         case .none:
             return ContextMethod(.none, logN: logn)
+        case .linear, .ntk, .dynamicNTK, .consistentNTK, .yarn, .llama3:
+            let f = factor ?? 1, original = originalContext ?? L
+            let scaling: RopeScaling
+            switch method {
+            case .linear: scaling = .linear(factor: f)
+            case .ntk: scaling = .ntk(factor: f)
+            case .dynamicNTK: scaling = .dynamicNTK(factor: f, originalContext: original)
+            case .consistentNTK: scaling = .consistentNTK(factor: f, originalContext: original)
+            case .yarn: scaling = .yarn(factor: f, originalContext: original, betaFast: yarnBetaFast, betaSlow: yarnBetaSlow, attentionFactor: nil)
+            default: scaling = .llama3(factor: f, lowFrequencyFactor: lowFreqFactor, highFrequencyFactor: highFreqFactor, originalContext: original)
+            }
+            return ContextMethod(.ropeScaling(scaling), logN: logn)
         case .selfextend:
             let w = window ?? max(groupSize, L / 4 / groupSize * groupSize)
             return ContextMethod(.selfExtend(groupSize: groupSize, window: w), logN: logn)
