@@ -88,6 +88,9 @@ def main():
         np.save(os.path.join(out, "prompt.npy"), prompt)
         np.save(os.path.join(out, "logits.npy"), logits.astype(np.float32))
 
+        # A fresh model per sequence: transformers' dynamic-NTK rotary keeps the base it grew to in the previous
+        # call (200 tokens above), which would leak into this one.
+        model = model_class.from_pretrained(out, dtype=torch.float32, attn_implementation="eager").eval()
         greedy_prompt = prompt[:GREEDY_PROMPT_FOR.get(name, GREEDY_PROMPT)]
         tokens, step_logits = [], []
         with torch.no_grad():
