@@ -87,6 +87,34 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(object["ids"] as? [Int], expected)
     }
 
+    func testEveryMethodRunsPastTheTrainedContextFromTheCommandLine() throws {
+        // llama-mha has max_position_embeddings 128; 150 tokens need a method.
+        let tokens = (0..<150).map { String(($0 * 37) % 256) }.joined(separator: ",")
+        let methods: [[String]] = [
+            ["--method", "selfextend", "--group-size", "4", "--window", "32"], ["--method", "dca", "--chunk-size", "96", "--local-window", "16"],
+            ["--method", "gali", "--local-window", "16", "--gali-chunk", "20"], ["--method", "linear", "--factor", "2"],
+            ["--method", "ntk", "--factor", "2"], ["--method", "dynamic-ntk", "--factor", "2"], ["--method", "consistent-ntk", "--factor", "2"],
+            ["--method", "yarn", "--factor", "2"], ["--method", "llama3", "--factor", "2"], ["--method", "dca", "--logn"],
+        ]
+        for method in methods {
+            let output = temporaryPath(".npy")
+            let r = try run(["logits", "--model", Self.tiny, "--tokens", tokens, "--output", output] + method)
+            XCTAssertEqual(r.status, 0, "\(method): \(r.stderr)")
+            let data = try Data(contentsOf: URL(fileURLWithPath: output))
+            let values = data.dropFirst(128).withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+            XCTAssertEqual(values.count, 256)
+            XCTAssertTrue(values.allSatisfy(\.isFinite), "\(method)")
+        }
+        assertOneLineError(try run(["logits", "--model", Self.tiny, "--tokens", tokens, "--output", temporaryPath(".npy")]), mentions: "at most 128")
+        assertOneLineError(try run(["logits", "--model", Self.tiny, "--tokens", tokens, "--output", temporaryPath(".npy"),
+                                    "--method", "selfextend", "--group-size", "3", "--window", "32"]), mentions: "multiple")
+        assertOneLineError(try run(["logits", "--model", Self.tiny, "--tokens", tokens, "--output", temporaryPath(".npy"),
+                                    "--method", "linear", "--factor", "1.1"]), mentions: "--factor 1.18")
+        let forced = try run(["logits", "--model", Self.tiny, "--tokens", tokens, "--output", temporaryPath(".npy"), "--no-window-check"])
+        XCTAssertEqual(forced.status, 0, forced.stderr)
+        XCTAssertTrue(forced.stderr.contains("warning"), forced.stderr)
+    }
+
     func testEmptyPromptIsAOneLineError() throws {
         assertOneLineError(try run(["logits", "--model", Self.tiny, "--tokens", "", "--output", temporaryPath(".npy")]), mentions: "empty")
     }
