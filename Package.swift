@@ -14,11 +14,14 @@ let package = Package(
     targets: [
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas",
                        providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CMPI", pkgConfig: "ompi-c",
+                       providers: [.apt(["libopenmpi-dev"])]),
         .target(name: "LongLMCore", dependencies: ["COpenBLAS"],
                 swiftSettings: [.unsafeFlags(["-Ounchecked"])]),
         .target(name: "LongLMAttention", dependencies: ["LongLMCore"],
                 swiftSettings: [.unsafeFlags(["-Ounchecked"])]),
         .target(name: "LongLMModels", dependencies: ["LongLMCore", "LongLMAttention"]),
+        .target(name: "LongLMDistributed", dependencies: ["LongLMCore", "LongLMAttention", "CMPI"]),
         .executableTarget(name: "longlm-dist", dependencies: [
             "LongLMModels", "LongLMAttention", "LongLMCore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -27,6 +30,7 @@ let package = Package(
                     resources: []),
         .testTarget(name: "LongLMAttentionTests", dependencies: ["LongLMAttention"]),
         .testTarget(name: "LongLMModelsTests", dependencies: ["LongLMModels"]),
+        .testTarget(name: "LongLMDistributedTests", dependencies: ["LongLMDistributed"]),
         .testTarget(name: "CLITests", dependencies: []),
     ],
     swiftLanguageModes: [.v5]
