@@ -36,10 +36,25 @@ public enum TiledAttention {
                               shape: AttentionShape, scheme: any PositionScheme, scale: Float, window: Int?,
                               output: UnsafeMutablePointer<Float>, layer: Int = 0,
                               queryBlock: Int = defaultQueryBlock, keyBlock: Int = defaultKeyBlock) {
+        var partial = AttentionPartial(tokens: queryPositions.count, heads: shape.heads, headDim: shape.headDim)
+        accumulate(queries: queries, queryPositions: queryPositions, keys: keys, values: values, keyPositions: keyPositions,
+                   shape: shape, scheme: scheme, scale: scale, window: window, into: &partial, layer: layer,
+                   queryBlock: queryBlock, keyBlock: keyBlock)
+        partial.finish(into: output)
+    }
+
+    /// Adds the keys given here to `partial` (the queries' running state): the step of a ring, or one shard
+    /// of a cache. Same arguments as `attend`.
+    public static func accumulate(queries: UnsafePointer<Float>, queryPositions: [Int32],
+                                  keys: UnsafePointer<Float>, values: UnsafePointer<Float>, keyPositions: [Int32],
+                                  shape: AttentionShape, scheme: any PositionScheme, scale: Float, window: Int?,
+                                  into partial: inout AttentionPartial, layer: Int = 0,
+                                  queryBlock: Int = defaultQueryBlock, keyBlock: Int = defaultKeyBlock) {
         let T = queryPositions.count, S = keyPositions.count
+        precondition(partial.tokens == T && partial.heads == shape.heads && partial.headDim == shape.headDim)
         let d = shape.headDim, group = shape.groupSize
         let qStride = shape.heads * d, kvStride = shape.kvHeads * d
-        if T == 0 { return }
+        if T == 0 || S == 0 { return }
         scheme.prepare(maxPosition: Int(max(queryPositions.max() ?? 0, keyPositions.max() ?? 0)))
 
         func bounds(_ p: ArraySlice<Int32>) -> ClosedRange<Int> { Int(p.min()!)...Int(p.max()!) }
@@ -84,86 +99,103 @@ public enum TiledAttention {
             }
         }
 
-        Parallel.forEach(shape.kvHeads * queryBlocks) { item in
-            let g = item / queryBlocks, qb = item % queryBlocks
-            let t0 = qb * queryBlock, t1 = min(T, t0 + queryBlock)
-            let rows = (t1 - t0) * group
-            // Row r = (t - t0) * group + hh holds query head g * group + hh of token t.
-            let rowPositions = (0..<rows).map { Int(queryPositions[t0 + $0 / group]) }
-            let rowHeads = (0..<rows).map { g * group + $0 % group }
-            var state = SoftmaxState(rows: rows, headDim: d)
-            var rotatedQueries: [Int: UnsafeMutablePointer<Float>] = [:]
-            let scores = UnsafeMutablePointer<Float>.allocate(capacity: rows * keyBlock)
-            var variantScores: [Int: UnsafeMutablePointer<Float>] = [:]
-            defer {
-                scores.deallocate()
-                rotatedQueries.values.forEach { $0.deallocate() }
-                variantScores.values.forEach { $0.deallocate() }
-            }
-            func queriesRotated(_ v: Int) -> UnsafeMutablePointer<Float> {
-                if let q = rotatedQueries[v] { return q }
-                let q = UnsafeMutablePointer<Float>.allocate(capacity: rows * d)
-                for r in 0..<rows {
-                    let t = t0 + r / group, hh = r % group
-                    let i = rowPositions[r]
-                    scheme.rotateQuery(queries + t * qStride + (g * group + hh) * d, position: i, variant: v,
-                                       scale: scale * scheme.queryScale(i), into: q + r * d)
-                }
-                rotatedQueries[v] = q
-                return q
-            }
-            let (qMin, qMax) = (queryBounds[qb].lowerBound, queryBounds[qb].upperBound)
-            for kb in 0..<keyBlocks {
-                guard let variants = tileVariants[qb * keyBlocks + kb] else { continue }
-                let j0 = kb * keyBlock, n = min(S, j0 + keyBlock) - j0
-                if variants.count == 1 {
-                    let v = variants[0]
-                    BLAS.matmulTransposedB(m: rows, n: n, k: d, a: queriesRotated(v), lda: d,
-                                           b: keyRow(scheme.keyClass(of: v), g, j0), ldb: d, c: scores, ldc: n)
-                } else {
-                    for v in variants {
-                        let buffer = variantScores[v] ?? UnsafeMutablePointer<Float>.allocate(capacity: rows * keyBlock)
-                        variantScores[v] = buffer
-                        BLAS.matmulTransposedB(m: rows, n: n, k: d, a: queriesRotated(v), lda: d,
-                                               b: keyRow(scheme.keyClass(of: v), g, j0), ldb: d, c: buffer, ldc: n)
-                    }
-                    for r in 0..<rows {
-                        let i = rowPositions[r]
-                        for c in 0..<n {
-                            let j = Int(keyPositions[j0 + c])
-                            // Future keys are masked below; any variant's value will do for them.
-                            let v = j <= i ? scheme.variant(query: i, key: j) : variants[0]
-                            scores[r * n + c] = variantScores[v]![r * n + c]
-                        }
-                    }
-                }
-                if scheme.addsLogitNoise {
-                    keyPositions.withUnsafeBufferPointer { kp in
-                        scheme.addLogitNoise(scores, rowPositions: rowPositions, rowHeads: rowHeads,
-                                             keyPositions: UnsafeBufferPointer(rebasing: kp[j0..<(j0 + n)]), layer: layer)
-                    }
-                }
-                let (kMin, kMax) = (keyBounds[kb].lowerBound, keyBounds[kb].upperBound)
-                let fullyVisible = kMax <= qMin && (window.map { qMax - kMin < $0 } ?? true)
-                if !fullyVisible {
-                    keyPositions.withUnsafeBufferPointer { kp in
+        // Work items read and write disjoint rows of the partial state.
+        partial.maxima.withUnsafeMutableBufferPointer { maximaBuffer in
+        partial.sums.withUnsafeMutableBufferPointer { sumsBuffer in
+        partial.accumulator.withUnsafeMutableBufferPointer { accumulatorBuffer in
+            let partialMaxima = maximaBuffer.baseAddress!, partialSums = sumsBuffer.baseAddress!
+            let partialAccumulator = accumulatorBuffer.baseAddress!
+                    Parallel.forEach(shape.kvHeads * queryBlocks) { item in
+                        let g = item / queryBlocks, qb = item % queryBlocks
+                        let t0 = qb * queryBlock, t1 = min(T, t0 + queryBlock)
+                        let rows = (t1 - t0) * group
+                        // Row r = (t - t0) * group + hh holds query head g * group + hh of token t.
+                        let rowPositions = (0..<rows).map { Int(queryPositions[t0 + $0 / group]) }
+                        let rowHeads = (0..<rows).map { g * group + $0 % group }
+                        // This item's rows of the running state, in kernel row order r = (t - t0) * group + hh.
+                        var state = SoftmaxState(rows: rows, headDim: d)
                         for r in 0..<rows {
-                            let i = rowPositions[r]
-                            let row = scores + r * n
-                            for c in 0..<n {
-                                let j = Int(kp[j0 + c])
-                                if j > i || (window.map { i - j >= $0 } ?? false) { row[c] = -Float.infinity }
+                            let row = (t0 + r / group) * shape.heads + g * group + r % group
+                            state.maxima[r] = partialMaxima[row]
+                            state.sums[r] = partialSums[row]
+                            for c in 0..<d { state.accumulator[r * d + c] = partialAccumulator[row * d + c] }
+                        }
+                        var rotatedQueries: [Int: UnsafeMutablePointer<Float>] = [:]
+                        let scores = UnsafeMutablePointer<Float>.allocate(capacity: rows * keyBlock)
+                        var variantScores: [Int: UnsafeMutablePointer<Float>] = [:]
+                        defer {
+                            scores.deallocate()
+                            rotatedQueries.values.forEach { $0.deallocate() }
+                            variantScores.values.forEach { $0.deallocate() }
+                        }
+                        func queriesRotated(_ v: Int) -> UnsafeMutablePointer<Float> {
+                            if let q = rotatedQueries[v] { return q }
+                            let q = UnsafeMutablePointer<Float>.allocate(capacity: rows * d)
+                            for r in 0..<rows {
+                                let t = t0 + r / group, hh = r % group
+                                let i = rowPositions[r]
+                                scheme.rotateQuery(queries + t * qStride + (g * group + hh) * d, position: i, variant: v,
+                                                   scale: scale * scheme.queryScale(i), into: q + r * d)
                             }
+                            rotatedQueries[v] = q
+                            return q
+                        }
+                        let (qMin, qMax) = (queryBounds[qb].lowerBound, queryBounds[qb].upperBound)
+                        for kb in 0..<keyBlocks {
+                            guard let variants = tileVariants[qb * keyBlocks + kb] else { continue }
+                            let j0 = kb * keyBlock, n = min(S, j0 + keyBlock) - j0
+                            if variants.count == 1 {
+                                let v = variants[0]
+                                BLAS.matmulTransposedB(m: rows, n: n, k: d, a: queriesRotated(v), lda: d,
+                                                       b: keyRow(scheme.keyClass(of: v), g, j0), ldb: d, c: scores, ldc: n)
+                            } else {
+                                for v in variants {
+                                    let buffer = variantScores[v] ?? UnsafeMutablePointer<Float>.allocate(capacity: rows * keyBlock)
+                                    variantScores[v] = buffer
+                                    BLAS.matmulTransposedB(m: rows, n: n, k: d, a: queriesRotated(v), lda: d,
+                                                           b: keyRow(scheme.keyClass(of: v), g, j0), ldb: d, c: buffer, ldc: n)
+                                }
+                                for r in 0..<rows {
+                                    let i = rowPositions[r]
+                                    for c in 0..<n {
+                                        let j = Int(keyPositions[j0 + c])
+                                        // Future keys are masked below; any variant's value will do for them.
+                                        let v = j <= i ? scheme.variant(query: i, key: j) : variants[0]
+                                        scores[r * n + c] = variantScores[v]![r * n + c]
+                                    }
+                                }
+                            }
+                            if scheme.addsLogitNoise {
+                                keyPositions.withUnsafeBufferPointer { kp in
+                                    scheme.addLogitNoise(scores, rowPositions: rowPositions, rowHeads: rowHeads,
+                                                         keyPositions: UnsafeBufferPointer(rebasing: kp[j0..<(j0 + n)]), layer: layer)
+                                }
+                            }
+                            let (kMin, kMax) = (keyBounds[kb].lowerBound, keyBounds[kb].upperBound)
+                            let fullyVisible = kMax <= qMin && (window.map { qMax - kMin < $0 } ?? true)
+                            if !fullyVisible {
+                                keyPositions.withUnsafeBufferPointer { kp in
+                                    for r in 0..<rows {
+                                        let i = rowPositions[r]
+                                        let row = scores + r * n
+                                        for c in 0..<n {
+                                            let j = Int(kp[j0 + c])
+                                            if j > i || (window.map { i - j >= $0 } ?? false) { row[c] = -Float.infinity }
+                                        }
+                                    }
+                                }
+                            }
+                            state.absorb(scores: scores, keyCount: n, values: values + j0 * kvStride + g * d, valueStride: kvStride)
+                        }
+                        for r in 0..<rows {
+                            let row = (t0 + r / group) * shape.heads + g * group + r % group
+                            partialMaxima[row] = state.maxima[r]
+                            partialSums[row] = state.sums[r]
+                            for c in 0..<d { partialAccumulator[row * d + c] = state.accumulator[r * d + c] }
                         }
                     }
-                }
-                state.absorb(scores: scores, keyCount: n, values: values + j0 * kvStride + g * d, valueStride: kvStride)
-            }
-            state.finish { r, normalized in
-                let t = t0 + r / group, hh = r % group
-                let dst = output + t * qStride + (g * group + hh) * d
-                for c in 0..<d { dst[c] = normalized[c] }
-            }
+        }
+        }
         }
     }
 }
