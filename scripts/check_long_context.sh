@@ -13,7 +13,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 : > "$work/text.txt"
 while [ "$(wc -c < "$work/text.txt")" -lt $((TOKENS * 5)) ]; do cat /usr/share/common-licenses/* >> "$work/text.txt"; done
-ids=$($B tokenize --model $MODEL --file "$work/text.txt" | tr ' ' '\n' | head -n "$TOKENS" | paste -sd, -)
+$B tokenize --model $MODEL --file "$work/text.txt" | tr ' ' '\n' | awk -v n="$TOKENS" 'NR <= n' > "$work/ids.txt"
 methods=(
   "none --no-window-check"
   "linear --factor 2" "ntk --factor 2" "dynamic-ntk --factor 2" "consistent-ntk --factor 2"
@@ -23,7 +23,7 @@ methods=(
 for m in "${methods[@]}"; do
   start=$(date +%s)
   # shellcheck disable=SC2086
-  $B logits --model $MODEL --tokens "$ids" --output "$work/out.npy" --method $m 2>"$work/err.txt" || { echo "$m: FAILED: $(tail -1 "$work/err.txt")"; continue; }
+  $B logits --model $MODEL --tokens-file "$work/ids.txt" --output "$work/out.npy" --method $m 2>"$work/err.txt" || { echo "$m: FAILED: $(tail -1 "$work/err.txt")"; continue; }
   python3 -c "
 import numpy as np, sys
 x = np.load('$work/out.npy')

@@ -25,6 +25,9 @@ struct PromptOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Token ids, comma separated, fed exactly as given (no BOS added).", valueName: "ids"))
     var tokens: String?
 
+    @Option(help: ArgumentHelp("Read token ids (comma or white-space separated) from a file, fed exactly as given.", valueName: "file"))
+    var tokensFile: String?
+
     @Option(help: "Prompt text (the model's BOS rule applies).")
     var prompt: String?
 
@@ -32,15 +35,16 @@ struct PromptOptions: ParsableArguments {
     var promptFile: String?
 
     func validate() throws {
-        let given = [tokens != nil, prompt != nil, promptFile != nil].filter { $0 }.count
-        if given != 1 { throw ValidationError("give exactly one of --tokens, --prompt, --prompt-file") }
+        let given = [tokens != nil, tokensFile != nil, prompt != nil, promptFile != nil].filter { $0 }.count
+        if given != 1 { throw ValidationError("give exactly one of --tokens, --tokens-file, --prompt, --prompt-file") }
     }
 
     func promptTokens(_ loaded: LoadedModel) -> [Int32] {
         reportingErrors {
             let ids: [Int32]
-            if let tokens {
-                ids = try tokens.split(separator: ",").map { part -> Int32 in
+            if tokens != nil || tokensFile != nil {
+                let text = try tokens ?? String(contentsOfFile: tokensFile!, encoding: .utf8)
+                ids = try text.split(whereSeparator: { $0 == "," || $0.isWhitespace }).map { part -> Int32 in
                     guard let v = Int32(part.trimmingCharacters(in: .whitespaces)) else {
                         throw ValidationError("--tokens: '\(part)' is not an integer token id")
                     }
