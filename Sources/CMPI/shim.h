@@ -14,3 +14,8 @@ static inline MPI_Errhandler longlm_mpi_errors_return(void) { return MPI_ERRORS_
 static inline int longlm_mpi_thread_funneled(void) { return MPI_THREAD_FUNNELED; }
 static inline int longlm_mpi_success(void) { return MPI_SUCCESS; }
 static inline int longlm_mpi_any_source(void) { return MPI_ANY_SOURCE; }
+static inline void *longlm_mpi_in_place(void) { return MPI_IN_PLACE; }
+static inline int longlm_mpi_err_in_status(void) { return MPI_ERR_IN_STATUS; }
+static inline int longlm_mpi_max_error_string(void) { return MPI_MAX_ERROR_STRING; }
+static inline int longlm_mpi_tag_ub(void) { return MPI_TAG_UB; }
+static inline int longlm_mpi_err_pending(void) { return MPI_ERR_PENDING; }
