@@ -1,0 +1,133 @@
+import Foundation
+import LongLMAttention
+import LongLMCore
+
+/// Causal attention of this rank's queries over every rank's keys, with the keys travelling around the
+/// ring (pass-KV; ring-flash-attention's loop): at step s a rank holds the block that started on rank
+/// (rank - s) mod N, sends it on to rank + 1 and receives the next one from rank - 1 while it computes.
+/// Keys travel before RoPE, with their positions; each step adds to the queries' online-softmax state, and
+/// since a score depends only on (i, j, q_i, k_j) the result equals the single-process one.
+public struct RingAttention {
+    public let communicator: any Communicator
+    /// Seconds a step may wait for its neighbour before the job is ended naming it.
+    public var stepTimeout: Double
+    /// Key sub-blocks per step; the exchange is polled between them so it progresses during compute.
+    public var progressSlices = 4
+
+    public init(communicator: any Communicator, stepTimeout: Double) {
+        self.communicator = communicator
+        self.stepTimeout = stepTimeout
+    }
+
+    /// - Parameters:
+    ///   - keyCounts: how many keys every rank holds (all ranks know the layout), so receive sizes are known.
+    ///   - keys, values, keyPositions: this rank's own block.
+    public func attend(queries: UnsafePointer<Float>, queryPositions: [Int32],
+                       keys: UnsafePointer<Float>, values: UnsafePointer<Float>, keyPositions: [Int32], keyCounts: [Int],
+                       shape: AttentionShape, scheme: any PositionScheme, scale: Float, window: Int?, layer: Int,
+                       output: UnsafeMutablePointer<Float>) throws {
+        let ranks = communicator.size, rank = communicator.rank
+        precondition(keyCounts.count == ranks && keyCounts[rank] == keyPositions.count)
+        let width = shape.kvHeads * shape.headDim
+        var partial = AttentionPartial(tokens: queryPositions.count, heads: shape.heads, headDim: shape.headDim)
+        // Two stable buffers of the largest block: [positions Int32 x n | keys n x width | values n x width].
+        let capacity = KVBlock.bytes(count: keyCounts.max() ?? 0, width: width)
+        var current = KVBlock(capacity: capacity), next = KVBlock(capacity: capacity)
+        defer { current.deallocate(); next.deallocate() }
+        current.fill(positions: keyPositions, keys: keys, values: values, width: width)
+
+        for step in 0..<ranks {
+            let holder = (rank - step + ranks) % ranks      // the rank this block started on
+            var exchange: PendingExchange? = nil
+            if step < ranks - 1 {
+                let incoming = keyCounts[(rank - step - 1 + 2 * ranks) % ranks]
+                exchange = try communicator.startExchange(
+                    send: current.bytes(count: keyCounts[holder], width: width), to: (rank + 1) % ranks,
+                    receive: next.mutableBytes(count: incoming, width: width), from: (rank - 1 + ranks) % ranks, tag: layer)
+            }
+            try accumulate(block: current, count: keyCounts[holder], width: width, queries: queries, queryPositions: queryPositions,
+                           shape: shape, scheme: scheme, scale: scale, window: window, layer: layer, into: &partial, exchange: exchange)
+            if let exchange { try communicator.wait(exchange, timeout: stepTimeout) }
+            swap(&current, &next)
+        }
+        partial.finish(into: output)
+    }
+
+    func accumulate(block: KVBlock, count: Int, width: Int, queries: UnsafePointer<Float>, queryPositions: [Int32],
+                    shape: AttentionShape, scheme: any PositionScheme, scale: Float, window: Int?, layer: Int,
+                    into partial: inout AttentionPartial, exchange: PendingExchange?) throws {
+        let positions = block.positions(count: count)
+        let slices = exchange == nil ? 1 : max(1, min(progressSlices, count))
+        for slice in 0..<slices {
+            let lo = count * slice / slices, hi = count * (slice + 1) / slices
+            if lo < hi {
+                TiledAttention.accumulate(queries: queries, queryPositions: queryPositions,
+                                          keys: block.keys(count: count, width: width) + lo * width,
+                                          values: block.values(count: count, width: width) + lo * width,
+                                          keyPositions: Array(positions[lo..<hi]), shape: shape, scheme: scheme, scale: scale,
+                                          window: window, into: &partial, layer: layer)
+            }
+            if let exchange { _ = try communicator.test(exchange) }   // drive the transfer between slices
+        }
+    }
+}
+
+/// A travelling block of keys with their positions, in one stable allocation (safe for nonblocking MPI).
+struct KVBlock {
+    let base: UnsafeMutableRawPointer
+    let capacity: Int
+
+    init(capacity: Int) {
+        self.capacity = max(capacity, 16)
+        base = UnsafeMutableRawPointer.allocate(byteCount: self.capacity, alignment: 64)
+    }
+    func deallocate() { base.deallocate() }
+
+    static func bytes(count: Int, width: Int) -> Int { count * 4 + 2 * count * width * 4 }
+
+    func fill(positions: [Int32], keys: UnsafePointer<Float>, values: UnsafePointer<Float>, width: Int) {
+        let n = positions.count
+        positions.withUnsafeBytes { base.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+        (base + n * 4).copyMemory(from: keys, byteCount: n * width * 4)
+        (base + n * 4 + n * width * 4).copyMemory(from: values, byteCount: n * width * 4)
+    }
+    func positions(count: Int) -> [Int32] {
+        Array(UnsafeBufferPointer(start: base.assumingMemoryBound(to: Int32.self), count: count))
+    }
+    func keys(count: Int, width: Int) -> UnsafePointer<Float> {
+        UnsafePointer((base + count * 4).assumingMemoryBound(to: Float.self))
+    }
+    func values(count: Int, width: Int) -> UnsafePointer<Float> {
+        UnsafePointer((base + count * 4 + count * width * 4).assumingMemoryBound(to: Float.self))
+    }
+    func bytes(count: Int, width: Int) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: base, count: Self.bytes(count: count, width: width))
+    }
+    func mutableBytes(count: Int, width: Int) -> UnsafeMutableRawBufferPointer {
+        UnsafeMutableRawBufferPointer(start: base, count: Self.bytes(count: count, width: width))
+    }
+}
+
+/// Decode on sharded keys: every rank attends the new token's query over its own shard, then one
+/// max-allreduce and one sum-allreduce merge the online-softmax states, so every rank has the output.
+public enum ShardedDecode {
+    public static func attend(communicator: any Communicator, timeout: Double,
+                              queries: UnsafePointer<Float>, queryPositions: [Int32],
+                              keys: UnsafePointer<Float>, values: UnsafePointer<Float>, keyPositions: [Int32],
+                              shape: AttentionShape, scheme: any PositionScheme, scale: Float, window: Int?, layer: Int,
+                              output: UnsafeMutablePointer<Float>) throws {
+        var partial = AttentionPartial(tokens: queryPositions.count, heads: shape.heads, headDim: shape.headDim)
+        TiledAttention.accumulate(queries: queries, queryPositions: queryPositions, keys: keys, values: values,
+                                  keyPositions: keyPositions, shape: shape, scheme: scheme, scale: scale, window: window,
+                                  into: &partial, layer: layer)
+        var maxima = partial.maxima
+        try maxima.withUnsafeMutableBufferPointer { try communicator.allReduce($0, operation: .max, timeout: timeout) }
+        partial.rescale(toMaxima: maxima)
+        // One reduction of [sums | accumulator].
+        var packed = partial.sums + partial.accumulator
+        try packed.withUnsafeMutableBufferPointer { try communicator.allReduce($0, operation: .sum, timeout: timeout) }
+        partial.sums = Array(packed[0..<partial.sums.count])
+        partial.accumulator = Array(packed[partial.sums.count...])
+        partial.finish(into: output)
+    }
+}
