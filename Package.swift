@@ -21,7 +21,7 @@ let package = Package(
         .target(name: "LongLMAttention", dependencies: ["LongLMCore"],
                 swiftSettings: [.unsafeFlags(["-Ounchecked"])]),
         .target(name: "LongLMModels", dependencies: ["LongLMCore", "LongLMAttention"]),
-        .target(name: "LongLMDistributed", dependencies: ["LongLMCore", "LongLMAttention", "CMPI"]),
+        .target(name: "LongLMDistributed", dependencies: ["LongLMCore", "LongLMAttention", "LongLMModels", "CMPI"]),
         .executableTarget(name: "longlm-dist", dependencies: [
             "LongLMModels", "LongLMAttention", "LongLMCore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -30,7 +30,7 @@ let package = Package(
                     resources: []),
         .testTarget(name: "LongLMAttentionTests", dependencies: ["LongLMAttention"]),
         .testTarget(name: "LongLMModelsTests", dependencies: ["LongLMModels"]),
-        .testTarget(name: "LongLMDistributedTests", dependencies: ["LongLMDistributed"]),
+        .testTarget(name: "LongLMDistributedTests", dependencies: ["LongLMDistributed", "LongLMModels"]),
         .testTarget(name: "CLITests", dependencies: []),
     ],
     swiftLanguageModes: [.v5]

@@ -93,10 +93,15 @@ public final class TransformerModel: @unchecked Sendable {
 
     /// Runs `tokens` (at `positions`, by default following the cache) through every layer, appending their
     /// pre-RoPE keys and values to `cache`. Returns the final-normed hidden states [T, hidden].
-    public func forward(tokens: [Int32], positions: [Int32]? = nil, cache: KVCache) throws -> FloatBuffer {
+    ///
+    /// Distributed runs pass an attention backend that reaches the other ranks' keys; a rank may then hold
+    /// no tokens of a prompt (it still takes part in every layer's exchange), and in decode only the rank
+    /// that stores the new token appends it (`appendToCache`).
+    public func forward(tokens: [Int32], positions: [Int32]? = nil, cache: KVCache,
+                        attention backend: any AttentionBackend = LocalAttention(), appendToCache: Bool = true) throws -> FloatBuffer {
         let c = config
         let T = tokens.count
-        guard T > 0 else { throw ForwardError.emptyInput }
+        guard T > 0 || !(backend is LocalAttention) else { throw ForwardError.emptyInput }
         for (i, t) in tokens.enumerated() where t < 0 || Int(t) >= c.vocabularySize {
             throw ForwardError.tokenOutOfRange(token: t, index: i, vocabularySize: c.vocabularySize)
         }
@@ -119,9 +124,9 @@ public final class TransformerModel: @unchecked Sendable {
         let attention = FloatBuffer(rows: T, cols: qWidth, zeroed: false)
         let gate = FloatBuffer(rows: T, cols: c.ffnSize, zeroed: false)
         let up = FloatBuffer(rows: T, cols: c.ffnSize, zeroed: false)
-        cache.appendPositions(positions)
+        if appendToCache { cache.appendPositions(positions) }
         // A sequence started without a scheme gets the model's own RoPE configuration, with this call as its prompt.
-        if cache.globalScheme == nil { cache.globalScheme = try ContextMethod.plain.scheme(for: self, promptLength: T) }
+        if cache.globalScheme == nil { cache.globalScheme = try ContextMethod.plain.scheme(for: self, promptLength: cache.count) }
         let globalScheme = cache.globalScheme!
         for (l, w) in layers.enumerated() {
             // h = rmsnorm(x) * attn_norm
@@ -136,15 +141,20 @@ public final class TransformerModel: @unchecked Sendable {
                 Kernels.rmsNormRows(k.pointer, rows: T * c.kvHeads, count: c.headDim, weight: kn.pointer, eps: c.rmsEpsilon, into: k.pointer)
             }
             // Cache k (pre-RoPE) and v, then attend over the whole cache (RoPE applied inside the kernel).
-            cache.append(layer: l, keys: k.pointer, values: v.pointer, rows: T)
+            if appendToCache { cache.append(layer: l, keys: k.pointer, values: v.pointer, rows: T) }
             let sliding = c.slidingLayers[l]
-            cache.keys[l].withUnsafeBufferPointer { keys in
-                cache.values[l].withUnsafeBufferPointer { values in
-                    TiledAttention.attend(queries: q.pointer, queryPositions: positions,
-                                          keys: keys.baseAddress!, values: values.baseAddress!, keyPositions: cache.positions,
-                                          shape: c.attentionShape, scheme: sliding ? slidingScheme : globalScheme,
-                                          scale: c.attentionScale, window: sliding ? c.slidingWindow : nil,
-                                          output: attention.pointer, layer: l)
+            try cache.keys[l].withUnsafeBufferPointer { keys in
+                try cache.values[l].withUnsafeBufferPointer { values in
+                    // An empty cache still needs valid pointers (a rank without tokens joins the exchange).
+                    let empty = [Float](repeating: 0, count: 1)
+                    try empty.withUnsafeBufferPointer { placeholder in
+                        try backend.attend(layer: l, queries: q.pointer, queryPositions: positions,
+                                           keys: keys.baseAddress ?? placeholder.baseAddress!,
+                                           values: values.baseAddress ?? placeholder.baseAddress!, keyPositions: cache.positions,
+                                           shape: c.attentionShape, scheme: sliding ? slidingScheme : globalScheme,
+                                           scale: c.attentionScale, window: sliding ? c.slidingWindow : nil,
+                                           output: attention.pointer)
+                    }
                 }
             }
             // x += post_attn_norm(attention Wo^T)

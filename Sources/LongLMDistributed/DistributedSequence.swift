@@ -1,0 +1,100 @@
+import Foundation
+import LongLMAttention
+import LongLMCore
+import LongLMModels
+
+/// One sequence spread over the ranks of a communicator: every rank holds the weights and the tokens of
+/// its shard (and their KV cache); prefill runs the ring in every layer, decode runs every new token on
+/// every rank with attention merged by allreduce, and the new token's keys stay on the rank with the
+/// smallest shard. All ranks call the same methods in the same order.
+public final class DistributedSequence {
+    public let model: TransformerModel
+    public let communicator: any Communicator
+    public let layout: Layout
+    public let timeout: Double
+    public let cache: KVCache
+    /// Tokens held by each rank (every rank keeps the same table).
+    public private(set) var counts: [Int]
+    public private(set) var length = 0
+
+    public init(model: TransformerModel, communicator: any Communicator, layout: Layout, method: ContextMethod,
+                promptLength: Int, timeout: Double) throws {
+        self.model = model
+        self.communicator = communicator
+        self.layout = layout
+        self.timeout = timeout
+        cache = KVCache(config: model.config)
+        cache.globalScheme = try method.scheme(for: model, promptLength: promptLength)
+        counts = Array(repeating: 0, count: communicator.size)
+    }
+
+    /// Runs the prompt (the same ids on every rank) and returns the logits of its last position on rank 0
+    /// (nil on the other ranks).
+    public func prefill(_ tokens: [Int32]) throws -> [Float]? {
+        let ranks = communicator.size, rank = communicator.rank
+        let shards = (0..<ranks).map { layout.positions(tokens: tokens.count, ranks: ranks, rank: $0) }
+        counts = shards.map(\.count)
+        let mine = shards[rank]
+        let ring = RingBackend(ring: RingAttention(communicator: communicator, stepTimeout: timeout), keyCounts: counts)
+        let hidden = try model.forward(tokens: mine.map { tokens[Int($0)] }, positions: mine, cache: cache, attention: ring)
+        length = tokens.count
+        // The rank holding the last position sends its logits to rank 0.
+        let last = Int32(tokens.count - 1)
+        let holder = shards.firstIndex { $0.contains(last) }!
+        return try gatherLogits(hidden: hidden, row: mine.firstIndex(of: last), holder: holder)
+    }
+
+    /// Runs one new token (the same on every rank) and returns its logits on rank 0 (nil elsewhere).
+    public func decode(_ token: Int32) throws -> [Float]? {
+        let owner = counts.indices.min { counts[$0] < counts[$1] }!   // smallest shard, lowest rank on ties
+        let position = Int32(length)
+        let backend = DecodeBackend(communicator: communicator, timeout: timeout)
+        let hidden = try model.forward(tokens: [token], positions: [position], cache: cache, attention: backend,
+                                       appendToCache: communicator.rank == owner)
+        counts[owner] += 1
+        length += 1
+        // Every rank computed the same hidden state; rank 0 makes the logits.
+        return communicator.rank == 0 ? model.logits(hidden: hidden, rows: 0..<1).array : nil
+    }
+
+    func gatherLogits(hidden: FloatBuffer, row: Int?, holder: Int) throws -> [Float]? {
+        let vocab = model.config.vocabularySize
+        if communicator.rank == holder {
+            let logits = model.logits(hidden: hidden, rows: row!..<(row! + 1)).array
+            if holder == 0 { return logits }
+            try logits.withUnsafeBytes { try communicator.send($0, to: 0, tag: 1_000_000, timeout: timeout) }
+            return nil
+        }
+        guard communicator.rank == 0 else { return nil }
+        var logits = [Float](repeating: 0, count: vocab)
+        try logits.withUnsafeMutableBytes { try communicator.receive($0, from: holder, tag: 1_000_000, timeout: timeout) }
+        return logits
+    }
+}
+
+/// Prefill attention through the ring.
+struct RingBackend: AttentionBackend {
+    let ring: RingAttention
+    let keyCounts: [Int]
+    func attend(layer: Int, queries: UnsafePointer<Float>, queryPositions: [Int32],
+                keys: UnsafePointer<Float>, values: UnsafePointer<Float>, keyPositions: [Int32],
+                shape: AttentionShape, scheme: any PositionScheme, scale: Float, window: Int?,
+                output: UnsafeMutablePointer<Float>) throws {
+        try ring.attend(queries: queries, queryPositions: queryPositions, keys: keys, values: values, keyPositions: keyPositions,
+                        keyCounts: keyCounts, shape: shape, scheme: scheme, scale: scale, window: window, layer: layer, output: output)
+    }
+}
+
+/// Decode attention: each rank over its shard, merged by allreduce.
+struct DecodeBackend: AttentionBackend {
+    let communicator: any Communicator
+    let timeout: Double
+    func attend(layer: Int, queries: UnsafePointer<Float>, queryPositions: [Int32],
+                keys: UnsafePointer<Float>, values: UnsafePointer<Float>, keyPositions: [Int32],
+                shape: AttentionShape, scheme: any PositionScheme, scale: Float, window: Int?,
+                output: UnsafeMutablePointer<Float>) throws {
+        try ShardedDecode.attend(communicator: communicator, timeout: timeout, queries: queries, queryPositions: queryPositions,
+                                 keys: keys, values: values, keyPositions: keyPositions, shape: shape, scheme: scheme,
+                                 scale: scale, window: window, layer: layer, output: output)
+    }
+}
