@@ -23,7 +23,7 @@ let package = Package(
         .target(name: "LongLMModels", dependencies: ["LongLMCore", "LongLMAttention"]),
         .target(name: "LongLMDistributed", dependencies: ["LongLMCore", "LongLMAttention", "LongLMModels", "CMPI"]),
         .executableTarget(name: "longlm-dist", dependencies: [
-            "LongLMModels", "LongLMAttention", "LongLMCore",
+            "LongLMModels", "LongLMAttention", "LongLMCore", "LongLMDistributed",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "LongLMCoreTests", dependencies: ["LongLMCore"],

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import LongLMCore
 import LongLMModels
+import LongLMDistributed
 
 struct Generate: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Continue a prompt, streaming the text to stdout.")
@@ -9,6 +10,7 @@ struct Generate: ParsableCommand {
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var promptOptions: PromptOptions
     @OptionGroup(title: "Context extension") var contextOptions: ContextOptions
+    @OptionGroup(title: "Distributed runs (under mpirun)") var parallelOptions: ParallelOptions
     @Option(name: [.customShort("n"), .long], help: "Tokens to generate at most.") var maxNewTokens = 64
     @Flag(help: "Always pick the most likely token (the default unless --temperature is given).") var greedy = false
     @Option(help: "Sampling temperature; 0 is greedy.") var temperature: Float?
@@ -29,6 +31,7 @@ struct Generate: ParsableCommand {
     }
 
     func run() throws {
+        if MPIEnvironment.isUnderMPI { runDistributed(); return }
         let loaded = modelOptions.load()
         let tokens = promptOptions.promptTokens(loaded)
         let model = loaded.model
