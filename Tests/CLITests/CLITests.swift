@@ -115,6 +115,45 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(forced.stderr.contains("warning"), forced.stderr)
     }
 
+    func testGenerateUnderMpirunGivesTheSingleProcessTokens() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/mpirun") else { throw XCTSkip("mpirun not installed: run scripts/setup.sh") }
+        let tokens = (0..<150).map { String(($0 * 37) % 256) }.joined(separator: ",")
+        let common = ["generate", "--model", Self.tiny, "--tokens", tokens, "--max-new-tokens", "12", "--json",
+                      "--method", "selfextend", "--group-size", "4", "--window", "32"]
+        let single = try run(common)
+        XCTAssertEqual(single.status, 0, single.stderr)
+        let expected = (try JSONSerialization.jsonObject(with: Data(single.stdout.utf8)) as! [String: Any])["ids"] as! [Int]
+        for (ranks, transport) in [(2, "vader"), (3, "tcp"), (4, "vader"), (2, "tcp")] {
+            let r = try runMPI(ranks: ranks, transport: transport, arguments: common + ["--layout", ranks == 3 ? "contiguous" : "zigzag"])
+            XCTAssertEqual(r.status, 0, "\(ranks) ranks over \(transport): \(r.stderr)")
+            let lines = r.stdout.split(separator: "\n")
+            XCTAssertEqual(lines.count, 1, "only rank 0 prints: \(r.stdout)")
+            let object = try JSONSerialization.jsonObject(with: Data((lines.first ?? "").utf8)) as? [String: Any]
+            XCTAssertEqual(object?["ids"] as? [Int], expected, "\(ranks) ranks over \(transport)")
+        }
+    }
+
+    /// `mpirun` as a user runs it in a container: as root, oversubscribed, on shared memory or TCP over loopback.
+    func runMPI(ranks: Int, transport: String, arguments: [String]) throws -> Result {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/mpirun")
+        let btl = transport == "tcp" ? ["--mca", "btl", "self,tcp", "--mca", "btl_tcp_if_include", "lo"] : ["--mca", "btl", "self,vader"]
+        process.arguments = ["--oversubscribe", "--bind-to", "none", "-np", "\(ranks)"] + btl + [binary] + arguments
+        var environment = ProcessInfo.processInfo.environment
+        environment["OMPI_ALLOW_RUN_AS_ROOT"] = "1"
+        environment["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1"
+        process.environment = environment
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+                      stderr: String(decoding: stderr, as: UTF8.self))
+    }
+
     func testEmptyPromptIsAOneLineError() throws {
         assertOneLineError(try run(["logits", "--model", Self.tiny, "--tokens", "", "--output", temporaryPath(".npy")]), mentions: "empty")
     }
