@@ -16,10 +16,14 @@ final class CLITests: XCTestCase {
 
     struct Result { let status: Int32; let stdout: String; let stderr: String }
 
-    func run(_ arguments: [String]) throws -> Result {
+    func run(_ arguments: [String]) throws -> Result { try launch(binary, arguments) }
+
+    /// Runs an executable to completion, capturing its output.
+    func launch(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws -> Result {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
+        process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
+        if let environment { process.environment = environment }
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err
@@ -135,23 +139,12 @@ final class CLITests: XCTestCase {
 
     /// `mpirun` as a user runs it in a container: as root, oversubscribed, on shared memory or TCP over loopback.
     func runMPI(ranks: Int, transport: String, arguments: [String]) throws -> Result {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/mpirun")
         let btl = transport == "tcp" ? ["--mca", "btl", "self,tcp", "--mca", "btl_tcp_if_include", "lo"] : ["--mca", "btl", "self,vader"]
-        process.arguments = ["--oversubscribe", "--bind-to", "none", "-np", "\(ranks)"] + btl + [binary] + arguments
         var environment = ProcessInfo.processInfo.environment
         environment["OMPI_ALLOW_RUN_AS_ROOT"] = "1"
         environment["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1"
-        process.environment = environment
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-                      stderr: String(decoding: stderr, as: UTF8.self))
+        return try launch("/usr/bin/mpirun", ["--oversubscribe", "--bind-to", "none", "-np", "\(ranks)"] + btl + [binary] + arguments,
+                          environment: environment)
     }
 
     func testEmptyPromptIsAOneLineError() throws {
