@@ -5,12 +5,12 @@ import LongLMAttention
 /// The weights of one transformer block, dequantized to f32, matrices stored [out, in].
 struct LayerWeights {
     let attentionNorm: FloatBuffer
-    let query: FloatBuffer, key: FloatBuffer, value: FloatBuffer, attentionOutput: FloatBuffer
+    let query: WeightMatrix, key: WeightMatrix, value: WeightMatrix, attentionOutput: WeightMatrix
     let queryBias: FloatBuffer?, keyBias: FloatBuffer?, valueBias: FloatBuffer?
     let queryNorm: FloatBuffer?, keyNorm: FloatBuffer?
     let postAttentionNorm: FloatBuffer?
     let ffnNorm: FloatBuffer
-    let ffnGate: FloatBuffer, ffnUp: FloatBuffer, ffnDown: FloatBuffer
+    let ffnGate: WeightMatrix, ffnUp: WeightMatrix, ffnDown: WeightMatrix
     let postFFNNorm: FloatBuffer?
 }
 
@@ -20,8 +20,10 @@ public final class TransformerModel: @unchecked Sendable {
     let layers: [LayerWeights]
     let outputNorm: FloatBuffer
     /// [vocab, hidden]; also the embedding table when the model ties them.
-    let output: FloatBuffer
-    let embedding: FloatBuffer
+    let output: WeightMatrix
+    let embedding: WeightMatrix
+    /// The file(s) the encoded weights point into; kept mapped for the model's lifetime.
+    let storage: TensorSource
     /// Plain RoPE tables from the file's configuration.
     public let globalRotary: RotaryTable
     public let slidingRotary: RotaryTable
@@ -32,6 +34,7 @@ public final class TransformerModel: @unchecked Sendable {
     init(config: ModelConfig, source: TensorSource, naming: TensorNaming) throws {
         try config.validate()
         self.config = config
+        storage = source
         let c = config
         let q = c.heads * c.headDim, kv = c.kvHeads * c.headDim
         func name(_ r: WeightRole, _ l: Int = 0) -> String { naming.name(r, layer: l) }
@@ -39,10 +42,10 @@ public final class TransformerModel: @unchecked Sendable {
         for l in 0..<c.layerCount {
             layers.append(LayerWeights(
                 attentionNorm: try source.loadVector(name(.attentionNorm, l), count: c.hiddenSize),
-                query: try source.loadMatrix(name(.query, l), rows: q, cols: c.hiddenSize),
-                key: try source.loadMatrix(name(.key, l), rows: kv, cols: c.hiddenSize),
-                value: try source.loadMatrix(name(.value, l), rows: kv, cols: c.hiddenSize),
-                attentionOutput: try source.loadMatrix(name(.attentionOutput, l), rows: c.hiddenSize, cols: q),
+                query: try source.loadWeight(name(.query, l), rows: q, cols: c.hiddenSize),
+                key: try source.loadWeight(name(.key, l), rows: kv, cols: c.hiddenSize),
+                value: try source.loadWeight(name(.value, l), rows: kv, cols: c.hiddenSize),
+                attentionOutput: try source.loadWeight(name(.attentionOutput, l), rows: c.hiddenSize, cols: q),
                 queryBias: c.hasQKVBias ? try source.loadVector(name(.queryBias, l), count: q) : nil,
                 keyBias: c.hasQKVBias ? try source.loadVector(name(.keyBias, l), count: kv) : nil,
                 valueBias: c.hasQKVBias ? try source.loadVector(name(.valueBias, l), count: kv) : nil,
@@ -50,15 +53,15 @@ public final class TransformerModel: @unchecked Sendable {
                 keyNorm: c.hasQKNorm ? try source.loadVector(name(.keyNorm, l), count: c.headDim) : nil,
                 postAttentionNorm: c.hasPostNorms ? try source.loadVector(name(.postAttentionNorm, l), count: c.hiddenSize) : nil,
                 ffnNorm: try source.loadVector(name(.ffnNorm, l), count: c.hiddenSize),
-                ffnGate: try source.loadMatrix(name(.ffnGate, l), rows: c.ffnSize, cols: c.hiddenSize),
-                ffnUp: try source.loadMatrix(name(.ffnUp, l), rows: c.ffnSize, cols: c.hiddenSize),
-                ffnDown: try source.loadMatrix(name(.ffnDown, l), rows: c.hiddenSize, cols: c.ffnSize),
+                ffnGate: try source.loadWeight(name(.ffnGate, l), rows: c.ffnSize, cols: c.hiddenSize),
+                ffnUp: try source.loadWeight(name(.ffnUp, l), rows: c.ffnSize, cols: c.hiddenSize),
+                ffnDown: try source.loadWeight(name(.ffnDown, l), rows: c.hiddenSize, cols: c.ffnSize),
                 postFFNNorm: c.hasPostNorms ? try source.loadVector(name(.postFFNNorm, l), count: c.hiddenSize) : nil))
         }
         self.layers = layers
         outputNorm = try source.loadVector(name(.outputNorm), count: c.hiddenSize)
-        embedding = try source.loadMatrix(name(.tokenEmbedding), rows: c.vocabularySize, cols: c.hiddenSize)
-        output = c.tiedEmbeddings ? embedding : try source.loadMatrix(name(.output), rows: c.vocabularySize, cols: c.hiddenSize)
+        embedding = try source.loadWeight(name(.tokenEmbedding), rows: c.vocabularySize, cols: c.hiddenSize)
+        output = c.tiedEmbeddings ? embedding : try source.loadWeight(name(.output), rows: c.vocabularySize, cols: c.hiddenSize)
         globalRotary = RotaryTable(dimensions: c.headDim, pairing: c.rotaryPairing,
                                    inverseFrequencies: RotaryTable.standardFrequencies(base: c.ropeBase, dimensions: c.headDim))
         slidingRotary = c.slidingRopeBase.map {
@@ -68,16 +71,15 @@ public final class TransformerModel: @unchecked Sendable {
         slidingScheme = RotaryScheme(table: slidingRotary)
     }
 
-    /// Bytes of f32 weights held in memory.
+    /// Bytes of weights: f32 copies plus encoded weights in the (shared) memory map.
     public var weightBytes: Int {
-        var n = outputNorm.count + embedding.count + (config.tiedEmbeddings ? 0 : output.count)
+        var n = outputNorm.count * 4 + embedding.byteCount + (config.tiedEmbeddings ? 0 : output.byteCount)
         for l in layers {
-            n += [l.attentionNorm, l.query, l.key, l.value, l.attentionOutput, l.ffnNorm, l.ffnGate, l.ffnUp, l.ffnDown]
-                .reduce(0) { $0 + $1.count }
-            n += [l.queryBias, l.keyBias, l.valueBias, l.queryNorm, l.keyNorm, l.postAttentionNorm, l.postFFNNorm]
-                .reduce(0) { $0 + ($1?.count ?? 0) }
+            n += [l.query, l.key, l.value, l.attentionOutput, l.ffnGate, l.ffnUp, l.ffnDown].reduce(0) { $0 + $1.byteCount }
+            n += [l.attentionNorm, l.ffnNorm, l.queryBias, l.keyBias, l.valueBias, l.queryNorm, l.keyNorm, l.postAttentionNorm, l.postFFNNorm]
+                .reduce(0) { $0 + ($1?.count ?? 0) * 4 }
         }
-        return n * 4
+        return n
     }
 
     public enum ForwardError: Error, CustomStringConvertible {
@@ -114,8 +116,9 @@ public final class TransformerModel: @unchecked Sendable {
         let x = FloatBuffer(rows: T, cols: H, zeroed: false)
         let embeddingScale = c.embeddingScale ?? 1
         for (t, token) in tokens.enumerated() {
-            let src = embedding.row(Int(token)), dst = x.row(t)
-            for i in 0..<H { dst[i] = src[i] * embeddingScale }
+            let dst = x.row(t)
+            embedding.row(Int(token), into: dst)
+            if embeddingScale != 1 { for i in 0..<H { dst[i] *= embeddingScale } }
         }
         let h = FloatBuffer(rows: T, cols: H, zeroed: false)
         let q = FloatBuffer(rows: T, cols: qWidth, zeroed: false)
@@ -188,22 +191,43 @@ public final class TransformerModel: @unchecked Sendable {
     }
 }
 
-/// y = x W^T + b with W stored [out, in]; the output features are split across threads, each calling a
-/// single-threaded sgemm on its slice of W.
+/// y = x W^T + b with W stored [out, in]. Dense weights: the output features are split across threads, each
+/// calling a single-threaded sgemm on its slice of W. Encoded weights: a few rows (decode) go through the
+/// quantized matrix-vector kernel; more rows dequantize W one tile of output features at a time per thread
+/// and run sgemm on the tile, so the f32 copy of W never exists whole.
 enum Linear {
-    static func apply(_ x: FloatBuffer, weight: FloatBuffer, bias: FloatBuffer?, into y: FloatBuffer) {
+    static let encodedTileRows = 256
+    static let vectorRows = 4
+
+    static func apply(_ x: FloatBuffer, weight: WeightMatrix, bias: FloatBuffer?, into y: FloatBuffer) {
         precondition(x.cols == weight.cols && y.cols == weight.rows && x.rows == y.rows)
         apply(rows: x.rows, input: x.pointer, inputWidth: x.cols, weight: weight, bias: bias, into: y.pointer)
     }
 
-    static func apply(rows T: Int, input: UnsafePointer<Float>, inputWidth: Int, weight: FloatBuffer,
+    static func apply(rows T: Int, input: UnsafePointer<Float>, inputWidth: Int, weight: WeightMatrix,
                       bias: FloatBuffer?, into y: UnsafeMutablePointer<Float>) {
         let N = weight.rows, K = inputWidth
-        let step = 64
-        Parallel.forRanges((N + step - 1) / step) { blocks in
-            let n0 = blocks.lowerBound * step, n1 = min(N, blocks.upperBound * step)
-            BLAS.matmulTransposedB(m: T, n: n1 - n0, k: K, a: input, lda: K,
-                                   b: weight.pointer + n0 * K, ldb: K, c: y + n0, ldc: N)
+        if T == 0 { return }
+        switch weight {
+        case .dense(let w):
+            let step = 64
+            Parallel.forRanges((N + step - 1) / step) { blocks in
+                let n0 = blocks.lowerBound * step, n1 = min(N, blocks.upperBound * step)
+                BLAS.matmulTransposedB(m: T, n: n1 - n0, k: K, a: input, lda: K, b: w.pointer + n0 * K, ldb: K, c: y + n0, ldc: N)
+            }
+        case .encoded(let q) where T <= vectorRows:
+            q.multiply(input, count: T, into: y)
+        case .encoded(let q):
+            let tile = encodedTileRows
+            Parallel.forRanges((N + tile - 1) / tile) { tiles in
+                let scratch = UnsafeMutablePointer<Float>.allocate(capacity: tile * K)
+                defer { scratch.deallocate() }
+                for t in tiles {
+                    let n0 = t * tile, n1 = min(N, n0 + tile)
+                    for r in n0..<n1 { q.dequantizeRow(r, into: scratch + (r - n0) * K) }
+                    BLAS.matmulTransposedB(m: T, n: n1 - n0, k: K, a: input, lda: K, b: scratch, ldb: K, c: y + n0, ldc: N)
+                }
+            }
         }
         if let b = bias {
             for t in 0..<T { Kernels.add(b.pointer, into: y + t * N, count: N) }
