@@ -24,8 +24,9 @@ let package = Package(
                 swiftSettings: [.unsafeFlags(["-Ounchecked", "-Xcc", "-march=native"])]),
         .target(name: "LongLMModels", dependencies: ["LongLMCore", "LongLMAttention"]),
         .target(name: "LongLMDistributed", dependencies: ["LongLMCore", "LongLMAttention", "LongLMModels", "CMPI"]),
+        .target(name: "LongLMEval", dependencies: ["LongLMCore", "LongLMModels"]),
         .executableTarget(name: "longlm-dist", dependencies: [
-            "LongLMModels", "LongLMAttention", "LongLMCore", "LongLMDistributed",
+            "LongLMModels", "LongLMAttention", "LongLMCore", "LongLMDistributed", "LongLMEval",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "LongLMCoreTests", dependencies: ["LongLMCore"],
@@ -33,6 +34,7 @@ let package = Package(
         .testTarget(name: "LongLMAttentionTests", dependencies: ["LongLMAttention"]),
         .testTarget(name: "LongLMModelsTests", dependencies: ["LongLMModels"]),
         .testTarget(name: "LongLMDistributedTests", dependencies: ["LongLMDistributed", "LongLMModels"]),
+        .testTarget(name: "LongLMEvalTests", dependencies: ["LongLMEval"]),
         .testTarget(name: "CLITests", dependencies: []),
     ],
     swiftLanguageModes: [.v5]
