@@ -10,7 +10,7 @@ struct BenchAttention: ParsableCommand {
         abstract: "Time one causal attention layer (random inputs) per method and compare with the sgemm peak measured in the same run.")
 
     @Option(help: ArgumentHelp("Sequence lengths, comma separated.", valueName: "n,n,...")) var lengths = "8192,32768"
-    @Option(help: ArgumentHelp("Methods, comma separated (none, selfextend, dca).", valueName: "m,m,...")) var methods = "none,selfextend,dca"
+    @Option(help: ArgumentHelp("Methods, comma separated (none, selfextend, dca, gali).", valueName: "m,m,...")) var methods = "none,selfextend,dca"
     @Option(help: "Query heads (default: Gemma 3 270M).") var heads = 4
     @Option(help: "Key/value heads.") var kvHeads = 1
     @Option(help: "Head dimension.") var headDim = 256
@@ -40,6 +40,9 @@ struct BenchAttention: ParsableCommand {
                 case "none": scheme = RotaryScheme(table: table)
                 case "selfextend": scheme = SelfExtend(groupSize: groupSize, window: w, table: table)
                 case "dca": scheme = DualChunk(chunkSize: 3 * trainedContext / 4, localWindow: trainedContext / 8, table: table)
+                // GALI positions a prompt longer than its window; scaled so the benchmark length is past it.
+                case "gali": scheme = try GALI(trainedContext: min(trainedContext, n / 2), localWindow: 128, chunk: .size(3000),
+                                               promptLength: n, mode: .interpolated, noise: .gaussian, seed: 0, table: table)
                 default: throw ValidationError("unknown method '\(name)'")
                 }
                 let start = Date()
