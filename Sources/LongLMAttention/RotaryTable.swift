@@ -15,8 +15,10 @@ public enum RotaryPairing: String, Sendable {
 public final class RotaryTable: @unchecked Sendable {
     public let dimensions: Int
     public let pairing: RotaryPairing
-    /// theta_m for m = 0 ..< dimensions/2.
+    /// theta_m for m = 0 ..< dimensions/2 (of position 0 when the frequencies vary with the position).
     public let inverseFrequencies: [Double]
+    /// The frequencies position p is rotated with; constant except for schemes such as dynamic NTK.
+    private let frequenciesAt: @Sendable (Int) -> [Double]
     private(set) var cosines: [Float] = []
     private(set) var sines: [Float] = []
     public private(set) var positionCount = 0
@@ -27,6 +29,16 @@ public final class RotaryTable: @unchecked Sendable {
         self.dimensions = dimensions
         self.pairing = pairing
         self.inverseFrequencies = inverseFrequencies
+        frequenciesAt = { _ in inverseFrequencies }
+    }
+
+    /// A table whose frequencies depend on the position (each row p uses `frequenciesAt(p)`).
+    public init(dimensions: Int, pairing: RotaryPairing, frequenciesAt: @escaping @Sendable (Int) -> [Double]) {
+        precondition(dimensions % 2 == 0)
+        self.dimensions = dimensions
+        self.pairing = pairing
+        self.frequenciesAt = frequenciesAt
+        inverseFrequencies = frequenciesAt(0)
     }
 
     /// theta_m = base^(-2m/d), the standard RoPE frequencies.
@@ -43,8 +55,9 @@ public final class RotaryTable: @unchecked Sendable {
         var cos = cosines, sin = sines
         cos.reserveCapacity(newCount * half); sin.reserveCapacity(newCount * half)
         for p in positionCount..<newCount {
+            let frequencies = frequenciesAt(p)
             for m in 0..<half {
-                let angle = (Double(p) * inverseFrequencies[m]).truncatingRemainder(dividingBy: 2 * Double.pi)
+                let angle = (Double(p) * frequencies[m]).truncatingRemainder(dividingBy: 2 * Double.pi)
                 cos.append(Float(Foundation.cos(angle)))
                 sin.append(Float(Foundation.sin(angle)))
             }
