@@ -137,6 +137,53 @@ final class CLITests: XCTestCase {
         }
     }
 
+    /// Starts a 2-rank Gemma 3 run on 3000 tokens, sends `signal` to one rank mid-prefill, and returns the
+    /// job's result and how long it took to end.
+    func mpirunWithFault(signal: String, stepTimeout: Int) throws -> (Result, Double) {
+        let prompt = Self.repository + "/Tests/Fixtures/gemma3-llamacpp/prompt-3000.npy"
+        let data = try Data(contentsOf: URL(fileURLWithPath: prompt))
+        let headerLength = Int(data[8]) | Int(data[9]) << 8
+        let ids = data.dropFirst(10 + headerLength).withUnsafeBytes { raw in
+            (0..<(raw.count / 4)).map { String(Int32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: Int32.self))) }
+        }
+        let tokens = temporaryPath(".txt")
+        try ids.joined(separator: ",").write(toFile: tokens, atomically: true, encoding: .utf8)
+        // A step timeout no other test uses marks this job's ranks for pkill.
+        let marker = "\(stepTimeout).\(Int.random(in: 100...999))"
+        let start = Date()
+        let outcome = Outcome()
+        let job = Thread {
+            outcome.set(try? self.runMPI(ranks: 2, transport: "vader", arguments: [
+                "generate", "--model", Self.gemma, "--tokens-file", tokens, "--max-new-tokens", "4", "--step-timeout", marker]))
+        }
+        job.start()
+        Thread.sleep(forTimeInterval: 6)   // both ranks loaded and inside the prefill
+        _ = try launch("/usr/bin/pkill", ["-\(signal)", "-n", "-f", "step-timeout \(marker)"])
+        while outcome.get() == nil && Date().timeIntervalSince(start) < 300 { Thread.sleep(forTimeInterval: 0.2) }
+        _ = try? launch("/usr/bin/pkill", ["-9", "-f", "step-timeout \(marker)"])   // never leave a rank behind
+        return (try XCTUnwrap(outcome.get()), Date().timeIntervalSince(start))
+    }
+
+    func testKilledRankEndsTheJobWithANonZeroExit() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/mpirun"), FileManager.default.fileExists(atPath: Self.gemma) else {
+            throw XCTSkip("run scripts/setup.sh")
+        }
+        let (r, seconds) = try mpirunWithFault(signal: "9", stepTimeout: 60)
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertLessThan(seconds, 60, "the job should end well before the step timeout")
+        XCTAssertTrue(r.stderr.contains("signal 9") || r.stderr.contains("Killed"), r.stderr)
+    }
+
+    func testStoppedRankMakesTheWatchdogEndTheJobNamingThePeer() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/mpirun"), FileManager.default.fileExists(atPath: Self.gemma) else {
+            throw XCTSkip("run scripts/setup.sh")
+        }
+        let (r, seconds) = try mpirunWithFault(signal: "STOP", stepTimeout: 8)
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertLessThan(seconds, 120)
+        XCTAssertTrue(r.stderr.contains("timed out") && r.stderr.contains("waiting for rank"), r.stderr)
+    }
+
     /// `mpirun` as a user runs it in a container: as root, oversubscribed, on shared memory or TCP over loopback.
     func runMPI(ranks: Int, transport: String, arguments: [String]) throws -> Result {
         let btl = transport == "tcp" ? ["--mca", "btl", "self,tcp", "--mca", "btl_tcp_if_include", "lo"] : ["--mca", "btl", "self,vader"]
@@ -181,4 +228,12 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(i.status, 0, i.stderr)
         XCTAssertTrue(i.stdout.contains("gemma3") && i.stdout.contains("32768"), i.stdout)
     }
+}
+
+/// The result of a job running on another thread.
+final class Outcome: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: CLITests.Result?
+    func set(_ v: CLITests.Result?) { lock.lock(); value = v; lock.unlock() }
+    func get() -> CLITests.Result? { lock.lock(); defer { lock.unlock() }; return value }
 }
