@@ -16,6 +16,8 @@ public final class DistributedSequence {
     /// Tokens held by each rank (every rank keeps the same table).
     public private(set) var counts: [Int]
     public private(set) var length = 0
+    /// Ring time and traffic of this rank's prefill, per layer.
+    public let statistics = RingStatistics()
 
     public init(model: TransformerModel, communicator: any Communicator, layout: Layout, method: ContextMethod,
                 promptLength: Int, timeout: Double) throws {
@@ -35,7 +37,9 @@ public final class DistributedSequence {
         let shards = (0..<ranks).map { layout.positions(tokens: tokens.count, ranks: ranks, rank: $0) }
         counts = shards.map(\.count)
         let mine = shards[rank]
-        let ring = RingBackend(ring: RingAttention(communicator: communicator, stepTimeout: timeout), keyCounts: counts)
+        var ringAttention = RingAttention(communicator: communicator, stepTimeout: timeout)
+        ringAttention.statistics = statistics
+        let ring = RingBackend(ring: ringAttention, keyCounts: counts)
         let hidden = try model.forward(tokens: mine.map { tokens[Int($0)] }, positions: mine, cache: cache, attention: ring)
         length = tokens.count
         // The rank holding the last position sends its logits to rank 0.

@@ -13,6 +13,8 @@ public struct RingAttention {
     public var stepTimeout: Double
     /// Key sub-blocks per step; the exchange is polled between them so it progresses during compute.
     public var progressSlices = 4
+    /// Where to account time and bytes (`--stats`), if anywhere.
+    public var statistics: RingStatistics?
 
     public init(communicator: any Communicator, stepTimeout: Double) {
         self.communicator = communicator
@@ -39,15 +41,20 @@ public struct RingAttention {
         for step in 0..<ranks {
             let holder = (rank - step + ranks) % ranks      // the rank this block started on
             var exchange: PendingExchange? = nil
+            let started = Date()
             if step < ranks - 1 {
                 let incoming = keyCounts[(rank - step - 1 + 2 * ranks) % ranks]
+                let sent = KVBlock.bytes(count: keyCounts[holder], width: width), received = KVBlock.bytes(count: incoming, width: width)
                 exchange = try communicator.startExchange(
                     send: current.bytes(count: keyCounts[holder], width: width), to: (rank + 1) % ranks,
                     receive: next.mutableBytes(count: incoming, width: width), from: (rank - 1 + ranks) % ranks, tag: layer)
+                statistics?.record(layer: layer, sent: sent, received: received)
             }
             try accumulate(block: current, count: keyCounts[holder], width: width, queries: queries, queryPositions: queryPositions,
                            shape: shape, scheme: scheme, scale: scale, window: window, layer: layer, into: &partial, exchange: exchange)
+            let computed = Date()
             if let exchange { try communicator.wait(exchange, timeout: stepTimeout) }
+            statistics?.record(layer: layer, compute: computed.timeIntervalSince(started), blocked: Date().timeIntervalSince(computed))
             swap(&current, &next)
         }
         partial.finish(into: output)

@@ -73,6 +73,31 @@ final class RingAttentionTests: XCTestCase {
         }
     }
 
+    func testBytesMovedPerLayerEqualTheFormula() throws {
+        let shape = AttentionShape(heads: heads, kvHeads: kvHeads, headDim: d)
+        let n = 29, x = inputs(n)
+        let scheme = RotaryScheme(table: RotaryTable(dimensions: d, pairing: .halves,
+                                                     inverseFrequencies: RotaryTable.standardFrequencies(base: 10000, dimensions: d)))
+        for ranks in [2, 3, 4] {
+            let totals = Results(2)
+            try LocalCommunicator.run(size: ranks) { comm in
+                let mine = Layout.zigzag.positions(tokens: n, ranks: ranks, rank: comm.rank)
+                let counts = (0..<ranks).map { Layout.zigzag.positions(tokens: n, ranks: ranks, rank: $0).count }
+                var ring = RingAttention(communicator: comm, stepTimeout: 20)
+                let statistics = RingStatistics()
+                ring.statistics = statistics
+                var out = [Float](repeating: 0, count: mine.count * self.heads * self.d)
+                try ring.attend(queries: self.rows(x.q, mine, width: self.heads * self.d), queryPositions: mine,
+                                keys: self.rows(x.k, mine, width: self.kvHeads * self.d), values: self.rows(x.v, mine, width: self.kvHeads * self.d),
+                                keyPositions: mine, keyCounts: counts, shape: shape, scheme: scheme, scale: 0.25, window: nil, layer: 5, output: &out)
+                let layer = statistics.layers[5]!
+                totals.add([Float(layer.bytesSent), Float(layer.bytesReceived)])
+            }
+            let expected = Float(RingStatistics.expectedBytesPerLayer(tokens: n, ranks: ranks, width: kvHeads * d))
+            XCTAssertEqual(totals.values, [expected, expected], "ranks=\(ranks)")
+        }
+    }
+
     func testShardedDecodeEqualsSingleProcessForEveryScheme() throws {
         let shape = AttentionShape(heads: heads, kvHeads: kvHeads, headDim: d)
         let n = 37   // keys 0..<37; the decoded token is the last one
@@ -107,6 +132,11 @@ final class Results: @unchecked Sendable {
     private let lock = NSLock()
     var values: [Float]
     init(_ count: Int) { values = [Float](repeating: .nan, count: count) }
+    /// Adds element-wise (NaN entries start at 0).
+    func add(_ more: [Float]) {
+        lock.lock(); defer { lock.unlock() }
+        for i in more.indices { values[i] = (values[i].isNaN ? 0 : values[i]) + more[i] }
+    }
     func store(_ rows: [Float], positions: [Int32], width: Int) {
         lock.lock(); defer { lock.unlock() }
         for (i, p) in positions.enumerated() {

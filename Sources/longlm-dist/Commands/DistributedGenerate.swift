@@ -42,6 +42,13 @@ extension Generate {
         let start = Date()
         var logits = orAbort { try sequence.prefill(ids) }
         let prefillSeconds = Date().timeIntervalSince(start)
+        if parallelOptions.stats {
+            // Ranks report in turn so their lines do not interleave.
+            for r in 0..<comm.size {
+                if r == comm.rank { log(sequence.statistics.report(rank: r)) }
+                orAbort { try comm.barrier(timeout: timeout) }
+            }
+        }
         var generated: [Int32] = [], stepLogits: [Float] = [], pending: [UInt8] = []
         let decodeStart = Date()
         while true {
