@@ -30,6 +30,9 @@ struct Bench: ParsableCommand {
         let loaded = modelOptions.load()
         let model = loaded.model
         let vocab = model.config.vocabularySize
+        // Warm-up: touch every mapped weight page and the RoPE tables once, so the first length is not charged for it.
+        _ = try Generator(model: model, prefillChunk: batchSize).generate(
+            prompt: [loaded.tokenizer?.bosToken ?? 0] + [Int32](repeating: 1, count: 31), maxNewTokens: 2, sampler: .greedy, stopTokens: []) { _, _ in true }
         if !json { print("length  prefill tok/s  decode tok/s  (threads \(Parallel.threads), batch \(batchSize))") }
         for n in parsedLengths! {
             var random = SplitMix64(seed: seed)
