@@ -100,9 +100,9 @@ public enum TiledAttention {
         }
 
         // Work items read and write disjoint rows of the partial state.
-        partial.maxima.withUnsafeMutableBufferPointer { maximaBuffer in
-        partial.sums.withUnsafeMutableBufferPointer { sumsBuffer in
-        partial.accumulator.withUnsafeMutableBufferPointer { accumulatorBuffer in
+        partial.state.maxima.withUnsafeMutableBufferPointer { maximaBuffer in
+        partial.state.sums.withUnsafeMutableBufferPointer { sumsBuffer in
+        partial.state.accumulator.withUnsafeMutableBufferPointer { accumulatorBuffer in
             let partialMaxima = maximaBuffer.baseAddress!, partialSums = sumsBuffer.baseAddress!
             let partialAccumulator = accumulatorBuffer.baseAddress!
                     Parallel.forEach(shape.kvHeads * queryBlocks) { item in

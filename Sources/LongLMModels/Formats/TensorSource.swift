@@ -55,10 +55,6 @@ extension TensorSource {
         try loadMatrix(name, rows: 1, cols: count)
     }
 
-    public func loadOptionalVector(_ name: String, count: Int) throws -> FloatBuffer? {
-        tensor(named: name) == nil ? nil : try loadVector(name, count: count)
-    }
-
     public func dequantize(_ t: StoredTensor) throws -> FloatBuffer {
         guard t.type.isDequantizable, let rowBytes = t.type.rowBytes(count: t.cols) else {
             throw WeightError.unsupportedType(name: t.name, type: t.type.name)
