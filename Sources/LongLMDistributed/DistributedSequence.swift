@@ -30,22 +30,54 @@ public final class DistributedSequence {
         counts = Array(repeating: 0, count: communicator.size)
     }
 
+    /// Called on every rank after each layer of the prefill with (layer, layers).
+    public var onLayer: ((Int, Int) -> Void)?
+
     /// Runs the prompt (the same ids on every rank) and returns the logits of its last position on rank 0
     /// (nil on the other ranks).
     public func prefill(_ tokens: [Int32]) throws -> [Float]? {
+        let (hidden, mine) = try prefillHidden(tokens)
+        // The rank holding the last position sends its logits to rank 0.
+        let last = Int32(tokens.count - 1)
+        let holder = counts.indices.first { layout.positions(tokens: tokens.count, ranks: communicator.size, rank: $0).contains(last) }!
+        return try gatherLogits(hidden: hidden, row: mine.firstIndex(of: last), holder: holder)
+    }
+
+    /// Runs the prompt and returns this rank's final hidden states with the positions of their rows.
+    public func prefillHidden(_ tokens: [Int32]) throws -> (hidden: FloatBuffer, positions: [Int32]) {
         let ranks = communicator.size, rank = communicator.rank
         let shards = (0..<ranks).map { layout.positions(tokens: tokens.count, ranks: ranks, rank: $0) }
         counts = shards.map(\.count)
         let mine = shards[rank]
         var ringAttention = RingAttention(communicator: communicator, stepTimeout: timeout)
         ringAttention.statistics = statistics
-        let ring = RingBackend(ring: ringAttention, keyCounts: counts)
+        let ring = RingBackend(ring: ringAttention, keyCounts: counts, layers: model.config.layerCount, onLayer: onLayer)
         let hidden = try model.forward(tokens: mine.map { tokens[Int($0)] }, positions: mine, cache: cache, attention: ring)
         length = tokens.count
-        // The rank holding the last position sends its logits to rank 0.
-        let last = Int32(tokens.count - 1)
-        let holder = shards.firstIndex { $0.contains(last) }!
-        return try gatherLogits(hidden: hidden, row: mine.firstIndex(of: last), holder: holder)
+        return (hidden, mine)
+    }
+
+    /// Collects `width` floats per prompt position from every rank (this rank's rows in `values`, in the order
+    /// of its positions) into one array in position order on rank 0; nil on the other ranks.
+    public func gatherByPosition(_ values: [Float], width: Int) throws -> [Float]? {
+        let ranks = communicator.size, rank = communicator.rank
+        precondition(values.count == counts[rank] * width)
+        if rank != 0 {
+            try values.withUnsafeBytes { try communicator.send($0, to: 0, tag: 1_000_001, timeout: timeout) }
+            return nil
+        }
+        var result = [Float](repeating: 0, count: length * width)
+        for source in 0..<ranks {
+            var rows = values
+            if source != 0 {
+                rows = [Float](repeating: 0, count: counts[source] * width)
+                try rows.withUnsafeMutableBytes { try communicator.receive($0, from: source, tag: 1_000_001, timeout: timeout) }
+            }
+            for (i, position) in layout.positions(tokens: length, ranks: ranks, rank: source).enumerated() {
+                for c in 0..<width { result[Int(position) * width + c] = rows[i * width + c] }
+            }
+        }
+        return result
     }
 
     /// Runs one new token (the same on every rank) and returns its logits on rank 0 (nil elsewhere).
@@ -80,12 +112,15 @@ public final class DistributedSequence {
 struct RingBackend: AttentionBackend {
     let ring: RingAttention
     let keyCounts: [Int]
+    let layers: Int
+    let onLayer: ((Int, Int) -> Void)?
     func attend(layer: Int, queries: UnsafePointer<Float>, queryPositions: [Int32],
                 keys: UnsafePointer<Float>, values: UnsafePointer<Float>, keyPositions: [Int32],
                 shape: AttentionShape, scheme: any PositionScheme, scale: Float, window: Int?,
                 output: UnsafeMutablePointer<Float>) throws {
         try ring.attend(queries: queries, queryPositions: queryPositions, keys: keys, values: values, keyPositions: keyPositions,
                         keyCounts: keyCounts, shape: shape, scheme: scheme, scale: scale, window: window, layer: layer, output: output)
+        onLayer?(layer, layers)
     }
 }
 

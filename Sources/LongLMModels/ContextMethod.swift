@@ -5,8 +5,8 @@ import LongLMAttention
 /// parameters; `scheme(for:promptLength:)` turns it into the position scheme of one sequence.
 /// Sliding-window layers always keep the model's own RoPE (their window is inside the trained range;
 /// llama.cpp's group attention regroups them too and breaks Gemma 3 even at 4k).
-public struct ContextMethod: Sendable, CustomStringConvertible {
-    public enum Kind: Sendable {
+public struct ContextMethod: Sendable, Codable, CustomStringConvertible {
+    public enum Kind: Sendable, Codable {
         /// The model's own RoPE configuration, including any RoPE scaling its config asks for.
         case none
         /// Position interpolation, NTK, dynamic/consistent NTK, YaRN, Llama 3 (replaces the config's scaling).

@@ -2,7 +2,7 @@ import Foundation
 
 /// Size of the prompt chunks after the first (which is always T tokens), spec §1.1. The reference decides by the
 /// Python type of `chunk_coe`: an int is a fixed size, a float a ratio of the tokens scheduled so far.
-public enum GALIChunk: Sendable, Equatable, CustomStringConvertible {
+public enum GALIChunk: Sendable, Equatable, Codable, CustomStringConvertible {
     case size(Int)
     case ratio(Double)
 
@@ -22,14 +22,14 @@ public enum GALIChunk: Sendable, Equatable, CustomStringConvertible {
 
 /// §2.6: the released code computes rho in bf16, where every fraction vanishes at realistic scale, so its
 /// published numbers are `.referenceBF16` (rho = 0: keys at ceil(p_j), no interpolation, no noise).
-public enum GALIMode: String, Sendable {
+public enum GALIMode: String, Sendable, Codable {
     /// The paper's intent: logits linearly interpolated between the two neighbouring integer distances.
     case interpolated
     /// What the reference computes in bf16 when every query position is >= 256: rho = 0.
     case referenceBF16
 }
 
-public enum GALINoise: String, Sendable {
+public enum GALINoise: String, Sendable, Codable {
     /// noise_type="gaussian" (README default): eps * std on fractional-key logits.
     case gaussian
     /// noise_type="no".

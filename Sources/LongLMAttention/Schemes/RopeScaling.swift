@@ -17,7 +17,7 @@ public enum RopeScalingError: Error, Equatable, CustomStringConvertible {
 /// RoPE; the two dynamic NTK variants pick the base from a sequence length (DynamicNTK.swift,
 /// ConsistentNTK.swift). `originalContext` is L0: transformers reads `original_max_position_embeddings`
 /// for yarn and llama3 but `max_position_embeddings` for dynamic.
-public enum RopeScaling: Sendable, Equatable {
+public enum RopeScaling: Sendable, Equatable, Codable {
     case linear(factor: Double)
     /// Static NTK-aware, spec §C.2 (not in transformers 5.x).
     case ntk(factor: Double)

@@ -9,16 +9,11 @@ extension Generate {
     /// and tokenizes the prompt, broadcasts the ids, samples each token, broadcasts it and streams the text.
     /// Any error on any rank ends the whole job with a message naming the rank.
     func runDistributed() {
-        let comm: MPICommunicator
-        do { comm = try MPIEnvironment.world() } catch { fail("MPI: \(error)") }
+        let comm = startMPI(modelOptions: modelOptions)
         func orAbort<T>(_ body: () throws -> T) -> T {
             do { return try body() } catch { comm.abort("rank \(comm.rank): \(error)", code: 1) }
         }
         let timeout = parallelOptions.stepTimeout
-        // Threads per rank: the cores divided among the ranks on this node.
-        let localRanks = Int(ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_LOCAL_SIZE"] ?? "") ?? 1
-        Parallel.threads = modelOptions.threads ?? max(1, System.coreCount / max(1, localRanks))
-        BLAS.setThreads(1)
         let loaded = orAbort { try ModelLoader.load(path: modelOptions.model) }
         let model = loaded.model
 

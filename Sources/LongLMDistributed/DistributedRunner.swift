@@ -1,0 +1,138 @@
+import Foundation
+import LongLMCore
+import LongLMModels
+
+/// Runs requests across all ranks of a communicator. Rank 0 holds the runner and drives it like a local
+/// one: each request is broadcast to the other ranks, which wait in `serve()` until `finish()`. Every rank
+/// then prefills its shard through the ring; rank 0 picks each greedy token and broadcasts it, or gathers
+/// the per-token scores. A request is checked on rank 0 before it is sent, so a refused request costs no
+/// communication and the workers never see it.
+public final class DistributedRunner: SequenceRunner {
+    public let model: TransformerModel
+    public let communicator: any Communicator
+    public let layout: Layout
+    public let timeout: Double
+    /// Ring statistics of the most recent prefill on this rank.
+    public private(set) var lastStatistics = RingStatistics()
+
+    enum Message: Codable {
+        case generate(GenerationRequest)
+        case score(ScoringRequest)
+        case stop
+    }
+
+    public init(model: TransformerModel, communicator: any Communicator, layout: Layout = .zigzag, timeout: Double) {
+        self.model = model
+        self.communicator = communicator
+        self.layout = layout
+        self.timeout = timeout
+    }
+
+    // MARK: rank 0
+
+    public func generate(_ request: GenerationRequest, progress: ((Int, Int) -> Void)?) throws -> GenerationOutcome {
+        precondition(communicator.rank == 0, "only rank 0 drives the runner; the other ranks serve()")
+        try request.check(config: model.config)
+        try broadcast(.generate(request))
+        return try runGeneration(request, progress: progress)!
+    }
+
+    public func score(_ request: ScoringRequest, progress: ((Int, Int) -> Void)?) throws -> [Float] {
+        precondition(communicator.rank == 0, "only rank 0 drives the runner; the other ranks serve()")
+        try request.check(config: model.config)
+        try broadcast(.score(request))
+        return try runScoring(request, progress: progress)!
+    }
+
+    /// Releases the serving ranks.
+    public func finish() throws {
+        precondition(communicator.rank == 0)
+        try broadcast(.stop)
+    }
+
+    // MARK: the other ranks
+
+    /// Runs the requests rank 0 sends until it calls `finish()`.
+    public func serve() throws {
+        precondition(communicator.rank != 0)
+        while true {
+            switch try broadcast(nil) {
+            case .generate(let request): _ = try runGeneration(request, progress: nil)
+            case .score(let request): _ = try runScoring(request, progress: nil)
+            case .stop: return
+            }
+        }
+    }
+
+    // MARK: every rank
+
+    /// Rank 0 sends `message` (its length, then its JSON); the others pass nil and get it.
+    @discardableResult
+    func broadcast(_ message: Message?) throws -> Message {
+        var bytes = communicator.rank == 0 ? [UInt8](try JSONEncoder().encode(message!)) : []
+        var count = Int64(bytes.count)
+        try withUnsafeMutableBytes(of: &count) { try communicator.broadcast($0, root: 0, timeout: timeout) }
+        if communicator.rank != 0 { bytes = [UInt8](repeating: 0, count: Int(count)) }
+        try bytes.withUnsafeMutableBytes { try communicator.broadcast($0, root: 0, timeout: timeout) }
+        return try message ?? JSONDecoder().decode(Message.self, from: Data(bytes))
+    }
+
+    func makeSequence(method: ContextMethod, promptLength: Int, progress: ((Int, Int) -> Void)?) throws -> DistributedSequence {
+        let sequence = try DistributedSequence(model: model, communicator: communicator, layout: layout, method: method,
+                                               promptLength: promptLength, timeout: timeout)
+        lastStatistics = sequence.statistics
+        if let progress {
+            sequence.onLayer = { layer, layers in progress(promptLength * (layer + 1) / layers, promptLength) }
+        }
+        return sequence
+    }
+
+    /// Greedy generation; the outcome on rank 0, nil elsewhere.
+    func runGeneration(_ request: GenerationRequest, progress: ((Int, Int) -> Void)?) throws -> GenerationOutcome? {
+        let sequence = try makeSequence(method: request.method, promptLength: request.prompt.count, progress: progress)
+        let start = Date()
+        var logits = try sequence.prefill(request.prompt)
+        let prefillSeconds = Date().timeIntervalSince(start)
+        let stops = Set(request.stopTokens)
+        var generated: [Int32] = [], sampler = Sampler.greedy
+        let decodeStart = Date()
+        while true {
+            var token: Int32 = -1   // -1: stop
+            if communicator.rank == 0 {
+                token = logits!.withUnsafeBufferPointer { sampler.sample($0) }
+                generated.append(token)
+                if stops.contains(token) || generated.count == request.maxNewTokens { token = -1 }
+            }
+            try withUnsafeMutableBytes(of: &token) { try communicator.broadcast($0, root: 0, timeout: timeout) }
+            if token < 0 { break }
+            logits = try sequence.decode(token)
+        }
+        guard communicator.rank == 0 else { return nil }
+        return GenerationOutcome(ids: generated, promptTokens: request.prompt.count, prefillSeconds: prefillSeconds,
+                                 decodeSeconds: Date().timeIntervalSince(decodeStart))
+    }
+
+    /// Scores on every rank for its own positions, gathered on rank 0 (nil elsewhere).
+    func runScoring(_ request: ScoringRequest, progress: ((Int, Int) -> Void)?) throws -> [Float]? {
+        let tokens = request.tokens
+        let sequence = try makeSequence(method: request.method, promptLength: tokens.count, progress: progress)
+        let (hidden, positions) = try sequence.prefillHidden(tokens)
+        // Row i (position p) predicts token p + 1; unscored rows get NaN.
+        var mine = [Float](repeating: .nan, count: positions.count)
+        let scored = positions.indices.filter { Int(positions[$0]) + 1 >= request.scoredFrom && Int(positions[$0]) + 1 < tokens.count }
+        // Scored rows are contiguous runs (a shard is at most two ranges); score each run in one call.
+        var runStart = 0
+        while runStart < scored.count {
+            var runEnd = runStart + 1
+            while runEnd < scored.count && scored[runEnd] == scored[runEnd - 1] + 1 { runEnd += 1 }
+            let rows = scored[runStart]..<(scored[runEnd - 1] + 1)
+            let targets = rows.map { tokens[Int(positions[$0]) + 1] }
+            for (offset, value) in model.negativeLogLikelihoods(hidden: hidden, rows: rows, targets: targets).enumerated() {
+                mine[rows.lowerBound + offset] = value
+            }
+            runStart = runEnd
+        }
+        guard let all = try sequence.gatherByPosition(mine, width: 1) else { return nil }
+        return Array(all[(request.scoredFrom - 1)..<(tokens.count - 1)])
+    }
+}

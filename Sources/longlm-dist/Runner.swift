@@ -1,0 +1,40 @@
+import Foundation
+import LongLMCore
+import LongLMDistributed
+import LongLMModels
+
+/// How a tool runs its requests: on this process, or (under mpirun) on every rank with rank 0 driving.
+/// `body` runs on rank 0 only (or on the only process); the other ranks serve rank 0's requests until it
+/// finishes. Any error on any rank ends the whole job with one message naming the rank.
+func withRunner(modelOptions: ModelOptions, parallelOptions: ParallelOptions, prefillChunk: Int = 1024,
+                _ body: (any SequenceRunner, LoadedModel, _ ranks: Int) throws -> Void) {
+    guard MPIEnvironment.isUnderMPI else {
+        let loaded = modelOptions.load()
+        let runner = LocalRunner(model: loaded.model, prefillChunk: prefillChunk)
+        reportingErrors { try body(runner, loaded, 1) }
+        return
+    }
+    let comm = startMPI(modelOptions: modelOptions)
+    func orAbort<T>(_ work: () throws -> T) -> T {
+        do { return try work() } catch { comm.abort("rank \(comm.rank): \(error)", code: 1) }
+    }
+    let loaded = orAbort { try ModelLoader.load(path: modelOptions.model) }
+    let runner = DistributedRunner(model: loaded.model, communicator: comm, layout: parallelOptions.layout,
+                                   timeout: parallelOptions.stepTimeout)
+    if comm.rank != 0 {
+        orAbort { try runner.serve() }
+        return
+    }
+    orAbort { try body(runner, loaded, comm.size) }
+    orAbort { try runner.finish() }
+}
+
+/// Joins the MPI job and splits this node's cores among its ranks (unless --threads says otherwise).
+func startMPI(modelOptions: ModelOptions) -> MPICommunicator {
+    let comm: MPICommunicator
+    do { comm = try MPIEnvironment.world() } catch { fail("MPI: \(error)") }
+    let localRanks = Int(ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_LOCAL_SIZE"] ?? "") ?? 1
+    Parallel.threads = modelOptions.threads ?? max(1, System.coreCount / max(1, localRanks))
+    BLAS.setThreads(1)
+    return comm
+}
