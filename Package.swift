@@ -34,7 +34,7 @@ let package = Package(
         .testTarget(name: "LongLMAttentionTests", dependencies: ["LongLMAttention"]),
         .testTarget(name: "LongLMModelsTests", dependencies: ["LongLMModels"]),
         .testTarget(name: "LongLMDistributedTests", dependencies: ["LongLMDistributed", "LongLMModels"]),
-        .testTarget(name: "LongLMEvalTests", dependencies: ["LongLMEval"]),
+        .testTarget(name: "LongLMEvalTests", dependencies: ["LongLMEval", "LongLMModels"]),
         .testTarget(name: "CLITests", dependencies: []),
     ],
     swiftLanguageModes: [.v5]

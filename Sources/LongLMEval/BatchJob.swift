@@ -1,0 +1,78 @@
+import Foundation
+
+/// One line of a batch jobs file: `{"id": "...", "document": "..." | "document_path": "...", "prompt": "...{document}...",
+/// "max_new_tokens": N, "options": {...} | "..."}`. `options` are the command's method options for this job
+/// (`{"method": "selfextend", "group_size": 8}` or `"--method selfextend --group-size 8"`); when given they
+/// replace the command line's method options.
+public struct BatchJob: Equatable {
+    public var id: String
+    /// The prompt text: the template with the document substituted (or the document itself).
+    public var text: String
+    public var maxNewTokens: Int?
+    /// Method options as command-line arguments, nil when the job has none.
+    public var options: [String]?
+
+    public struct Failure: Error, CustomStringConvertible {
+        /// The job's id when the line has one.
+        public var id: String?
+        public var message: String
+        public var description: String { message }
+    }
+
+    /// Parses one line; `directory` resolves a relative `document_path`.
+    public static func parse(line: String, directory: String) throws -> BatchJob {
+        guard let object = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any] else {
+            throw Failure(id: nil, message: "not a JSON object")
+        }
+        guard let id = object["id"] as? String, !id.isEmpty else {
+            throw Failure(id: nil, message: "the job has no \"id\" string")
+        }
+        func failure(_ message: String) -> Failure { Failure(id: id, message: message) }
+        let known: Set<String> = ["id", "document", "document_path", "prompt", "max_new_tokens", "options"]
+        if let unknown = object.keys.filter({ !known.contains($0) }).sorted().first {
+            throw failure("unknown field \"\(unknown)\" (known: \(known.sorted().joined(separator: ", ")))")
+        }
+        let document: String
+        switch (object["document"], object["document_path"]) {
+        case (let text as String, nil): document = text
+        case (nil, let path as String):
+            let full = path.hasPrefix("/") ? path : (directory as NSString).appendingPathComponent(path)
+            guard let data = FileManager.default.contents(atPath: full) else { throw failure("cannot read document_path \(full)") }
+            guard let text = String(data: data, encoding: .utf8) else { throw failure("document_path \(full) is not UTF-8 text") }
+            document = text
+        case (nil, nil): throw failure("the job needs \"document\" or \"document_path\"")
+        case (.some, .some): throw failure("give \"document\" or \"document_path\", not both")
+        default: throw failure("\"document\" and \"document_path\" must be strings")
+        }
+        var text = document
+        if let value = object["prompt"] {
+            guard let template = value as? String else { throw failure("\"prompt\" must be a string") }
+            guard template.contains("{document}") else { throw failure("\"prompt\" must contain {document}") }
+            text = template.replacingOccurrences(of: "{document}", with: document)
+        }
+        var maxNewTokens: Int?
+        if let value = object["max_new_tokens"] {
+            guard let n = value as? Int, !(value is Bool), n >= 1 else { throw failure("\"max_new_tokens\" must be a positive integer") }
+            maxNewTokens = n
+        }
+        var options: [String]?
+        switch object["options"] {
+        case nil: break
+        case let line as String: options = line.split(whereSeparator: \.isWhitespace).map(String.init)
+        case let dictionary as [String: Any]:
+            options = []
+            for key in dictionary.keys.sorted() {
+                let flag = "--" + key.replacingOccurrences(of: "_", with: "-")
+                switch dictionary[key] {
+                case let b as Bool:   // JSON true/false only (numbers are not `Bool` here)
+                    if b { options!.append(flag) }
+                case let s as String: options! += [flag, s]
+                case let n as NSNumber: options! += [flag, n.stringValue]
+                default: throw failure("option \"\(key)\" must be a string, number or boolean")
+                }
+            }
+        default: throw failure("\"options\" must be an object or a string")
+        }
+        return BatchJob(id: id, text: text, maxNewTokens: maxNewTokens, options: options)
+    }
+}
