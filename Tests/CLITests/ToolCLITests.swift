@@ -1,0 +1,148 @@
+import XCTest
+import Foundation
+
+/// The evaluation and batch tools end to end on a tiny checkpoint with a tokenizer: one process and
+/// `mpirun -np 2` give the same results; outputs resume; a killed batch loses and duplicates nothing.
+extension CLITests {
+    static let tools = repository + "/Tests/Fixtures/hf-tiny-tools"
+    static let selfExtend = ["--method", "selfextend", "--group-size", "4", "--window", "64"]
+
+    var hasMPI: Bool { FileManager.default.isExecutableFile(atPath: "/usr/bin/mpirun") }
+
+    func jsonLines(_ path: String) throws -> [[String: Any]] {
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        XCTAssertTrue(text.isEmpty || text.hasSuffix("\n"), "the file ends with a whole line")
+        return try text.split(separator: "\n").map { try XCTUnwrap(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
+    }
+
+    func testPasskeyGivesTheSameTrialsUnderMpirunAndResumes() throws {
+        let single = temporaryPath(".jsonl"), ranked = temporaryPath(".jsonl")
+        let arguments = ["passkey", "--model", Self.tools, "--length", "180,500", "--trials", "2", "--quiet"] + Self.selfExtend
+        let r = try run(arguments + ["--output", single])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("length (tokens)  accuracy"), r.stdout)
+        let trials = try jsonLines(single)
+        XCTAssertEqual(trials.count, 4)
+        for trial in trials {
+            for key in ["length", "tokens", "depth", "key", "answer", "success", "seconds"] { XCTAssertNotNil(trial[key], key) }
+            XCTAssertEqual(Double(trial["tokens"] as! Int), Double(trial["length"] as! Int), accuracy: 0.05 * Double(trial["length"] as! Int))
+        }
+        XCTAssertEqual(trials.map { $0["depth"] as! Double }, [0.25, 0.75, 0.25, 0.75])
+        // A rerun finds every trial done.
+        XCTAssertEqual(try run(arguments + ["--output", single]).status, 0)
+        XCTAssertEqual(try jsonLines(single).count, 4)
+
+        guard hasMPI else { throw XCTSkip("mpirun not installed: run scripts/setup.sh") }
+        let m = try runMPI(ranks: 2, transport: "vader", arguments: arguments + ["--output", ranked])
+        XCTAssertEqual(m.status, 0, m.stderr)
+        let distributed = try jsonLines(ranked)
+        XCTAssertEqual(distributed.map { $0["answer"] as? String }, trials.map { $0["answer"] as? String })
+        XCTAssertEqual(distributed.map { $0["key"] as? String }, trials.map { $0["key"] as? String })
+        XCTAssertEqual(distributed.map { $0["ranks"] as? Int }, [2, 2, 2, 2])
+    }
+
+    func testNeedleGridWritesEveryCellOnceWithCSVAndSVGAndResumes() throws {
+        let output = temporaryPath(".jsonl"), csv = temporaryPath(".csv"), svg = temporaryPath(".svg")
+        let common = ["needle", "--model", Self.tools, "--depths", "0,0.5,1", "--max-new-tokens", "6", "--quiet",
+                      "--output", output, "--csv", csv, "--svg", svg] + Self.selfExtend
+        XCTAssertEqual(try run(common + ["--lengths", "150,300"]).status, 0)
+        XCTAssertEqual(try jsonLines(output).count, 6)
+        // A bigger grid reruns only the new cells, and the pictures cover the whole grid.
+        let r = try run(common + ["--lengths", "150,300,450"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let cells = try jsonLines(output)
+        XCTAssertEqual(cells.count, 9)
+        XCTAssertEqual(Set(cells.map { "\($0["length"]!)/\($0["depth"]!)" }).count, 9)
+        let picture = try String(contentsOfFile: svg, encoding: .utf8)
+        XCTAssertEqual(picture.components(separatedBy: "class=\"cell\"").count - 1, 9)
+        XCTAssertTrue(picture.hasPrefix("<?xml") && picture.hasSuffix("</svg>\n"))
+        let table = try String(contentsOfFile: csv, encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(table.first, "depth,150,300,450")
+        XCTAssertEqual(table.count, 4)
+
+        guard hasMPI else { throw XCTSkip("mpirun not installed: run scripts/setup.sh") }
+        let ranked = temporaryPath(".jsonl")
+        let m = try runMPI(ranks: 2, transport: "vader", arguments: ["needle", "--model", Self.tools, "--depths", "0,0.5,1",
+                                                                    "--max-new-tokens", "6", "--quiet", "--output", ranked,
+                                                                    "--lengths", "150,300,450"] + Self.selfExtend)
+        XCTAssertEqual(m.status, 0, m.stderr)
+        let byCell = { (rows: [[String: Any]]) in Dictionary(uniqueKeysWithValues: rows.map { ("\($0["length"]!)/\($0["depth"]!)", $0["answer"] as! String) }) }
+        XCTAssertEqual(byCell(try jsonLines(ranked)), byCell(cells))
+    }
+
+    func testPerplexityIsTheSameUnderMpirun() throws {
+        let text = temporaryPath(".txt")
+        try String(repeating: "In the beginning was the word, and the word was with the text. ", count: 60)
+            .write(toFile: text, atomically: true, encoding: .utf8)
+        let arguments = ["perplexity", "--model", Self.tools, "--text-file", text, "--max-tokens", "400", "--stride", "200",
+                         "--bucket", "100", "--quiet"] + Self.selfExtend
+        let single = temporaryPath(".jsonl"), ranked = temporaryPath(".jsonl")
+        let r = try run(arguments + ["--output", single])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("all: perplexity"), r.stdout)
+        let one = try XCTUnwrap(try jsonLines(single).first)
+        XCTAssertEqual((one["buckets"] as? [[String: Any]])?.count, 4)
+        guard hasMPI else { throw XCTSkip("mpirun not installed: run scripts/setup.sh") }
+        let m = try runMPI(ranks: 2, transport: "vader", arguments: arguments + ["--output", ranked])
+        XCTAssertEqual(m.status, 0, m.stderr)
+        let two = try XCTUnwrap(try jsonLines(ranked).first)
+        XCTAssertEqual(two["tokens"] as? Int, one["tokens"] as? Int)
+        XCTAssertEqual(try XCTUnwrap(two["mean_nll"] as? Double), try XCTUnwrap(one["mean_nll"] as? Double), accuracy: 1e-5)
+    }
+
+    /// Writes `count` jobs (documents of varied lengths, one bad job) and returns the jobs file.
+    func writeJobs(count: Int) throws -> String {
+        let jobs = temporaryPath(".jsonl")
+        var lines: [String] = []
+        for i in 0..<count {
+            let words = (0..<(20 + i % 40)).map { "word\(($0 * 7 + i) % 50)" }.joined(separator: " ")
+            lines.append(i == 3 ? #"{"id": "job3", "document": "x", "options": {"method": "ntk"}}"#
+                         : #"{"id": "job\#(i)", "document": "\#(words)", "max_new_tokens": 8}"#)
+        }
+        try (lines.joined(separator: "\n") + "\n").write(toFile: jobs, atomically: true, encoding: .utf8)
+        return jobs
+    }
+
+    func testBatchUnderMpirunGivesTheSingleProcessResults() throws {
+        guard hasMPI else { throw XCTSkip("mpirun not installed: run scripts/setup.sh") }
+        let jobs = try writeJobs(count: 6)
+        let single = temporaryPath(".jsonl"), ranked = temporaryPath(".jsonl")
+        let r = try run(["batch", "--model", Self.tools, "--jobs", jobs, "--output", single, "--quiet"] + Self.selfExtend)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("5 done, 1 failed"), r.stdout)
+        let m = try runMPI(ranks: 2, transport: "tcp", arguments: ["batch", "--model", Self.tools, "--jobs", jobs, "--output", ranked, "--quiet"] + Self.selfExtend)
+        XCTAssertEqual(m.status, 0, m.stderr)
+        let texts = { (rows: [[String: Any]]) in rows.map { "\($0["id"]!): \($0["text"] ?? $0["error"]!)" } }
+        XCTAssertEqual(texts(try jsonLines(ranked)), texts(try jsonLines(single)))
+        XCTAssertTrue(try jsonLines(single).contains { $0["id"] as? String == "job3" && ($0["error"] as? String)?.contains("--factor") == true })
+    }
+
+    func testKilledBatchLosesNoResultAndDuplicatesNone() throws {
+        let jobs = try writeJobs(count: 300)
+        let output = temporaryPath(".jsonl")
+        let arguments = ["batch", "--model", Self.tools, "--jobs", jobs, "--output", output, "--quiet"]
+        var partialKills = 0
+        for delay in [0.25, 0.5, 0.8, 1.2, 1.6, 2.0] {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: binary)
+            process.arguments = arguments
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            Thread.sleep(forTimeInterval: delay)
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            let rows = FileManager.default.fileExists(atPath: output) ? try jsonLines(output) : []
+            let ids = rows.map { $0["id"] as! String }
+            XCTAssertEqual(Set(ids).count, ids.count, "no id twice after a kill at \(delay) s")
+            for row in rows { XCTAssertTrue(row["text"] is String || row["error"] is String, "complete result: \(row)") }
+            if process.terminationReason == .uncaughtSignal && !rows.isEmpty && rows.count < 300 { partialKills += 1 }
+        }
+        XCTAssertGreaterThan(partialKills, 0, "at least one kill should land in the middle of the batch")
+        let r = try run(arguments)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let ids = try jsonLines(output).map { $0["id"] as! String }
+        XCTAssertEqual(ids.count, 300)
+        XCTAssertEqual(Set(ids), Set((0..<300).map { "job\($0)" }))
+    }
+}
