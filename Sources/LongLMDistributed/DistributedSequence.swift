@@ -51,7 +51,7 @@ public final class DistributedSequence {
         let mine = shards[rank]
         var ringAttention = RingAttention(communicator: communicator, stepTimeout: timeout)
         ringAttention.statistics = statistics
-        let ring = RingBackend(ring: ringAttention, keyCounts: counts, layers: model.config.layerCount, onLayer: onLayer)
+        let ring = RingBackend(ring: ringAttention, shards: shards, layers: model.config.layerCount, onLayer: onLayer)
         let hidden = try model.forward(tokens: mine.map { tokens[Int($0)] }, positions: mine, cache: cache, attention: ring)
         length = tokens.count
         return (hidden, mine)
@@ -111,7 +111,7 @@ public final class DistributedSequence {
 /// Prefill attention through the ring.
 struct RingBackend: AttentionBackend {
     let ring: RingAttention
-    let keyCounts: [Int]
+    let shards: [[Int32]]
     let layers: Int
     let onLayer: ((Int, Int) -> Void)?
     func attend(layer: Int, queries: UnsafePointer<Float>, queryPositions: [Int32],
@@ -119,7 +119,7 @@ struct RingBackend: AttentionBackend {
                 shape: AttentionShape, scheme: any PositionScheme, scale: Float, window: Int?,
                 output: UnsafeMutablePointer<Float>) throws {
         try ring.attend(queries: queries, queryPositions: queryPositions, keys: keys, values: values, keyPositions: keyPositions,
-                        keyCounts: keyCounts, shape: shape, scheme: scheme, scale: scale, window: window, layer: layer, output: output)
+                        shards: shards, shape: shape, scheme: scheme, scale: scale, window: window, layer: layer, output: output)
         onLayer?(layer, layers)
     }
 }

@@ -22,14 +22,23 @@ public struct RingAttention {
     }
 
     /// - Parameters:
-    ///   - keyCounts: how many keys every rank holds (all ranks know the layout), so receive sizes are known.
-    ///   - keys, values, keyPositions: this rank's own block.
+    ///   - shards: the key positions every rank holds (all ranks know the layout), so receive sizes are known.
+    ///   - keys, values, keyPositions: this rank's own block (`keyPositions == shards[rank]`).
+    ///   - window: a sliding window (a query at i sees keys j with i - j < window). Then no ring runs: each rank
+    ///     sends every other rank just the keys that rank's queries can see (its shard's queries are its keys'
+    ///     positions, as in a prefill), which for long shards is the last window - 1 keys before each chunk.
     public func attend(queries: UnsafePointer<Float>, queryPositions: [Int32],
-                       keys: UnsafePointer<Float>, values: UnsafePointer<Float>, keyPositions: [Int32], keyCounts: [Int],
+                       keys: UnsafePointer<Float>, values: UnsafePointer<Float>, keyPositions: [Int32], shards: [[Int32]],
                        shape: AttentionShape, scheme: any PositionScheme, scale: Float, window: Int?, layer: Int,
                        output: UnsafeMutablePointer<Float>) throws {
         let ranks = communicator.size, rank = communicator.rank
-        precondition(keyCounts.count == ranks && keyCounts[rank] == keyPositions.count)
+        precondition(shards.count == ranks && shards[rank] == keyPositions)
+        if let window, ranks > 1 {
+            try attendWindowed(queries: queries, queryPositions: queryPositions, keys: keys, values: values, keyPositions: keyPositions,
+                               shards: shards, shape: shape, scheme: scheme, scale: scale, window: window, layer: layer, output: output)
+            return
+        }
+        let keyCounts = shards.map(\.count)
         let width = shape.kvHeads * shape.headDim
         var partial = AttentionPartial(tokens: queryPositions.count, heads: shape.heads, headDim: shape.headDim)
         // Two stable buffers of the largest block: [positions Int32 x n | keys n x width | values n x width].
@@ -57,6 +66,67 @@ public struct RingAttention {
             statistics?.record(layer: layer, compute: computed.timeIntervalSince(started), blocked: Date().timeIntervalSince(computed))
             swap(&current, &next)
         }
+        partial.finish(into: output)
+    }
+
+    /// Indices (ascending) of the keys at `keyPositions` that some query at `queryPositions` sees through a
+    /// causal sliding window: 0 <= i - j < window.
+    public static func visibleKeys(_ keyPositions: [Int32], to queryPositions: [Int32], window: Int) -> [Int] {
+        let queries = queryPositions.sorted()
+        return keyPositions.indices.filter { index in
+            let j = keyPositions[index]
+            // The first query at or after j is the one most likely to see it.
+            var lo = 0, hi = queries.count
+            while lo < hi { let mid = (lo + hi) / 2; if queries[mid] < j { lo = mid + 1 } else { hi = mid } }
+            return lo < queries.count && Int(queries[lo] - j) < window
+        }
+    }
+
+    /// Sliding-window layers: every pair of ranks exchanges only the keys the receiver can see, all
+    /// exchanges in flight at once while this rank attends its own keys.
+    func attendWindowed(queries: UnsafePointer<Float>, queryPositions: [Int32],
+                        keys: UnsafePointer<Float>, values: UnsafePointer<Float>, keyPositions: [Int32], shards: [[Int32]],
+                        shape: AttentionShape, scheme: any PositionScheme, scale: Float, window: Int, layer: Int,
+                        output: UnsafeMutablePointer<Float>) throws {
+        let ranks = communicator.size, rank = communicator.rank
+        let width = shape.kvHeads * shape.headDim
+        var partial = AttentionPartial(tokens: queryPositions.count, heads: shape.heads, headDim: shape.headDim)
+        let started = Date()
+        // Offset d: send to rank + d the keys it sees, receive from rank - d the keys this rank sees.
+        var pending: [(exchange: PendingExchange, incoming: KVBlock, count: Int, outgoing: KVBlock)] = []
+        defer { for p in pending { p.incoming.deallocate(); p.outgoing.deallocate() } }
+        for offset in 1..<ranks {
+            let destination = (rank + offset) % ranks, source = (rank - offset + ranks) % ranks
+            let outgoing = Self.visibleKeys(keyPositions, to: shards[destination], window: window)
+            let incomingCount = Self.visibleKeys(shards[source], to: shards[rank], window: window).count
+            let send = KVBlock(capacity: KVBlock.bytes(count: outgoing.count, width: width))
+            send.fill(rows: outgoing, positions: keyPositions, keys: keys, values: values, width: width)
+            let receive = KVBlock(capacity: KVBlock.bytes(count: incomingCount, width: width))
+            let exchange = try communicator.startExchange(
+                send: send.bytes(count: outgoing.count, width: width), to: destination,
+                receive: receive.mutableBytes(count: incomingCount, width: width), from: source, tag: layer)
+            pending.append((exchange, receive, incomingCount, send))
+            statistics?.record(layer: layer, sent: KVBlock.bytes(count: outgoing.count, width: width),
+                               received: KVBlock.bytes(count: incomingCount, width: width))
+        }
+        if !keyPositions.isEmpty {
+            TiledAttention.accumulate(queries: queries, queryPositions: queryPositions, keys: keys, values: values,
+                                      keyPositions: keyPositions, shape: shape, scheme: scheme, scale: scale, window: window,
+                                      into: &partial, layer: layer)
+        }
+        var blocked = 0.0
+        for p in pending {
+            let waiting = Date()
+            try communicator.wait(p.exchange, timeout: stepTimeout)
+            blocked += Date().timeIntervalSince(waiting)
+            if p.count > 0 {
+                TiledAttention.accumulate(queries: queries, queryPositions: queryPositions, keys: p.incoming.keys(count: p.count, width: width),
+                                          values: p.incoming.values(count: p.count, width: width),
+                                          keyPositions: p.incoming.positions(count: p.count), shape: shape, scheme: scheme, scale: scale,
+                                          window: window, into: &partial, layer: layer)
+            }
+        }
+        statistics?.record(layer: layer, compute: Date().timeIntervalSince(started) - blocked, blocked: blocked)
         partial.finish(into: output)
     }
 
@@ -97,6 +167,17 @@ struct KVBlock {
         positions.withUnsafeBytes { base.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
         (base + n * 4).copyMemory(from: keys, byteCount: n * width * 4)
         (base + n * 4 + n * width * 4).copyMemory(from: values, byteCount: n * width * 4)
+    }
+    /// Copies the given rows of a block of keys and values (with their positions).
+    func fill(rows: [Int], positions: [Int32], keys: UnsafePointer<Float>, values: UnsafePointer<Float>, width: Int) {
+        let n = rows.count
+        let p = base.assumingMemoryBound(to: Int32.self)
+        let k = (base + n * 4).assumingMemoryBound(to: Float.self), v = (base + n * 4 + n * width * 4).assumingMemoryBound(to: Float.self)
+        for (i, row) in rows.enumerated() {
+            p[i] = positions[row]
+            (k + i * width).update(from: keys + row * width, count: width)
+            (v + i * width).update(from: values + row * width, count: width)
+        }
     }
     func positions(count: Int) -> [Int32] {
         Array(UnsafeBufferPointer(start: base.assumingMemoryBound(to: Int32.self), count: count))

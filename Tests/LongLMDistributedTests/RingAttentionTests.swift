@@ -54,12 +54,12 @@ final class RingAttentionTests: XCTestCase {
                             let results = Results(n * heads * d)
                             try LocalCommunicator.run(size: ranks) { comm in
                                 let mine = layout.positions(tokens: n, ranks: ranks, rank: comm.rank)
-                                let counts = (0..<ranks).map { layout.positions(tokens: n, ranks: ranks, rank: $0).count }
+                                let shards = (0..<ranks).map { layout.positions(tokens: n, ranks: ranks, rank: $0) }
                                 var out = [Float](repeating: .nan, count: mine.count * self.heads * self.d)
                                 let q = self.rows(x.q, mine, width: self.heads * self.d)
                                 let k = self.rows(x.k, mine, width: self.kvHeads * self.d), v = self.rows(x.v, mine, width: self.kvHeads * self.d)
                                 try RingAttention(communicator: comm, stepTimeout: 20).attend(
-                                    queries: q, queryPositions: mine, keys: k, values: v, keyPositions: mine, keyCounts: counts,
+                                    queries: q, queryPositions: mine, keys: k, values: v, keyPositions: mine, shards: shards,
                                     shape: shape, scheme: scheme, scale: 0.25, window: window, layer: 2, output: &out)
                                 results.store(out, positions: mine, width: self.heads * self.d)
                             }
@@ -82,19 +82,55 @@ final class RingAttentionTests: XCTestCase {
             let totals = Results(2)
             try LocalCommunicator.run(size: ranks) { comm in
                 let mine = Layout.zigzag.positions(tokens: n, ranks: ranks, rank: comm.rank)
-                let counts = (0..<ranks).map { Layout.zigzag.positions(tokens: n, ranks: ranks, rank: $0).count }
+                let shards = (0..<ranks).map { Layout.zigzag.positions(tokens: n, ranks: ranks, rank: $0) }
                 var ring = RingAttention(communicator: comm, stepTimeout: 20)
                 let statistics = RingStatistics()
                 ring.statistics = statistics
                 var out = [Float](repeating: 0, count: mine.count * self.heads * self.d)
                 try ring.attend(queries: self.rows(x.q, mine, width: self.heads * self.d), queryPositions: mine,
                                 keys: self.rows(x.k, mine, width: self.kvHeads * self.d), values: self.rows(x.v, mine, width: self.kvHeads * self.d),
-                                keyPositions: mine, keyCounts: counts, shape: shape, scheme: scheme, scale: 0.25, window: nil, layer: 5, output: &out)
+                                keyPositions: mine, shards: shards, shape: shape, scheme: scheme, scale: 0.25, window: nil, layer: 5, output: &out)
                 let layer = statistics.layers[5]!
                 totals.add([Float(layer.bytesSent), Float(layer.bytesReceived)])
             }
             let expected = Float(RingStatistics.expectedBytesPerLayer(tokens: n, ranks: ranks, width: kvHeads * d))
             XCTAssertEqual(totals.values, [expected, expected], "ranks=\(ranks)")
+        }
+    }
+
+    /// Sliding-window layers send each rank only the keys its queries see: the bytes equal a brute-force count
+    /// of (key, receiving rank) pairs within the window, far below the full ring for long shards.
+    func testSlidingWindowLayersMoveOnlyTheKeysInsideTheWindow() throws {
+        let shape = AttentionShape(heads: heads, kvHeads: kvHeads, headDim: d)
+        let scheme = RotaryScheme(table: RotaryTable(dimensions: d, pairing: .halves,
+                                                     inverseFrequencies: RotaryTable.standardFrequencies(base: 10000, dimensions: d)))
+        for (n, ranks, window, layout) in [(400, 4, 16, Layout.zigzag), (400, 3, 16, .contiguous), (29, 4, 6, .zigzag), (7, 4, 3, .zigzag)] {
+            let x = inputs(n)
+            let shards = (0..<ranks).map { layout.positions(tokens: n, ranks: ranks, rank: $0) }
+            var pairs = 0
+            for r in 0..<ranks {
+                for s in 0..<ranks where s != r {
+                    pairs += shards[r].filter { j in shards[s].contains { i in i >= j && Int(i - j) < window } }.count
+                }
+            }
+            let totals = Results(2)
+            try LocalCommunicator.run(size: ranks) { comm in
+                let mine = shards[comm.rank]
+                var ring = RingAttention(communicator: comm, stepTimeout: 20)
+                let statistics = RingStatistics()
+                ring.statistics = statistics
+                var out = [Float](repeating: 0, count: mine.count * self.heads * self.d)
+                try ring.attend(queries: self.rows(x.q, mine, width: self.heads * self.d), queryPositions: mine,
+                                keys: self.rows(x.k, mine, width: self.kvHeads * self.d), values: self.rows(x.v, mine, width: self.kvHeads * self.d),
+                                keyPositions: mine, shards: shards, shape: shape, scheme: scheme, scale: 0.25, window: window, layer: 3, output: &out)
+                let layer = statistics.layers[3]!
+                totals.add([Float(layer.bytesSent), Float(layer.bytesReceived)])
+            }
+            let expected = Float(pairs * (4 + 8 * kvHeads * d))
+            XCTAssertEqual(totals.values, [expected, expected], "n=\(n) ranks=\(ranks) window=\(window) \(layout)")
+            if n == 400 {
+                XCTAssertLessThan(totals.values[0], 0.1 * Float(RingStatistics.expectedBytesPerLayer(tokens: n, ranks: ranks, width: kvHeads * d)))
+            }
         }
     }
 

@@ -18,11 +18,7 @@ extension Generate {
         let model = loaded.model
 
         // Rank 0 reads and tokenizes the prompt (exiting on bad input ends the job); everybody gets the ids.
-        var ids: [Int32] = comm.rank == 0 ? promptOptions.promptTokens(loaded) : []
-        var count = Int32(ids.count)
-        orAbort { try withUnsafeMutableBytes(of: &count) { try comm.broadcast($0, root: 0, timeout: timeout) } }
-        if comm.rank != 0 { ids = [Int32](repeating: 0, count: Int(count)) }
-        orAbort { try ids.withUnsafeMutableBytes { try comm.broadcast($0, root: 0, timeout: timeout) } }
+        let ids = orAbort { try broadcastPrompt(comm, timeout: timeout) { promptOptions.promptTokens(loaded) } }
 
         let total = ids.count + maxNewTokens - 1
         // Only rank 0 checks the window (and reports); the others take the same method unchecked.
@@ -37,13 +33,7 @@ extension Generate {
         let start = Date()
         var logits = orAbort { try sequence.prefill(ids) }
         let prefillSeconds = Date().timeIntervalSince(start)
-        if parallelOptions.stats {
-            // Ranks report in turn so their lines do not interleave.
-            for r in 0..<comm.size {
-                if r == comm.rank { log(sequence.statistics.report(rank: r)) }
-                orAbort { try comm.barrier(timeout: timeout) }
-            }
-        }
+        if parallelOptions.stats { printStatistics(sequence, comm, timeout: timeout) }
         var generated: [Int32] = [], stepLogits: [Float] = [], pending: [UInt8] = []
         let decodeStart = Date()
         while true {

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import LongLMCore
 import LongLMModels
+import LongLMDistributed
 
 struct Logits: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -14,10 +15,12 @@ struct Logits: ParsableCommand {
     var allPositions = false
     @Option(help: ArgumentHelp("Output .npy file.", valueName: "file")) var output: String
     @Option(help: "Prompt tokens per forward call.") var batchSize = 1024
+    @OptionGroup(title: "Distributed runs (under mpirun)") var parallelOptions: ParallelOptions
 
     func validate() throws { if batchSize < 1 { throw ValidationError("--batch-size must be at least 1") } }
 
     func run() throws {
+        if MPIEnvironment.isUnderMPI { runDistributed(); return }
         let loaded = modelOptions.load()
         let tokens = promptOptions.promptTokens(loaded)
         let model = loaded.model

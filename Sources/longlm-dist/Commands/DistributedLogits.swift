@@ -1,0 +1,71 @@
+import Foundation
+import LongLMCore
+import LongLMDistributed
+import LongLMModels
+
+extension Logits {
+    /// `logits` under mpirun: rank 0 reads and tokenizes the prompt and broadcasts the ids; every rank runs its
+    /// shard through the ring; rank 0 gets the last position's logits, or (--all-positions) every rank's final
+    /// hidden states, and projects and writes them in position order. Only rank 0 writes the file.
+    func runDistributed() {
+        let comm = startMPI(modelOptions: modelOptions)
+        func orAbort<T>(_ body: () throws -> T) -> T {
+            do { return try body() } catch { comm.abort("rank \(comm.rank): \(error)", code: 1) }
+        }
+        let timeout = parallelOptions.stepTimeout
+        let loaded = orAbort { try ModelLoader.load(path: modelOptions.model) }
+        let model = loaded.model
+        let ids = orAbort { try broadcastPrompt(comm, timeout: timeout) { promptOptions.promptTokens(loaded) } }
+        let method = comm.rank == 0 ? contextOptions.resolved(for: model.config, tokens: ids.count) : contextOptions.method(for: model.config)
+        let sequence = orAbort {
+            try DistributedSequence(model: model, communicator: comm, layout: parallelOptions.layout, method: method,
+                                    promptLength: ids.count, timeout: timeout)
+        }
+        if comm.rank == 0, let report = progressPrinter(total: ids.count) {
+            sequence.onLayer = { layer, layers in report(ids.count * (layer + 1) / layers, ids.count) }
+        }
+        let vocab = model.config.vocabularySize
+        if allPositions {
+            let (hidden, _) = orAbort { try sequence.prefillHidden(ids) }
+            let gathered = orAbort { try sequence.gatherByPosition(hidden.array, width: model.config.hiddenSize) }
+            if parallelOptions.stats { printStatistics(sequence, comm, timeout: timeout) }
+            guard comm.rank == 0, let gathered else { return }
+            reportingErrors {
+                let writer = try NPY.FloatWriter(path: output, shape: [ids.count, vocab])
+                let all = FloatBuffer(rows: ids.count, cols: model.config.hiddenSize, zeroed: false)
+                gathered.withUnsafeBufferPointer { all.pointer.update(from: $0.baseAddress!, count: $0.count) }
+                var start = 0
+                while start < ids.count {
+                    let end = min(ids.count, start + 64)
+                    let logits = model.logits(hidden: all, rows: start..<end)
+                    try writer.write(UnsafeBufferPointer(start: logits.pointer, count: logits.count))
+                    start = end
+                }
+                try writer.close()
+            }
+        } else {
+            let logits = orAbort { try sequence.prefill(ids) }
+            if parallelOptions.stats { printStatistics(sequence, comm, timeout: timeout) }
+            guard comm.rank == 0, let logits else { return }
+            reportingErrors { try NPY.writeFloat32(path: output, shape: [1, vocab], values: logits) }
+        }
+    }
+}
+
+/// Rank 0 makes the prompt ids (exiting on bad input ends the job); every rank returns them.
+func broadcastPrompt(_ comm: any Communicator, timeout: Double, make: () -> [Int32]) throws -> [Int32] {
+    var ids: [Int32] = comm.rank == 0 ? make() : []
+    var count = Int64(ids.count)
+    try withUnsafeMutableBytes(of: &count) { try comm.broadcast($0, root: 0, timeout: timeout) }
+    if comm.rank != 0 { ids = [Int32](repeating: 0, count: Int(count)) }
+    try ids.withUnsafeMutableBytes { try comm.broadcast($0, root: 0, timeout: timeout) }
+    return ids
+}
+
+/// `--stats`: every rank prints its per-layer ring statistics, in rank order.
+func printStatistics(_ sequence: DistributedSequence, _ comm: any Communicator, timeout: Double) {
+    for r in 0..<comm.size {
+        if r == comm.rank { log(sequence.statistics.report(rank: r)) }
+        do { try comm.barrier(timeout: timeout) } catch { comm.abort("rank \(comm.rank): \(error)", code: 1) }
+    }
+}

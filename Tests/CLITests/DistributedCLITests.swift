@@ -1,0 +1,67 @@
+import XCTest
+import Foundation
+
+/// `logits` and `generate` under real mpirun equal the single-process run.
+extension CLITests {
+    /// A float32 .npy file's values.
+    func npyFloats(_ path: String) throws -> [Float] {
+        let data = try Data(contentsOf: URL(fileURLWithPath: path))
+        let headerLength = Int(data[8]) | Int(data[9]) << 8
+        return data.dropFirst(10 + headerLength).withUnsafeBytes { raw in
+            (0..<(raw.count / 4)).map { raw.loadUnaligned(fromByteOffset: $0 * 4, as: Float.self) }
+        }
+    }
+
+    func relativeDifference(_ a: [Float], _ b: [Float]) -> Float {
+        precondition(a.count == b.count)
+        return zip(a, b).map { abs($0 - $1) }.max()! / a.map(abs).max()!
+    }
+
+    /// Every position's logits, on a checkpoint whose layers all have a sliding window (48) shorter than the
+    /// shards, so the windowed exchange runs; SelfExtend past the trained context.
+    func testLogitsOfEveryPositionUnderMpirunEqualTheSingleProcess() throws {
+        guard hasMPI else { throw XCTSkip("mpirun not installed: run scripts/setup.sh") }
+        let model = Self.repository + "/Tests/Fixtures/hf-tiny/mistral-window"
+        let tokens = (0..<150).map { String(($0 * 37) % 256) }.joined(separator: ",")
+        let common = ["logits", "--model", model, "--tokens", tokens, "--all-positions", "--method", "selfextend", "--group-size", "4", "--window", "32"]
+        let single = temporaryPath(".npy")
+        let r = try run(common + ["--output", single])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let expected = try npyFloats(single)
+        XCTAssertEqual(expected.count, 150 * 256)
+        for (ranks, layout) in [(2, "zigzag"), (3, "contiguous"), (4, "zigzag")] {
+            let output = temporaryPath(".npy")
+            let m = try runMPI(ranks: ranks, transport: "vader", arguments: common + ["--output", output, "--layout", layout])
+            XCTAssertEqual(m.status, 0, m.stderr)
+            XCTAssertLessThan(relativeDifference(expected, try npyFloats(output)), 1e-5, "\(ranks) ranks, \(layout)")
+        }
+    }
+
+    /// The check on the real model: Gemma 3 270M, a 4k-token prompt, SelfExtend, 2 and 4 ranks:
+    /// the same greedy tokens and the same logits (1e-4) at every step as one process.
+    func testGemmaUnderMpirunGivesTheSingleProcessLogitsAndTokens() throws {
+        guard hasMPI else { throw XCTSkip("mpirun not installed: run scripts/setup.sh") }
+        let text = Self.repository + "/data/kjv.txt"
+        guard FileManager.default.fileExists(atPath: Self.gemma), FileManager.default.fileExists(atPath: text) else {
+            throw XCTSkip("run scripts/setup.sh for the Gemma 3 model and data/kjv.txt")
+        }
+        let prompt = temporaryPath(".txt")
+        try String(try String(contentsOfFile: text, encoding: .utf8).prefix(16_300)).write(toFile: prompt, atomically: true, encoding: .utf8)
+        let common = ["generate", "--model", Self.gemma, "--prompt-file", prompt, "--max-new-tokens", "8", "--json",
+                      "--method", "selfextend", "--group-size", "4", "--window", "1024"]
+        let singleLogits = temporaryPath(".npy")
+        let r = try run(common + ["--output-logits", singleLogits])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let single = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        XCTAssertGreaterThan(single["prompt_tokens"] as! Int, 3900)
+        let expected = try npyFloats(singleLogits)
+        for ranks in [2, 4] {
+            let logits = temporaryPath(".npy")
+            let m = try runMPI(ranks: ranks, transport: "vader", arguments: common + ["--output-logits", logits])
+            XCTAssertEqual(m.status, 0, m.stderr)
+            let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(m.stdout.utf8)) as? [String: Any])
+            XCTAssertEqual(object["ids"] as? [Int], single["ids"] as? [Int], "\(ranks) ranks")
+            XCTAssertLessThan(relativeDifference(expected, try npyFloats(logits)), 1e-4, "\(ranks) ranks")
+        }
+    }
+}
