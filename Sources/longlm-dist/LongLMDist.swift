@@ -8,7 +8,7 @@ struct LongLMDist: ParsableCommand {
         commandName: "longlm-dist",
         abstract: "Run pretrained LLMs (GGUF or Hugging Face safetensors) on long documents, on CPU.",
         version: "0.1.0",
-        subcommands: [Generate.self, Logits.self, Passkey.self, Needle.self, Perplexity.self, Batch.self, Tokenize.self, Info.self, Bench.self, BenchAttention.self])
+        subcommands: [Generate.self, Logits.self, Passkey.self, Needle.self, Perplexity.self, Batch.self, BenchExchange.self, Tokenize.self, Info.self, Bench.self, BenchAttention.self])
 }
 
 /// Prints `message` as one line on stderr and exits non-zero: the shape of every user-facing error.
