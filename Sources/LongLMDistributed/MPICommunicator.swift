@@ -17,6 +17,13 @@ public enum MPIEnvironment {
         return ["OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK"].contains { environment[$0] != nil }
     }
 
+    /// The world communicator if this process has joined an MPI job (nil before `world()` and for plain runs).
+    public static var current: MPICommunicator? {
+        state.lock.lock()
+        defer { state.lock.unlock() }
+        return state.world
+    }
+
     /// The communicator over all ranks (MPI_COMM_WORLD with MPI_ERRORS_RETURN); initialises MPI on first use.
     public static func world() throws -> MPICommunicator {
         state.lock.lock()

@@ -4,6 +4,8 @@ import Foundation
 /// line rewritten in place; otherwise (a log file, a batch system) a plain line at most every `interval`
 /// seconds, plus the final one. A quiet reporter prints nothing.
 public final class ProgressReporter {
+    /// Put before every line (the rank, under mpirun).
+    nonisolated(unsafe) public static var linePrefix = ""
     public let label: String
     public let unit: String
     public let quiet: Bool
@@ -44,7 +46,7 @@ public final class ProgressReporter {
         let finished = done >= total
         guard finished || now.timeIntervalSince(lastPrinted) >= (live ? 0.2 : interval) else { return }
         lastPrinted = now
-        let text = Self.line(label: label, unit: unit, done: done, total: total, seconds: now.timeIntervalSince(start))
+        let text = Self.linePrefix + Self.line(label: label, unit: unit, done: done, total: total, seconds: now.timeIntervalSince(start))
         if live {
             write(text: "\r\u{1B}[K" + text + (finished ? "\n" : ""))
             lineOpen = !finished
@@ -61,7 +63,7 @@ public final class ProgressReporter {
     /// A message on its own line (closing a live progress line first).
     public func message(_ text: String) {
         end()
-        write(text: text + "\n")
+        write(text: Self.linePrefix + text + "\n")
     }
 
     func write(text: String) { FileHandle.standardError.write(text.data(using: .utf8)!) }

@@ -63,7 +63,9 @@ public struct ContextMethod: Sendable, Codable, CustomStringConvertible {
             guard g >= 1 else { throw Failure.invalid("--group-size must be at least 1 (got \(g))") }
             guard w >= 1 && w < L else { throw Failure.invalid("--window must be in 1..<\(L), the trained context (got \(w))") }
             guard w % g == 0 else {
-                throw Failure.invalid("--window \(w) must be a multiple of --group-size \(g) (the shift W - W/G must be an integer); try --window \(w / g * g) or \((w / g + 1) * g)")
+                let choices = [w / g * g, (w / g + 1) * g].filter { $0 >= 1 && $0 < L }.map { "--window \($0)" }
+                throw Failure.invalid("--window \(w) must be a multiple of --group-size \(g) (the shift W - W/G must be an integer)"
+                                      + (choices.isEmpty ? "" : "; try " + choices.joined(separator: " or ")))
             }
         case .dualChunk(let c, let w):
             guard w >= 0 && c > w else { throw Failure.invalid("--chunk-size (\(c)) must be larger than --local-window (\(w)) and the window must be >= 0") }
@@ -107,34 +109,39 @@ public struct ContextMethod: Sendable, Codable, CustomStringConvertible {
         let hint: String
         switch kind {
         case .none:
-            let group = smallestGroupSize(tokens: tokens, trainedContext: L, window: min(L / 2, 4096))
-            hint = "the trained context is \(L); use a context-extension method, e.g. --method selfextend --group-size \(group.size) --window \(group.window), or --method dca"
+            if let group = smallestGroupSize(tokens: tokens, trainedContext: L, window: min(L / 2, 4096)) {
+                hint = "the trained context is \(L); use a context-extension method, e.g. --method selfextend --group-size \(group.size) --window \(group.window), or --method dca"
+            } else {
+                hint = "the trained context is \(L); use a context-extension method without a limit, e.g. --method dca or --method gali"
+            }
         case .ropeScaling(let r):
             var original = L
             if case .yarn(_, let o, _, _, _) = r { original = o }
             if case .llama3(_, _, _, let o) = r { original = o }
             hint = String(format: "the smallest factor that fits is --factor %.2f", (Double(tokens) / Double(original) * 100).rounded(.up) / 100)
         case .selfExtend(_, let w):
-            let group = smallestGroupSize(tokens: tokens, trainedContext: L, window: w)
-            hint = "the smallest group size that fits with --window \(w) is --group-size \(group.size)"
-                + (group.window != w ? " (with --window \(group.window), a multiple of it)" : "")
+            if let group = smallestGroupSize(tokens: tokens, trainedContext: L, window: w) {
+                hint = "the smallest group size that fits with --window \(w) is --group-size \(group.size)"
+                    + (group.window != w ? " (with --window \(group.window), a multiple of it)" : "")
+            } else {
+                hint = "no group size fits a trained context of \(L); use --method dca or --method gali"
+            }
         case .dualChunk, .gali:
             hint = ""
         }
         throw Failure.promptTooLong(tokens: tokens, maximum: maximum, hint: hint)
     }
 
-    /// Smallest G with (L - W) * G + W >= tokens; if W is not a multiple of G, the nearest window below W that is.
-    func smallestGroupSize(tokens: Int, trainedContext L: Int, window W: Int) -> (size: Int, window: Int) {
-        let g = max(1, (tokens - W + (L - W) - 1) / (L - W))
-        if W % g == 0 { return (g, W) }
-        // Keep G and shrink the window to a multiple of G, growing G if that no longer fits.
-        var size = g
-        while true {
-            let window = W / size * size
-            if window >= 1 && (L - window) * size + window >= tokens { return (size, window) }
+    /// Smallest G with (L - W) * G + W >= tokens; if W is not a multiple of G, the nearest window below W that
+    /// is (or G itself when G > W). Nil when no group size fits (tokens beyond about L²/4).
+    func smallestGroupSize(tokens: Int, trainedContext L: Int, window W: Int) -> (size: Int, window: Int)? {
+        var size = max(1, (tokens - W + (L - W) - 1) / (L - W))
+        while size < L {
+            let window = max(size, W / size * size)
+            if window < L && (L - window) * size + window >= tokens { return (size, window) }
             size += 1
         }
+        return nil
     }
 
     /// The position scheme of the global layers for one sequence whose prompt has `promptLength` tokens.

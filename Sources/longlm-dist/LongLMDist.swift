@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LongLMCore
+import LongLMDistributed
 
 @main
 struct LongLMDist: ParsableCommand {
@@ -12,7 +13,10 @@ struct LongLMDist: ParsableCommand {
 }
 
 /// Prints `message` as one line on stderr and exits non-zero: the shape of every user-facing error.
+/// Under mpirun the whole job ends at once (MPI_Abort, the line prefixed with the rank): a rank that merely
+/// exited would leave its peers waiting in the ring and MPI_Finalize waiting for them.
 func fail(_ message: String) -> Never {
+    if let world = MPIEnvironment.current { world.abort("error: " + message, code: 1) }
     FileHandle.standardError.write(("error: " + message + "\n").data(using: .utf8)!)
     exit(1)
 }
@@ -23,6 +27,9 @@ func reportingErrors<T>(_ body: () throws -> T) -> T {
     catch { fail(String(describing: error)) }
 }
 
+/// Prefix of log lines: "[rank r] " under mpirun with more than one rank.
+nonisolated(unsafe) var logPrefix = ""
+
 func log(_ message: String) {
-    FileHandle.standardError.write((message + "\n").data(using: .utf8)!)
+    FileHandle.standardError.write((logPrefix + message + "\n").data(using: .utf8)!)
 }

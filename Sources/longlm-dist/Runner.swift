@@ -1,6 +1,7 @@
 import Foundation
 import LongLMCore
 import LongLMDistributed
+import LongLMEval
 import LongLMModels
 
 /// How a tool runs its requests: on this process, or (under mpirun) on every rank with rank 0 driving.
@@ -36,5 +37,9 @@ func startMPI(modelOptions: ModelOptions) -> MPICommunicator {
     let localRanks = Int(ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_LOCAL_SIZE"] ?? "") ?? 1
     Parallel.threads = modelOptions.threads ?? max(1, System.coreCount / max(1, localRanks))
     BLAS.setThreads(1)
+    if comm.size > 1 {
+        logPrefix = "[rank \(comm.rank)] "
+        ProgressReporter.linePrefix = logPrefix
+    }
     return comm
 }

@@ -146,3 +146,37 @@ extension CLITests {
         XCTAssertEqual(Set(ids), Set((0..<300).map { "job\($0)" }))
     }
 }
+
+extension CLITests {
+    func testClusterScriptsAreValidBash() throws {
+        for script in ["batch.slurm", "generate.slurm"] {
+            let r = try launch("/bin/bash", ["-n", Self.repository + "/cluster/" + script])
+            XCTAssertEqual(r.status, 0, "\(script): \(r.stderr)")
+        }
+    }
+
+    /// Long prefills report tokens done, the rate and an ETA on stderr (plain lines when stderr is not a
+    /// terminal); --quiet turns them off; under mpirun only rank 0 reports, with its rank.
+    func testProgressLinesAndQuiet() throws {
+        let tokens = (0..<4100).map { String(($0 * 37) % 256) }.joined(separator: ",")
+        let common = ["generate", "--model", Self.tiny, "--tokens", tokens, "--max-new-tokens", "2", "--json",
+                      "--method", "selfextend", "--group-size", "64", "--window", "64"]
+        let loud = try run(common)
+        XCTAssertEqual(loud.status, 0, loud.stderr)
+        XCTAssertTrue(loud.stderr.contains("prefill: 4100/4100 tokens (100%)"), loud.stderr)
+        let quiet = try run(common + ["--quiet"])
+        XCTAssertEqual(quiet.status, 0, quiet.stderr)
+        XCTAssertFalse(quiet.stderr.contains("prefill:"), quiet.stderr)
+        guard hasMPI else { throw XCTSkip("mpirun not installed: run scripts/setup.sh") }
+        let m = try runMPI(ranks: 2, transport: "vader", arguments: common)
+        XCTAssertEqual(m.status, 0, m.stderr)
+        XCTAssertTrue(m.stderr.contains("[rank 0] prefill: 4100/4100 tokens (100%)"), m.stderr)
+        XCTAssertFalse(m.stderr.contains("[rank 1] prefill"), m.stderr)
+        // A refused parameter under mpirun ends the job at once with the rank's one-line error.
+        let started = Date()
+        let bad = try runMPI(ranks: 2, transport: "vader", arguments: common.dropLast() + ["32"])
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertTrue(bad.stderr.contains("[rank 0] error: --window 32 must be a multiple of --group-size 64"), bad.stderr)
+        XCTAssertLessThan(Date().timeIntervalSince(started), 20)
+    }
+}

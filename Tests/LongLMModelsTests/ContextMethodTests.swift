@@ -74,6 +74,17 @@ final class ContextMethodTests: XCTestCase {
         }
         XCTAssertThrowsError(try ContextMethod(.dualChunk(chunkSize: 200, localWindow: 16)).validate(config: config))
         XCTAssertNil(ContextMethod(.dualChunk(chunkSize: 96, localWindow: 16)).maximumLength(config: config))
+        // Group sizes larger than the window (this once looped forever looking for a window that is a multiple).
+        XCTAssertThrowsError(try ContextMethod(.selfExtend(groupSize: 32, window: 32)).checkLength(3200, config: config)) {
+            XCTAssertTrue("\($0)".contains("--group-size 34 (with --window 34"), "\($0)")   // 95*33+33 = 3168 < 3200 <= 94*34+34
+        }
+        XCTAssertThrowsError(try ContextMethod(.selfExtend(groupSize: 4, window: 64)).checkLength(100_000, config: config)) {
+            XCTAssertTrue("\($0)".contains("no group size fits"), "\($0)")
+        }
+        XCTAssertThrowsError(try ContextMethod(.selfExtend(groupSize: 64, window: 32)).validate(config: config)) {
+            XCTAssertTrue("\($0)".contains("try --window 64"), "\($0)")
+            XCTAssertFalse("\($0)".contains("--window 0"), "\($0)")
+        }
     }
 
     func testGemma3SelfExtendWithAWindowLargerThanThePromptEqualsPlainAttention() throws {

@@ -30,6 +30,9 @@ extension Generate {
         var sampler = greedy || temperature == nil || temperature == 0
             ? Sampler.greedy : Sampler(temperature: temperature!, topK: topK, topP: topP, seed: contextOptions.seed)
         let stops = loaded.tokenizer?.endOfGenerationTokens ?? []
+        if comm.rank == 0, let report = prefillProgress(total: ids.count, quiet: quiet) {
+            sequence.onLayer = { layer, layers in report(ids.count * (layer + 1) / layers, ids.count) }
+        }
         let start = Date()
         var logits = orAbort { try sequence.prefill(ids) }
         let prefillSeconds = Date().timeIntervalSince(start)

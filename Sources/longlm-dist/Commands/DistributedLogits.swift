@@ -21,7 +21,7 @@ extension Logits {
             try DistributedSequence(model: model, communicator: comm, layout: parallelOptions.layout, method: method,
                                     promptLength: ids.count, timeout: timeout)
         }
-        if comm.rank == 0, let report = progressPrinter(total: ids.count) {
+        if comm.rank == 0, let report = prefillProgress(total: ids.count, quiet: quiet) {
             sequence.onLayer = { layer, layers in report(ids.count * (layer + 1) / layers, ids.count) }
         }
         let vocab = model.config.vocabularySize

@@ -20,6 +20,7 @@ struct Generate: ParsableCommand {
     var outputLogits: String?
     @Flag(help: "Print a JSON object (ids, text, timings) instead of streaming text.") var json = false
     @Option(help: "Prompt tokens per forward call.") var batchSize = 1024
+    @Flag(help: "No progress lines on stderr.") var quiet = false
 
     func validate() throws {
         if maxNewTokens < 1 { throw ValidationError("--max-new-tokens must be at least 1") }
@@ -40,7 +41,7 @@ struct Generate: ParsableCommand {
         var generator = Generator(model: model, prefillChunk: batchSize)
         generator.method = contextOptions.resolved(for: model.config, tokens: tokens.count + maxNewTokens - 1)
         generator.enforcesMaximumLength = !contextOptions.noWindowCheck
-        generator.onPrefillProgress = progressPrinter(total: tokens.count)
+        generator.onPrefillProgress = prefillProgress(total: tokens.count, quiet: quiet)
         let stops = loaded.tokenizer?.endOfGenerationTokens ?? []
         var stepLogits: [Float] = []
         var pending: [UInt8] = []   // bytes of an incomplete UTF-8 character, held until it completes

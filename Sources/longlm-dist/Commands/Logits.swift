@@ -3,6 +3,7 @@ import Foundation
 import LongLMCore
 import LongLMModels
 import LongLMDistributed
+import LongLMEval
 
 struct Logits: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -15,6 +16,7 @@ struct Logits: ParsableCommand {
     var allPositions = false
     @Option(help: ArgumentHelp("Output .npy file.", valueName: "file")) var output: String
     @Option(help: "Prompt tokens per forward call.") var batchSize = 1024
+    @Flag(help: "No progress lines on stderr.") var quiet = false
     @OptionGroup(title: "Distributed runs (under mpirun)") var parallelOptions: ParallelOptions
 
     func validate() throws { if batchSize < 1 { throw ValidationError("--batch-size must be at least 1") } }
@@ -29,7 +31,7 @@ struct Logits: ParsableCommand {
             let writer = try NPY.FloatWriter(path: output, shape: [allPositions ? tokens.count : 1, vocab])
             var generator = Generator(model: model, prefillChunk: batchSize)
             generator.method = contextOptions.resolved(for: model.config, tokens: tokens.count)
-            generator.onPrefillProgress = progressPrinter(total: tokens.count)
+            generator.onPrefillProgress = prefillProgress(total: tokens.count, quiet: quiet)
             let cache = try generator.makeCache(promptLength: tokens.count, reserve: tokens.count)
             let last = try generator.prefill(tokens, cache: cache) { hidden, _ in
                 if allPositions {
@@ -46,13 +48,9 @@ struct Logits: ParsableCommand {
     }
 }
 
-/// Prefill progress on stderr for prompts long enough to wait for.
-func progressPrinter(total: Int) -> ((Int, Int) -> Void)? {
-    guard total >= 4096 else { return nil }
-    let start = Date()
-    return { done, total in
-        let seconds = Date().timeIntervalSince(start)
-        let rate = Double(done) / max(seconds, 1e-9)
-        log(String(format: "prefill %d/%d tokens, %.0f tokens/s, ETA %.0f s", done, total, rate, Double(total - done) / rate))
-    }
+/// Prefill progress on stderr for prompts long enough to wait for (nil: none).
+func prefillProgress(total: Int, quiet: Bool) -> ((Int, Int) -> Void)? {
+    guard total >= 4096 && !quiet else { return nil }
+    let reporter = ProgressReporter(label: "prefill", quiet: false)
+    return { done, total in reporter.update(done: done, total: total) }
 }
