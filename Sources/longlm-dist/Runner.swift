@@ -15,19 +15,26 @@ func withRunner(modelOptions: ModelOptions, parallelOptions: ParallelOptions, pr
         reportingErrors { try body(runner, loaded, 1) }
         return
     }
-    let comm = startMPI(modelOptions: modelOptions)
-    func orAbort<T>(_ work: () throws -> T) -> T {
-        do { return try work() } catch { comm.abort("rank \(comm.rank): \(error)", code: 1) }
-    }
-    let loaded = orAbort { try ModelLoader.load(path: modelOptions.model) }
+    let (comm, loaded) = joinMPIJob(modelOptions: modelOptions)
     let runner = DistributedRunner(model: loaded.model, communicator: comm, layout: parallelOptions.layout,
                                    timeout: parallelOptions.stepTimeout)
     if comm.rank != 0 {
-        orAbort { try runner.serve() }
+        abortingOnError(comm) { try runner.serve() }
         return
     }
-    orAbort { try body(runner, loaded, comm.size) }
-    orAbort { try runner.finish() }
+    abortingOnError(comm) { try body(runner, loaded, comm.size) }
+    abortingOnError(comm) { try runner.finish() }
+}
+
+/// Joins the MPI job and loads the model on every rank (an error on any rank ends the job).
+func joinMPIJob(modelOptions: ModelOptions) -> (MPICommunicator, LoadedModel) {
+    let comm = startMPI(modelOptions: modelOptions)
+    return (comm, abortingOnError(comm) { try ModelLoader.load(path: modelOptions.model) })
+}
+
+/// Runs `work`; an error ends the whole MPI job with a line naming this rank.
+func abortingOnError<T>(_ comm: any Communicator, _ work: () throws -> T) -> T {
+    do { return try work() } catch { comm.abort("rank \(comm.rank): \(error)", code: 1) }
 }
 
 /// Joins the MPI job and splits this node's cores among its ranks (unless --threads says otherwise).

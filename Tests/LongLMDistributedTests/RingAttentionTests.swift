@@ -73,39 +73,41 @@ final class RingAttentionTests: XCTestCase {
         }
     }
 
-    func testBytesMovedPerLayerEqualTheFormula() throws {
+    /// Bytes sent and received by all ranks together in one layer of a ring prefill over `shards`.
+    func bytesMoved(n: Int, shards: [[Int32]], window: Int?) throws -> [Float] {
         let shape = AttentionShape(heads: heads, kvHeads: kvHeads, headDim: d)
-        let n = 29, x = inputs(n)
+        let x = inputs(n)
         let scheme = RotaryScheme(table: RotaryTable(dimensions: d, pairing: .halves,
                                                      inverseFrequencies: RotaryTable.standardFrequencies(base: 10000, dimensions: d)))
+        let totals = Results(2)
+        try LocalCommunicator.run(size: shards.count) { comm in
+            let mine = shards[comm.rank]
+            var ring = RingAttention(communicator: comm, stepTimeout: 20)
+            let statistics = RingStatistics()
+            ring.statistics = statistics
+            var out = [Float](repeating: 0, count: mine.count * self.heads * self.d)
+            try ring.attend(queries: self.rows(x.q, mine, width: self.heads * self.d), queryPositions: mine,
+                            keys: self.rows(x.k, mine, width: self.kvHeads * self.d), values: self.rows(x.v, mine, width: self.kvHeads * self.d),
+                            keyPositions: mine, shards: shards, shape: shape, scheme: scheme, scale: 0.25, window: window, layer: 5, output: &out)
+            let layer = statistics.layers[5]!
+            totals.add([Float(layer.bytesSent), Float(layer.bytesReceived)])
+        }
+        return totals.values
+    }
+
+    func testBytesMovedPerLayerEqualTheFormula() throws {
+        let n = 29
         for ranks in [2, 3, 4] {
-            let totals = Results(2)
-            try LocalCommunicator.run(size: ranks) { comm in
-                let mine = Layout.zigzag.positions(tokens: n, ranks: ranks, rank: comm.rank)
-                let shards = (0..<ranks).map { Layout.zigzag.positions(tokens: n, ranks: ranks, rank: $0) }
-                var ring = RingAttention(communicator: comm, stepTimeout: 20)
-                let statistics = RingStatistics()
-                ring.statistics = statistics
-                var out = [Float](repeating: 0, count: mine.count * self.heads * self.d)
-                try ring.attend(queries: self.rows(x.q, mine, width: self.heads * self.d), queryPositions: mine,
-                                keys: self.rows(x.k, mine, width: self.kvHeads * self.d), values: self.rows(x.v, mine, width: self.kvHeads * self.d),
-                                keyPositions: mine, shards: shards, shape: shape, scheme: scheme, scale: 0.25, window: nil, layer: 5, output: &out)
-                let layer = statistics.layers[5]!
-                totals.add([Float(layer.bytesSent), Float(layer.bytesReceived)])
-            }
+            let shards = (0..<ranks).map { Layout.zigzag.positions(tokens: n, ranks: ranks, rank: $0) }
             let expected = Float(RingStatistics.expectedBytesPerLayer(tokens: n, ranks: ranks, width: kvHeads * d))
-            XCTAssertEqual(totals.values, [expected, expected], "ranks=\(ranks)")
+            XCTAssertEqual(try bytesMoved(n: n, shards: shards, window: nil), [expected, expected], "ranks=\(ranks)")
         }
     }
 
     /// Sliding-window layers send each rank only the keys its queries see: the bytes equal a brute-force count
     /// of (key, receiving rank) pairs within the window, far below the full ring for long shards.
     func testSlidingWindowLayersMoveOnlyTheKeysInsideTheWindow() throws {
-        let shape = AttentionShape(heads: heads, kvHeads: kvHeads, headDim: d)
-        let scheme = RotaryScheme(table: RotaryTable(dimensions: d, pairing: .halves,
-                                                     inverseFrequencies: RotaryTable.standardFrequencies(base: 10000, dimensions: d)))
         for (n, ranks, window, layout) in [(400, 4, 16, Layout.zigzag), (400, 3, 16, .contiguous), (29, 4, 6, .zigzag), (7, 4, 3, .zigzag)] {
-            let x = inputs(n)
             let shards = (0..<ranks).map { layout.positions(tokens: n, ranks: ranks, rank: $0) }
             var pairs = 0
             for r in 0..<ranks {
@@ -113,23 +115,11 @@ final class RingAttentionTests: XCTestCase {
                     pairs += shards[r].filter { j in shards[s].contains { i in i >= j && Int(i - j) < window } }.count
                 }
             }
-            let totals = Results(2)
-            try LocalCommunicator.run(size: ranks) { comm in
-                let mine = shards[comm.rank]
-                var ring = RingAttention(communicator: comm, stepTimeout: 20)
-                let statistics = RingStatistics()
-                ring.statistics = statistics
-                var out = [Float](repeating: 0, count: mine.count * self.heads * self.d)
-                try ring.attend(queries: self.rows(x.q, mine, width: self.heads * self.d), queryPositions: mine,
-                                keys: self.rows(x.k, mine, width: self.kvHeads * self.d), values: self.rows(x.v, mine, width: self.kvHeads * self.d),
-                                keyPositions: mine, shards: shards, shape: shape, scheme: scheme, scale: 0.25, window: window, layer: 3, output: &out)
-                let layer = statistics.layers[3]!
-                totals.add([Float(layer.bytesSent), Float(layer.bytesReceived)])
-            }
+            let moved = try bytesMoved(n: n, shards: shards, window: window)
             let expected = Float(pairs * (4 + 8 * kvHeads * d))
-            XCTAssertEqual(totals.values, [expected, expected], "n=\(n) ranks=\(ranks) window=\(window) \(layout)")
+            XCTAssertEqual(moved, [expected, expected], "n=\(n) ranks=\(ranks) window=\(window) \(layout)")
             if n == 400 {
-                XCTAssertLessThan(totals.values[0], 0.1 * Float(RingStatistics.expectedBytesPerLayer(tokens: n, ranks: ranks, width: kvHeads * d)))
+                XCTAssertLessThan(moved[0], 0.1 * Float(RingStatistics.expectedBytesPerLayer(tokens: n, ranks: ranks, width: kvHeads * d)))
             }
         }
     }

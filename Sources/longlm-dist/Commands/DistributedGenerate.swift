@@ -9,12 +9,9 @@ extension Generate {
     /// and tokenizes the prompt, broadcasts the ids, samples each token, broadcasts it and streams the text.
     /// Any error on any rank ends the whole job with a message naming the rank.
     func runDistributed() {
-        let comm = startMPI(modelOptions: modelOptions)
-        func orAbort<T>(_ body: () throws -> T) -> T {
-            do { return try body() } catch { comm.abort("rank \(comm.rank): \(error)", code: 1) }
-        }
+        let (comm, loaded) = joinMPIJob(modelOptions: modelOptions)
+        func orAbort<T>(_ body: () throws -> T) -> T { abortingOnError(comm, body) }
         let timeout = parallelOptions.stepTimeout
-        let loaded = orAbort { try ModelLoader.load(path: modelOptions.model) }
         let model = loaded.model
 
         // Rank 0 reads and tokenizes the prompt (exiting on bad input ends the job); everybody gets the ids.

@@ -8,12 +8,9 @@ extension Logits {
     /// shard through the ring; rank 0 gets the last position's logits, or (--all-positions) every rank's final
     /// hidden states, and projects and writes them in position order. Only rank 0 writes the file.
     func runDistributed() {
-        let comm = startMPI(modelOptions: modelOptions)
-        func orAbort<T>(_ body: () throws -> T) -> T {
-            do { return try body() } catch { comm.abort("rank \(comm.rank): \(error)", code: 1) }
-        }
+        let (comm, loaded) = joinMPIJob(modelOptions: modelOptions)
+        func orAbort<T>(_ body: () throws -> T) -> T { abortingOnError(comm, body) }
         let timeout = parallelOptions.stepTimeout
-        let loaded = orAbort { try ModelLoader.load(path: modelOptions.model) }
         let model = loaded.model
         let ids = orAbort { try broadcastPrompt(comm, timeout: timeout) { promptOptions.promptTokens(loaded) } }
         let method = comm.rank == 0 ? contextOptions.resolved(for: model.config, tokens: ids.count) : contextOptions.method(for: model.config)

@@ -71,12 +71,8 @@ struct Needle: ParsableCommand {
                 let prompt = try HaystackPrompt.build(recipe, tokenizer: tokenizer, length: length, depth: depth)
                 let progress = ProgressReporter(label: "needle cell \(index + 1)/\(todo.count) (\(length) tokens, depth \(depth))", quiet: quiet)
                 let started = Date()
-                let outcome = try runner.generate(
-                    GenerationRequest(prompt: prompt.tokens, maxNewTokens: maxNewTokens, method: method,
-                                      checksLength: !contextOptions.noWindowCheck, stopTokens: Array(tokenizer.endOfGenerationTokens)),
-                    progress: progress.update)
-                progress.end()
-                let text = tokenizer.decode(outcome.ids.filter { !tokenizer.endOfGenerationTokens.contains($0) })
+                let (text, _) = try askGreedily(runner, tokenizer, prompt.tokens, maxNewTokens: maxNewTokens, method: method,
+                                                checksLength: !contextOptions.noWindowCheck, progress: progress)
                 let cellScore = recallScore(answer: text, expected: answer)
                 let cell: [String: Any] = [
                     "kind": "needle", "method": label, "length": length, "tokens": prompt.tokens.count, "depth": depth,

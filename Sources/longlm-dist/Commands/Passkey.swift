@@ -64,12 +64,8 @@ struct Passkey: ParsableCommand {
                     let prompt = try HaystackPrompt.build(.passkey(key: key), tokenizer: tokenizer, length: length, depth: depth)
                     let progress = ProgressReporter(label: "passkey \(length) tokens, trial \(trial + 1)/\(trials)", quiet: quiet)
                     let started = Date()
-                    let outcome = try runner.generate(
-                        GenerationRequest(prompt: prompt.tokens, maxNewTokens: maxNewTokens, method: method,
-                                          checksLength: !contextOptions.noWindowCheck, stopTokens: Array(tokenizer.endOfGenerationTokens)),
-                        progress: progress.update)
-                    progress.end()
-                    let answer = tokenizer.decode(outcome.ids.filter { !tokenizer.endOfGenerationTokens.contains($0) })
+                    let (answer, outcome) = try askGreedily(runner, tokenizer, prompt.tokens, maxNewTokens: maxNewTokens, method: method,
+                                                            checksLength: !contextOptions.noWindowCheck, progress: progress)
                     let found = firstNumber(in: answer)
                     let success = found == key
                     results.append((length, success))
@@ -95,6 +91,17 @@ struct Passkey: ParsableCommand {
             }
         }
     }
+}
+
+/// Generates the greedy answer to a prompt (end-of-generation tokens dropped from its text).
+func askGreedily(_ runner: any SequenceRunner, _ tokenizer: any Tokenizer, _ prompt: [Int32], maxNewTokens: Int,
+                 method: ContextMethod, checksLength: Bool, progress: ProgressReporter) throws -> (String, GenerationOutcome) {
+    let stops = tokenizer.endOfGenerationTokens
+    let outcome = try runner.generate(GenerationRequest(prompt: prompt, maxNewTokens: maxNewTokens, method: method,
+                                                        checksLength: checksLength, stopTokens: Array(stops)),
+                                      progress: progress.update)
+    progress.end()
+    return (tokenizer.decode(outcome.ids.filter { !stops.contains($0) }), outcome)
 }
 
 /// Comma-separated values.
