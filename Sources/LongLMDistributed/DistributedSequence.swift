@@ -13,8 +13,10 @@ public final class DistributedSequence {
     public let layout: Layout
     public let timeout: Double
     public let cache: KVCache
-    /// Tokens held by each rank (every rank keeps the same table).
+    /// Tokens held by each rank (every rank keeps the same table); decode adds to the smallest.
     public private(set) var counts: [Int]
+    /// The prompt positions each rank holds, by the layout.
+    public private(set) var promptShards: [[Int32]] = []
     public private(set) var length = 0
     /// Ring time and traffic of this rank's prefill, per layer.
     public let statistics = RingStatistics()
@@ -39,7 +41,7 @@ public final class DistributedSequence {
         let (hidden, mine) = try prefillHidden(tokens)
         // The rank holding the last position sends its logits to rank 0.
         let last = Int32(tokens.count - 1)
-        let holder = counts.indices.first { layout.positions(tokens: tokens.count, ranks: communicator.size, rank: $0).contains(last) }!
+        let holder = promptShards.firstIndex { $0.contains(last) }!
         return try gatherLogits(hidden: hidden, row: mine.firstIndex(of: last), holder: holder)
     }
 
@@ -47,6 +49,7 @@ public final class DistributedSequence {
     public func prefillHidden(_ tokens: [Int32]) throws -> (hidden: FloatBuffer, positions: [Int32]) {
         let ranks = communicator.size, rank = communicator.rank
         let shards = (0..<ranks).map { layout.positions(tokens: tokens.count, ranks: ranks, rank: $0) }
+        promptShards = shards
         counts = shards.map(\.count)
         let mine = shards[rank]
         var ringAttention = RingAttention(communicator: communicator, stepTimeout: timeout)
@@ -61,19 +64,19 @@ public final class DistributedSequence {
     /// of its positions) into one array in position order on rank 0; nil on the other ranks.
     public func gatherByPosition(_ values: [Float], width: Int) throws -> [Float]? {
         let ranks = communicator.size, rank = communicator.rank
-        precondition(values.count == counts[rank] * width)
+        precondition(values.count == promptShards[rank].count * width)
         if rank != 0 {
             try values.withUnsafeBytes { try communicator.send($0, to: 0, tag: 1_000_001, timeout: timeout) }
             return nil
         }
-        var result = [Float](repeating: 0, count: length * width)
+        var result = [Float](repeating: 0, count: promptShards.reduce(0) { $0 + $1.count } * width)
         for source in 0..<ranks {
             var rows = values
             if source != 0 {
-                rows = [Float](repeating: 0, count: counts[source] * width)
+                rows = [Float](repeating: 0, count: promptShards[source].count * width)
                 try rows.withUnsafeMutableBytes { try communicator.receive($0, from: source, tag: 1_000_001, timeout: timeout) }
             }
-            for (i, position) in layout.positions(tokens: length, ranks: ranks, rank: source).enumerated() {
+            for (i, position) in promptShards[source].enumerated() {
                 for c in 0..<width { result[Int(position) * width + c] = rows[i * width + c] }
             }
         }

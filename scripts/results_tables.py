@@ -1,0 +1,31 @@
+#!/usr/bin/env python3
+"""Prints the markdown tables of docs/results.md from the JSON Lines the tools wrote.
+
+Usage: scripts/results_tables.py [docs/results/passkey.jsonl]
+One row per method: found / trials at each length, the depth and answer of every trial, and the mean seconds
+per trial (prefill + a few decode steps; on this shared 2-core machine, with other work running).
+"""
+import collections, json, sys
+
+path = sys.argv[1] if len(sys.argv) > 1 else "docs/results/passkey.jsonl"
+rows = [json.loads(line) for line in open(path) if line.strip()]
+lengths = sorted({r["length"] for r in rows})
+methods = list(dict.fromkeys(r["method"] for r in rows))
+by = collections.defaultdict(list)
+for r in rows:
+    by[(r["method"], r["length"])].append(r)
+
+print("| method | " + " | ".join(f"{n // 1000}k found" for n in lengths) + " | trials (depth: answer) | s per trial |")
+print("|---|" + "---:|" * len(lengths) + "---|---:|")
+for m in methods:
+    cells, details, seconds = [], [], []
+    for n in lengths:
+        trials = sorted(by[(m, n)], key=lambda r: r["trial"])
+        found = sum(r["success"] for r in trials)
+        cells.append(f"{found}/{len(trials)}" if trials else "-")
+        for r in trials:
+            mark = "found" if r["success"] else repr(r["answer"].strip()[:12])
+            details.append(f"{n // 1000}k@{r['depth_built']:.2f}: {mark}")
+            seconds.append(r["seconds"])
+    mean = sum(seconds) / len(seconds) if seconds else 0
+    print(f"| {m} | " + " | ".join(cells) + f" | {'; '.join(details)} | {mean:.0f} |")
