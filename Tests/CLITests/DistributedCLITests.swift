@@ -65,3 +65,33 @@ extension CLITests {
         }
     }
 }
+
+extension CLITests {
+    /// Three "hosts" on this machine: network namespaces with their own addresses on a private switch, ranks
+    /// started through `ip netns exec` (scripts/multihost_netns.sh) and talking TCP over that network only.
+    func testGenerateAcrossThreeNetworkNamespacesGivesTheSingleProcessTokens() throws {
+        guard hasMPI, FileManager.default.isExecutableFile(atPath: "/usr/sbin/ip") || FileManager.default.isExecutableFile(atPath: "/sbin/ip") else {
+            throw XCTSkip("needs mpirun and iproute2")
+        }
+        let script = Self.repository + "/scripts/multihost_netns.sh"
+        // Every rank is in its own namespace, with its own address.
+        var environment = ProcessInfo.processInfo.environment
+        environment["LONGLM_BIN"] = "/bin/sh"
+        let placement = try launch("/bin/bash", [script, "3", "-c", "ip -o -4 addr show eth0 | grep -o '10\\.77\\.0\\.[0-9]*'"], environment: environment)
+        if placement.status == 77 { throw XCTSkip("cannot create network namespaces here: \(placement.stderr)") }
+        XCTAssertEqual(placement.status, 0, placement.stderr)
+        XCTAssertEqual(Set(placement.stdout.split(separator: "\n")), ["10.77.0.1", "10.77.0.2", "10.77.0.3"])
+
+        let tokens = (0..<150).map { String(($0 * 37) % 256) }.joined(separator: ",")
+        let arguments = ["generate", "--model", Self.tiny, "--tokens", tokens, "--max-new-tokens", "12", "--json",
+                         "--method", "selfextend", "--group-size", "4", "--window", "32"]
+        let single = try run(arguments)
+        XCTAssertEqual(single.status, 0, single.stderr)
+        environment["LONGLM_BIN"] = binary
+        let hosts = try launch("/bin/bash", [script, "3"] + arguments, environment: environment)
+        XCTAssertEqual(hosts.status, 0, hosts.stderr)
+        let ids = { (text: String) in (try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])?["ids"] as? [Int] }
+        XCTAssertNotNil(ids(single.stdout))
+        XCTAssertEqual(ids(hosts.stdout), ids(single.stdout))
+    }
+}
