@@ -9,27 +9,15 @@ extension Generate {
     /// and tokenizes the prompt, broadcasts the ids, samples each token, broadcasts it and streams the text.
     /// Any error on any rank ends the whole job with a message naming the rank.
     func runDistributed() {
-        let (comm, loaded) = joinMPIJob(modelOptions: modelOptions)
+        let (comm, loaded, ids, sequence) = startDistributedPrompt(
+            modelOptions: modelOptions, promptOptions: promptOptions, contextOptions: contextOptions,
+            parallelOptions: parallelOptions, quiet: quiet, generatedTokens: maxNewTokens - 1)
         func orAbort<T>(_ body: () throws -> T) -> T { abortingOnError(comm, body) }
         let timeout = parallelOptions.stepTimeout
         let model = loaded.model
-
-        // Rank 0 reads and tokenizes the prompt (exiting on bad input ends the job); everybody gets the ids.
-        let ids = orAbort { try broadcastPrompt(comm, timeout: timeout) { promptOptions.promptTokens(loaded) } }
-
-        let total = ids.count + maxNewTokens - 1
-        // Only rank 0 checks the window (and reports); the others take the same method unchecked.
-        let method = comm.rank == 0 ? contextOptions.resolved(for: model.config, tokens: total) : contextOptions.method(for: model.config)
-        let sequence = orAbort {
-            try DistributedSequence(model: model, communicator: comm, layout: parallelOptions.layout, method: method,
-                                    promptLength: ids.count, timeout: timeout)
-        }
         var sampler = greedy || temperature == nil || temperature == 0
             ? Sampler.greedy : Sampler(temperature: temperature!, topK: topK, topP: topP, seed: contextOptions.seed)
         let stops = loaded.tokenizer?.endOfGenerationTokens ?? []
-        if comm.rank == 0, let report = prefillProgress(total: ids.count, quiet: quiet) {
-            sequence.onLayer = { layer, layers in report(ids.count * (layer + 1) / layers, ids.count) }
-        }
         let start = Date()
         var logits = orAbort { try sequence.prefill(ids) }
         let prefillSeconds = Date().timeIntervalSince(start)

@@ -8,19 +8,12 @@ extension Logits {
     /// shard through the ring; rank 0 gets the last position's logits, or (--all-positions) every rank's final
     /// hidden states, and projects and writes them in position order. Only rank 0 writes the file.
     func runDistributed() {
-        let (comm, loaded) = joinMPIJob(modelOptions: modelOptions)
+        let (comm, loaded, ids, sequence) = startDistributedPrompt(
+            modelOptions: modelOptions, promptOptions: promptOptions, contextOptions: contextOptions,
+            parallelOptions: parallelOptions, quiet: quiet, generatedTokens: 0)
         func orAbort<T>(_ body: () throws -> T) -> T { abortingOnError(comm, body) }
         let timeout = parallelOptions.stepTimeout
         let model = loaded.model
-        let ids = orAbort { try broadcastPrompt(comm, timeout: timeout) { promptOptions.promptTokens(loaded) } }
-        let method = comm.rank == 0 ? contextOptions.resolved(for: model.config, tokens: ids.count) : contextOptions.method(for: model.config)
-        let sequence = orAbort {
-            try DistributedSequence(model: model, communicator: comm, layout: parallelOptions.layout, method: method,
-                                    promptLength: ids.count, timeout: timeout)
-        }
-        if comm.rank == 0, let report = prefillProgress(total: ids.count, quiet: quiet) {
-            sequence.onLayer = { layer, layers in report(ids.count * (layer + 1) / layers, ids.count) }
-        }
         let vocab = model.config.vocabularySize
         if allPositions {
             let (hidden, _) = orAbort { try sequence.prefillHidden(ids) }
@@ -47,6 +40,27 @@ extension Logits {
             reportingErrors { try NPY.writeFloat32(path: output, shape: [1, vocab], values: logits) }
         }
     }
+}
+
+/// The start of `generate` and `logits` under mpirun: join the job and load the model on every rank; rank 0
+/// reads and tokenizes the prompt and checks it against the method (exiting on bad input ends the job);
+/// every rank gets the ids and makes its part of the sequence; rank 0 reports the prefill's progress.
+func startDistributedPrompt(modelOptions: ModelOptions, promptOptions: PromptOptions, contextOptions: ContextOptions,
+                            parallelOptions: ParallelOptions, quiet: Bool, generatedTokens: Int)
+    -> (MPICommunicator, LoadedModel, [Int32], DistributedSequence) {
+    let (comm, loaded) = joinMPIJob(modelOptions: modelOptions)
+    let timeout = parallelOptions.stepTimeout, config = loaded.model.config
+    let ids = abortingOnError(comm) { try broadcastPrompt(comm, timeout: timeout) { promptOptions.promptTokens(loaded) } }
+    // Only rank 0 checks the window (and reports); the others take the same method unchecked.
+    let method = comm.rank == 0 ? contextOptions.resolved(for: config, tokens: ids.count + generatedTokens) : contextOptions.method(for: config)
+    let sequence = abortingOnError(comm) {
+        try DistributedSequence(model: loaded.model, communicator: comm, layout: parallelOptions.layout, method: method,
+                                promptLength: ids.count, timeout: timeout)
+    }
+    if comm.rank == 0, let report = prefillProgress(total: ids.count, quiet: quiet) {
+        sequence.onLayer = { layer, layers in report(ids.count * (layer + 1) / layers, ids.count) }
+    }
+    return (comm, loaded, ids, sequence)
 }
 
 /// Rank 0 makes the prompt ids (exiting on bad input ends the job); every rank returns them.
