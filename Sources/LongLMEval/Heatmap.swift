@@ -37,7 +37,8 @@ public struct Heatmap {
 
     public func svg() -> String {
         let cellWidth = 56, cellHeight = 28, left = 70, top = 48, legendHeight = 50
-        let width = left + cellWidth * lengths.count + 20
+        // Wide enough for the grid, the legend and the title (about 7.5 px per character at 14 px).
+        let width = max(left + cellWidth * lengths.count + 20, left + 11 * 18 + 90, title.count * 15 / 2 + 20)
         let height = top + cellHeight * depths.count + 40 + legendHeight
         var out = """
         <?xml version="1.0" encoding="UTF-8"?>
