@@ -29,3 +29,17 @@ for m in methods:
             seconds.append(r["seconds"])
     mean = sum(seconds) / len(seconds) if seconds else 0
     print(f"| {m} | " + " | ".join(cells) + f" | {'; '.join(details)} | {mean:.0f} |")
+
+# Perplexity per bucket of context, one column per method (if measured).
+try:
+    runs = [json.loads(line) for line in open("docs/results/perplexity.jsonl") if line.strip()]
+except FileNotFoundError:
+    runs = []
+if runs:
+    print()
+    print("| context (tokens) | " + " | ".join(f"{r['method']}: perplexity (cumulative)" for r in runs) + " |")
+    print("|---|" + "---:|" * len(runs))
+    for i, b in enumerate(runs[0]["buckets"]):
+        cells = [f"{r['buckets'][i]['perplexity']:.2f} ({r['buckets'][i]['cumulative']:.2f})" for r in runs]
+        print(f"| {b['from']}-{b['to']} | " + " | ".join(cells) + " |")
+    print("| all | " + " | ".join(f"{r['perplexity']:.2f} ({r['seconds']:.0f} s)" for r in runs) + " |")
