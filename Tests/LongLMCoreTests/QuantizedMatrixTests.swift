@@ -277,17 +277,10 @@ private func assertBitIdentical(_ actual: [Float], _ expected: [Float], _ what: 
     if mismatches.count > 3 { XCTFail("\(what): \(mismatches.count) mismatches in all", file: file, line: line) }
 }
 
-/// splitmix64 (Steele, Lea, Flood 2014): a small seeded generator, so failures reproduce.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+/// Seeded test randomness (Core's SplitMix64), so failures reproduce.
+typealias SplitMix = SplitMix64
+
+extension SplitMix64 {
     mutating func nextFloat(_ low: Float, _ high: Float) -> Float {
         low + (high - low) * Float(next() >> 40) * 0x1p-24
     }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LongLMCore
 import LongLMEval
 import LongLMModels
 
