@@ -18,7 +18,9 @@ let package = Package(
                        providers: [.apt(["libopenmpi-dev"])]),
         // Kernels are built for the machine that builds them (-march=native: AVX-512 here), as llama.cpp does
         // by default; without it Swift targets baseline x86-64 and the SIMD kernels run about 3x slower.
-        .target(name: "LongLMCore", dependencies: ["COpenBLAS"],
+        // cpuid, xgetbv and arch_prctl: what this node lets a process run (read at run time, not build time).
+        .target(name: "CLongLMCPU"),
+        .target(name: "LongLMCore", dependencies: ["COpenBLAS", "CLongLMCPU"],
                 swiftSettings: [.unsafeFlags(["-Ounchecked", "-Xcc", "-march=native"])]),
         .target(name: "LongLMAttention", dependencies: ["LongLMCore"],
                 swiftSettings: [.unsafeFlags(["-Ounchecked", "-Xcc", "-march=native"])]),
@@ -35,7 +37,7 @@ let package = Package(
         .testTarget(name: "LongLMModelsTests", dependencies: ["LongLMModels"]),
         .testTarget(name: "LongLMDistributedTests", dependencies: ["LongLMDistributed", "LongLMModels"]),
         .testTarget(name: "LongLMEvalTests", dependencies: ["LongLMEval", "LongLMModels"]),
-        .testTarget(name: "CLITests", dependencies: []),
+        .testTarget(name: "CLITests", dependencies: ["LongLMCore"]),
     ],
     swiftLanguageModes: [.v5]
 )

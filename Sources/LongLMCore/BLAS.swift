@@ -31,3 +31,55 @@ public enum BLAS {
     public static func setThreads(_ n: Int) { openblas_set_num_threads(Int32(max(1, n))) }
     public static var threads: Int { Int(openblas_get_num_threads()) }
 }
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What BLAS this process runs: the library, its build, the kernel set ("core") it uses, and who chose it.
+public struct BLASLibraryReport: Sendable {
+    public var name: String          // "OpenBLAS"
+    public var version: String       // "0.3.21"
+    public var config: String        // openblas_get_config(): build options and the running core
+    public var core: String          // openblas_get_corename()
+    public var chosenBy: String      // "the library", "OPENBLAS_CORETYPE=...", or longlm-dist's replacement note
+    public var threadsPerCall: Int   // OpenBLAS's own threads inside one call
+
+    /// One line for `info`, logs and `--stats`.
+    public var line: String {
+        "\(name) \(version), core \(core) (\(chosenBy)), \(threadsPerCall) BLAS thread\(threadsPerCall == 1 ? "" : "s") per call; config: \(config)"
+    }
+
+    public var jsonObject: [String: Any] {
+        ["library": name, "version": version, "config": config, "core": core, "chosen_by": chosenBy,
+         "threads_per_call": threadsPerCall]
+    }
+}
+
+extension BLAS {
+    /// The core OpenBLAS runs now.
+    public static var coreName: String { String(cString: openblas_get_corename()) }
+    /// openblas_get_config(), e.g. "OpenBLAS 0.3.21 NO_LAPACKE DYNAMIC_ARCH NO_AFFINITY Zen MAX_THREADS=64".
+    public static var config: String { String(cString: openblas_get_config()) }
+
+    /// Core names this OpenBLAS build carries kernels for. A DYNAMIC_ARCH build exports one parameter table
+    /// per core (`gotoblas_HASWELL`, ...); a build without DYNAMIC_ARCH carries one core and ignores
+    /// OPENBLAS_CORETYPE, so it reports none.
+    public static var availableCores: Set<String> {
+        guard config.contains("DYNAMIC_ARCH") else { return [] }
+        let names = ["SapphireRapids", "Cooperlake", "SkylakeX", "Haswell", "Zen", "Sandybridge", "Bulldozer",
+                     "Piledriver", "Steamroller", "Excavator", "Nehalem", "Core2", "Prescott"]
+        guard let handle = dlopen(nil, RTLD_NOW) else { return [] }
+        return Set(names.filter { dlsym(handle, "gotoblas_" + $0.uppercased()) != nil })
+    }
+
+    /// Who chose the running core; set once at start-up by the process that applied the choice.
+    nonisolated(unsafe) public static var coreChosenBy = "chosen by the library"
+
+    public static var report: BLASLibraryReport {
+        let parts = config.split(separator: " ")
+        let version = parts.count > 1 && parts[0] == "OpenBLAS" ? String(parts[1]) : "unknown"
+        return BLASLibraryReport(name: "OpenBLAS", version: version, config: config, core: coreName,
+                                 chosenBy: coreChosenBy, threadsPerCall: threads)
+    }
+}

@@ -3,11 +3,18 @@ import Foundation
 import LongLMCore
 import LongLMDistributed
 
-@main
+
 struct LongLMDist: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "longlm-dist",
         abstract: "Run pretrained LLMs (GGUF or Hugging Face safetensors) on long documents, on CPU.",
+        discussion: """
+            OpenBLAS kernels: at start-up longlm-dist checks the core OpenBLAS picked against the CPU features \
+            the OS enables and, when the library fell back to weaker kernels (as Debian's OpenBLAS does on CPUs \
+            newer than itself), re-executes itself with OPENBLAS_CORETYPE set to the best core the library has. \
+            A user's OPENBLAS_CORETYPE always wins; `--blas-core library` (any position, or \
+            LONGLM_BLAS_CORE=library) keeps the library's pick. `info` names the core in use.
+            """,
         version: "0.1.0",
         subcommands: [Generate.self, Logits.self, Passkey.self, Needle.self, Perplexity.self, Batch.self, BenchExchange.self, Tokenize.self, Info.self, Bench.self, BenchAttention.self])
 }

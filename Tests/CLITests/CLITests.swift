@@ -185,9 +185,9 @@ final class CLITests: XCTestCase {
     }
 
     /// `mpirun` as a user runs it in a container: as root, oversubscribed, on shared memory or TCP over loopback.
-    func runMPI(ranks: Int, transport: String, arguments: [String]) throws -> Result {
+    func runMPI(ranks: Int, transport: String, arguments: [String], extraEnvironment: [String: String] = [:]) throws -> Result {
         let btl = transport == "tcp" ? ["--mca", "btl", "self,tcp", "--mca", "btl_tcp_if_include", "lo"] : ["--mca", "btl", "self,vader"]
-        var environment = ProcessInfo.processInfo.environment
+        var environment = ProcessInfo.processInfo.environment.merging(extraEnvironment) { $1 }
         environment["OMPI_ALLOW_RUN_AS_ROOT"] = "1"
         environment["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1"
         return try launch("/usr/bin/mpirun", ["--oversubscribe", "--bind-to", "none", "-np", "\(ranks)"] + btl + [binary] + arguments,

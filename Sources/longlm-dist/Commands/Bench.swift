@@ -33,7 +33,10 @@ struct Bench: ParsableCommand {
         // Warm-up: touch every mapped weight page and the RoPE tables once, so the first length is not charged for it.
         _ = try Generator(model: model, prefillChunk: batchSize).generate(
             prompt: [loaded.tokenizer?.bosToken ?? 0] + [Int32](repeating: 1, count: 31), maxNewTokens: 2, sampler: .greedy, stopTokens: []) { _, _ in true }
-        if !json { print("length  prefill tok/s  decode tok/s  (threads \(Parallel.threads), batch \(batchSize))") }
+        if !json {
+            print("cpu: \(CPUFeatures.current.summary)\nblas: \(BLAS.report.line)")
+            print("length  prefill tok/s  decode tok/s  (threads \(Parallel.threads), batch \(batchSize))")
+        }
         for n in parsedLengths! {
             var random = SplitMix64(seed: seed)
             // Ids from the lower part of the vocabulary (ordinary text pieces), BOS first when the model has one.
@@ -46,7 +49,8 @@ struct Bench: ParsableCommand {
             let decodeRate = Double(max(1, timings.generatedTokens - 1)) / timings.decodeSeconds
             if json {
                 let object: [String: Any] = ["length": n, "prefill_tokens_per_second": prefillRate,
-                                             "decode_tokens_per_second": decodeRate, "threads": Parallel.threads]
+                                             "decode_tokens_per_second": decodeRate, "threads": Parallel.threads,
+                                             "blas": BLAS.report.jsonObject, "cpu_features": CPUFeatures.current.summary]
                 print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
             } else {
                 print(String(format: "%6d  %13.1f  %12.1f", n, prefillRate, decodeRate))

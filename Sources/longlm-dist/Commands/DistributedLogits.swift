@@ -76,7 +76,12 @@ func broadcastPrompt(_ comm: any Communicator, timeout: Double, make: () -> [Int
 /// `--stats`: every rank prints its per-layer ring statistics, in rank order.
 func printStatistics(_ sequence: DistributedSequence, _ comm: any Communicator, timeout: Double) {
     for r in 0..<comm.size {
-        if r == comm.rank { log(sequence.statistics.report(rank: r)) }
+        if r == comm.rank {
+            // The report's lines carry the rank already.
+            let lines = ["[rank \(r)] cpu: \(CPUFeatures.current.summary)", "[rank \(r)] blas: \(BLAS.report.line)",
+                         sequence.statistics.report(rank: r)]
+            FileHandle.standardError.write((lines.joined(separator: "\n") + "\n").data(using: .utf8)!)
+        }
         do { try comm.barrier(timeout: timeout) } catch { comm.abort("rank \(comm.rank): \(error)", code: 1) }
     }
 }

@@ -42,12 +42,22 @@ struct Info: ParsableCommand {
         reportingErrors { try method.validate(config: c) }
         print("method:           \(method)")
         print("longest prompt:   \(method.maximumLength(config: c).map { "\($0) tokens" } ?? "no limit from positions")")
+        ModelOptions.applyThreads(nil)   // report what a run on this node would use
+        printNodeReport()
         if let n = tokens {
             print("KV for \(n) tokens: \(formatBytes(kvPerToken * n))")
             reportingErrors { try method.checkLength(n, config: c) }
             print("a prompt of \(n) tokens fits")
         }
     }
+}
+
+/// The node's OS-enabled CPU features and the BLAS that runs: what every speed figure depends on.
+func printNodeReport() {
+    let f = CPUFeatures.current
+    print("cpu:              \(f.vendor.rawValue) family \(f.family) model \(f.model), \(System.coreCount) cores; enabled: \(f.summary)")
+    print("blas:             \(BLAS.report.line)")
+    print("threads:          \(Parallel.threads) worker threads (--threads)")
 }
 
 func formatBytes(_ n: Int) -> String {

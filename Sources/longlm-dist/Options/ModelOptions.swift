@@ -14,9 +14,14 @@ struct ModelOptions: ParsableArguments {
         if let t = threads, t < 1 { throw ValidationError("--threads must be at least 1") }
     }
 
-    func load() -> LoadedModel {
+    /// Worker threads for a run on this process: ours split matrix products, OpenBLAS runs one thread per call.
+    static func applyThreads(_ threads: Int?) {
         Parallel.threads = threads ?? System.coreCount
         BLAS.setThreads(1)   // we split matrix products across threads ourselves
+    }
+
+    func load() -> LoadedModel {
+        Self.applyThreads(threads)
         return reportingErrors { try ModelLoader.load(path: model) }
     }
 }
