@@ -1,4 +1,5 @@
 import COpenBLAS
+import Dispatch
 
 /// The only place that calls cblas. Row-major throughout.
 public enum BLAS {
@@ -71,6 +72,24 @@ extension BLAS {
                      "Piledriver", "Steamroller", "Excavator", "Nehalem", "Core2", "Prescott"]
         guard let handle = dlopen(nil, RTLD_NOW) else { return [] }
         return Set(names.filter { dlsym(handle, "gotoblas_" + $0.uppercased()) != nil })
+    }
+
+    /// GFLOP/s of one square sgemm (size^3) on OpenBLAS's own `threads`, best of three: the BLAS peak that
+    /// benchmarks quote their kernels against.
+    public static func measureSgemmGFLOPS(size n: Int, threads: Int) -> Double {
+        let a = FloatBuffer(rows: n, cols: n), b = FloatBuffer(rows: n, cols: n), c = FloatBuffer(rows: n, cols: n)
+        for i in 0..<(n * n) { a.pointer[i] = Float(i % 7) * 0.1; b.pointer[i] = Float(i % 5) * 0.1 }
+        let previous = BLAS.threads
+        setThreads(threads)
+        defer { setThreads(previous) }
+        var best = 0.0
+        for _ in 0..<3 {
+            let start = DispatchTime.now().uptimeNanoseconds
+            matmul(m: n, n: n, k: n, a: a.pointer, lda: n, b: b.pointer, ldb: n, c: c.pointer, ldc: n)
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            best = max(best, 2.0 * Double(n * n * n) / seconds / 1e9)
+        }
+        return best
     }
 
     /// Who chose the running core; set once at start-up by the process that applied the choice.

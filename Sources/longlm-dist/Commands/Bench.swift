@@ -33,8 +33,10 @@ struct Bench: ParsableCommand {
         // Warm-up: touch every mapped weight page and the RoPE tables once, so the first length is not charged for it.
         _ = try Generator(model: model, prefillChunk: batchSize).generate(
             prompt: [loaded.tokenizer?.bosToken ?? 0] + [Int32](repeating: 1, count: 31), maxNewTokens: 2, sampler: .greedy, stopTokens: []) { _, _ in true }
+        let sgemm = BLAS.measureSgemmGFLOPS(size: 1024, threads: Parallel.threads)
         if !json {
             print("cpu: \(CPUFeatures.current.summary)\nblas: \(BLAS.report.line)")
+            print(String(format: "sgemm 1024^3 on %d threads: %.1f GFLOP/s", Parallel.threads, sgemm))
             print("length  prefill tok/s  decode tok/s  (threads \(Parallel.threads), batch \(batchSize))")
         }
         for n in parsedLengths! {
@@ -50,7 +52,7 @@ struct Bench: ParsableCommand {
             if json {
                 let object: [String: Any] = ["length": n, "prefill_tokens_per_second": prefillRate,
                                              "decode_tokens_per_second": decodeRate, "threads": Parallel.threads,
-                                             "blas": BLAS.report.jsonObject, "cpu_features": CPUFeatures.current.summary]
+                                             "blas": BLAS.report.jsonObject, "sgemm_1024_gflops": sgemm, "cpu_features": CPUFeatures.current.summary]
                 print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
             } else {
                 print(String(format: "%6d  %13.1f  %12.1f", n, prefillRate, decodeRate))

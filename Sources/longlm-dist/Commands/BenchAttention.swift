@@ -22,7 +22,7 @@ struct BenchAttention: ParsableCommand {
 
     func run() throws {
         Parallel.threads = threads ?? System.coreCount
-        let peak = measureSgemmPeak()
+        let peak = BLAS.measureSgemmGFLOPS(size: 2048, threads: Parallel.threads)
         if !json { print(String(format: "sgemm peak (2048^3, %d threads): %.1f GFLOP/s", Parallel.threads, peak)) }
         let table = RotaryTable(dimensions: headDim, pairing: .halves,
                                 inverseFrequencies: RotaryTable.standardFrequencies(base: 1e6, dimensions: headDim))
@@ -59,21 +59,5 @@ struct BenchAttention: ParsableCommand {
                 }
             }
         }
-    }
-
-    /// OpenBLAS sgemm on 2048^3 with its own threads, best of three.
-    func measureSgemmPeak() -> Double {
-        let n = 2048
-        let a = FloatBuffer(rows: n, cols: n), b = FloatBuffer(rows: n, cols: n), c = FloatBuffer(rows: n, cols: n)
-        for i in 0..<(n * n) { a.pointer[i] = Float(i % 7) * 0.1; b.pointer[i] = Float(i % 5) * 0.1 }
-        BLAS.setThreads(Parallel.threads)
-        defer { BLAS.setThreads(1) }
-        var best = 0.0
-        for _ in 0..<3 {
-            let start = Date()
-            BLAS.matmul(m: n, n: n, k: n, a: a.pointer, lda: n, b: b.pointer, ldb: n, c: c.pointer, ldc: n)
-            best = max(best, 2.0 * Double(n * n * n) / Date().timeIntervalSince(start) / 1e9)
-        }
-        return best
     }
 }
