@@ -53,17 +53,37 @@ final class CLITests: XCTestCase {
     func testHelpDocumentsEveryCommand() throws {
         let r = try run(["--help"])
         XCTAssertEqual(r.status, 0)
-        for command in ["generate", "logits", "tokenize", "info"] { XCTAssertTrue(r.stdout.contains(command), command) }
+        let commands = ["generate", "logits", "passkey", "needle", "perplexity", "batch", "bench-exchange", "tokenize",
+                        "info", "bench", "bench-attention"]
+        for command in commands {
+            XCTAssertTrue(r.stdout.contains("  \(command) "), "--help lists \(command): \(r.stdout)")
+            let help = try run([command, "--help"])
+            XCTAssertEqual(help.status, 0, command)
+            XCTAssertTrue(help.stdout.contains("USAGE: longlm-dist \(command)"), "\(command) --help: \(help.stdout)")
+        }
+        // Every subcommand the binary has is in the list above.
+        let listed = r.stdout.components(separatedBy: "SUBCOMMANDS:").last ?? ""
+        let names = listed.split(separator: "\n").filter { $0.hasPrefix("  ") && !$0.hasPrefix("   ") }
+            .compactMap { $0.split(separator: " ").first.map(String.init) }.filter { $0 != "See" }
+        XCTAssertEqual(Set(names), Set(commands), listed)
     }
 
+    /// The last position's logits for a 3-token prompt equal transformers' row for that position (logits.npy of
+    /// the fixture covers the 200-token prompt.npy; position 2 sees only the first three tokens).
     func testLogitsOfGivenTokensMatchTheReferenceRow() throws {
+        let prompt = try npyInts(Self.tiny + "/prompt.npy")
+        let reference = try npyFloats(Self.tiny + "/logits.npy")
+        let vocabulary = 256
+        let expected = Array(reference[(2 * vocabulary)..<(3 * vocabulary)])
         let output = temporaryPath(".npy")
-        let r = try run(["logits", "--model", Self.tiny, "--tokens", "5,17,200", "--output", output])
+        let r = try run(["logits", "--model", Self.tiny, "--tokens", prompt.prefix(3).map(String.init).joined(separator: ","),
+                         "--output", output])
         XCTAssertEqual(r.status, 0, r.stderr)
-        let data = try Data(contentsOf: URL(fileURLWithPath: output))
-        XCTAssertEqual(data.count, 128 + 256 * 4)   // one row of 256 float32 after a 128-byte header
-        let header = String(decoding: data.prefix(128), as: UTF8.self)
+        let header = String(decoding: try Data(contentsOf: URL(fileURLWithPath: output)).prefix(128), as: UTF8.self)
         XCTAssertTrue(header.contains("'shape': (1, 256)"), header)
+        let got = try npyFloats(output)
+        XCTAssertEqual(got.count, vocabulary)
+        XCTAssertLessThan(relativeDifference(expected, got), 1e-4)
     }
 
     func testLogitsAllPositionsHasOneRowPerToken() throws {
@@ -76,13 +96,7 @@ final class CLITests: XCTestCase {
 
     func testGreedyGenerateJSONGivesTheTransformersTokens() throws {
         // greedy_prompt.npy / greedy_tokens.npy of the llama-mha fixture, read back through numpy's layout.
-        func ints(_ name: String) throws -> [Int] {
-            let data = try Data(contentsOf: URL(fileURLWithPath: Self.tiny + "/" + name))
-            let headerLength = Int(data[8]) | Int(data[9]) << 8
-            return data.dropFirst(10 + headerLength).withUnsafeBytes { raw in
-                (0..<(raw.count / 4)).map { Int(Int32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: Int32.self))) }
-            }
-        }
+        func ints(_ name: String) throws -> [Int] { try npyInts(Self.tiny + "/" + name) }
         let prompt = try ints("greedy_prompt.npy"), expected = try ints("greedy_tokens.npy")
         let r = try run(["generate", "--model", Self.tiny, "--tokens", prompt.map(String.init).joined(separator: ","),
                          "--max-new-tokens", "\(expected.count)", "--greedy", "--json"])

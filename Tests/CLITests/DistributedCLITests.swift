@@ -12,6 +12,15 @@ extension CLITests {
         }
     }
 
+    /// An int32 .npy file's values.
+    func npyInts(_ path: String) throws -> [Int] {
+        let data = try Data(contentsOf: URL(fileURLWithPath: path))
+        let headerLength = Int(data[8]) | Int(data[9]) << 8
+        return data.dropFirst(10 + headerLength).withUnsafeBytes { raw in
+            (0..<(raw.count / 4)).map { Int(Int32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: Int32.self))) }
+        }
+    }
+
     func relativeDifference(_ a: [Float], _ b: [Float]) -> Float {
         precondition(a.count == b.count)
         return zip(a, b).map { abs($0 - $1) }.max()! / a.map(abs).max()!
