@@ -37,7 +37,7 @@ let package = Package(
         .testTarget(name: "LongLMModelsTests", dependencies: ["LongLMModels"]),
         .testTarget(name: "LongLMDistributedTests", dependencies: ["LongLMDistributed", "LongLMModels"]),
         .testTarget(name: "LongLMEvalTests", dependencies: ["LongLMEval", "LongLMModels"]),
-        .testTarget(name: "CLITests", dependencies: ["LongLMCore"]),
+        .testTarget(name: "CLITests", dependencies: ["LongLMCore", "LongLMModels"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -40,3 +40,11 @@ nonisolated(unsafe) var logPrefix = ""
 func log(_ message: String) {
     FileHandle.standardError.write((logPrefix + message + "\n").data(using: .utf8)!)
 }
+
+/// Commands that describe or measure one process (tokenize, info, bench) run on rank 0 alone under mpirun,
+/// so their output appears once; the other ranks return at once. Read from the launcher's environment:
+/// these commands never initialise MPI.
+func isRankZeroOrAlone() -> Bool {
+    let environment = ProcessInfo.processInfo.environment
+    return (environment["OMPI_COMM_WORLD_RANK"] ?? environment["PMI_RANK"] ?? "0") == "0"
+}

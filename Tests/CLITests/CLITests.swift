@@ -1,5 +1,6 @@
 import XCTest
 import Foundation
+import LongLMModels
 
 /// Runs the built `longlm-dist` binary as a user would.
 final class CLITests: XCTestCase {
@@ -114,6 +115,8 @@ final class CLITests: XCTestCase {
             ["--method", "ntk", "--factor", "2"], ["--method", "dynamic-ntk", "--factor", "2"], ["--method", "consistent-ntk", "--factor", "2"],
             ["--method", "yarn", "--factor", "2"], ["--method", "llama3", "--factor", "2"], ["--method", "dca", "--logn"],
         ]
+        // Every registered method is in the list (a new method gets a line here).
+        XCTAssertEqual(Set(methods.map { $0[1] }).union(["none"]), Set(ContextMethod.names))
         for method in methods {
             let output = temporaryPath(".npy")
             let r = try run(["logits", "--model", Self.tiny, "--tokens", tokens, "--output", output] + method)

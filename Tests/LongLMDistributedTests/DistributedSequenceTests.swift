@@ -13,8 +13,8 @@ final class DistributedSequenceTests: XCTestCase {
         let loaded = try ModelLoader.load(path: Self.fixtures + "/hf-tiny/llama-gqa-tied-bf16")
         let model = loaded.model
         let prompt: [Int32] = (0..<61).map { Int32(($0 * 37 + 11) % 256) }
-        let methods: [ContextMethod] = [.plain, ContextMethod(.selfExtend(groupSize: 2, window: 16)),
-                                        ContextMethod(.dualChunk(chunkSize: 24, localWindow: 4), logN: true)]
+        let methods: [ContextMethod] = [.plain, ContextMethod(SelfExtendMethod(groupSize: 2, window: 16)),
+                                        ContextMethod(DualChunkMethod(chunkSize: 24, localWindow: 4), logN: true)]
         for method in methods {
             // Single process: prefill then 8 greedy steps.
             var generator = Generator(model: model, prefillChunk: 64)

@@ -5,10 +5,10 @@ import LongLMCore
 
 final class ContextMethodTests: XCTestCase {
     static let methods: [ContextMethod] = [
-        ContextMethod(.selfExtend(groupSize: 4, window: 32)),
-        ContextMethod(.dualChunk(chunkSize: 96, localWindow: 16)),
-        ContextMethod(.none, logN: true),
-        ContextMethod(.selfExtend(groupSize: 2, window: 16), logN: true),
+        ContextMethod(SelfExtendMethod(groupSize: 4, window: 32)),
+        ContextMethod(DualChunkMethod(chunkSize: 96, localWindow: 16)),
+        ContextMethod(PlainMethod(), logN: true),
+        ContextMethod(SelfExtendMethod(groupSize: 2, window: 16), logN: true),
     ]
 
     /// Last-position logits of `tokens`, prefilled in chunks of `chunk`, or prefilled without the last token
@@ -40,7 +40,7 @@ final class ContextMethodTests: XCTestCase {
         let loaded = try ModelLoader.load(path: Fixtures.path("hf-tiny/llama-mha"))
         let prompt = Array(try Fixtures.ints("hf-tiny/llama-mha/prompt.npy").prefix(190))   // T = 128
         for mode in [GALIMode.interpolated, .referenceBF16] {
-            let method = ContextMethod(.gali(localWindow: 16, chunk: .size(20), mode: mode, noise: .gaussian, seed: 5))
+            let method = ContextMethod(GALIMethod(localWindow: 16, chunk: .size(20), mode: mode, noise: .gaussian, seed: 5))
             let a = try lastLogits(loaded.model, method, prompt, chunk: 64, decodeLast: false)
             let b = try lastLogits(loaded.model, method, prompt, chunk: 23, decodeLast: false)
             XCTAssertTrue(a.allSatisfy(\.isFinite))
@@ -55,33 +55,33 @@ final class ContextMethodTests: XCTestCase {
         let prompt = Array(try Fixtures.ints("hf-tiny/llama-mha/prompt.npy").prefix(150))
         let plain = try lastLogits(loaded.model, .plain, prompt, chunk: 64, decodeLast: false)
         // SelfExtend with a window larger than the sequence is plain attention, bit for bit.
-        let wide = try lastLogits(loaded.model, ContextMethod(.selfExtend(groupSize: 2, window: 160)), prompt, chunk: 64, decodeLast: false)
+        let wide = try lastLogits(loaded.model, ContextMethod(SelfExtendMethod(groupSize: 2, window: 160)), prompt, chunk: 64, decodeLast: false)
         XCTAssertEqual(plain, wide)
         // With a small window it differs (the method is really applied).
-        let narrow = try lastLogits(loaded.model, ContextMethod(.selfExtend(groupSize: 4, window: 32)), prompt, chunk: 64, decodeLast: false)
+        let narrow = try lastLogits(loaded.model, ContextMethod(SelfExtendMethod(groupSize: 4, window: 32)), prompt, chunk: 64, decodeLast: false)
         XCTAssertGreaterThan(zip(plain, narrow).map { abs($0 - $1) }.max()!, 1e-3)
     }
 
     func testWindowChecksNameTheSmallestGroupThatFits() throws {
         let config = try ModelLoader.config(path: Fixtures.path("hf-tiny/llama-mha"))   // L = 128
-        XCTAssertNoThrow(try ContextMethod(.selfExtend(groupSize: 4, window: 32)).checkLength(416, config: config))
-        XCTAssertThrowsError(try ContextMethod(.selfExtend(groupSize: 4, window: 32)).checkLength(417, config: config)) {
+        XCTAssertNoThrow(try ContextMethod(SelfExtendMethod(groupSize: 4, window: 32)).checkLength(416, config: config))
+        XCTAssertThrowsError(try ContextMethod(SelfExtendMethod(groupSize: 4, window: 32)).checkLength(417, config: config)) {
             XCTAssertTrue("\($0)".contains("--group-size 5"), "\($0)")   // (128-32)*5+32 = 512 >= 417
         }
-        XCTAssertThrowsError(try ContextMethod(.none).checkLength(129, config: config)) { XCTAssertTrue("\($0)".contains("at most 128"), "\($0)") }
-        XCTAssertThrowsError(try ContextMethod(.selfExtend(groupSize: 3, window: 32)).validate(config: config)) {
+        XCTAssertThrowsError(try ContextMethod(PlainMethod()).checkLength(129, config: config)) { XCTAssertTrue("\($0)".contains("at most 128"), "\($0)") }
+        XCTAssertThrowsError(try ContextMethod(SelfExtendMethod(groupSize: 3, window: 32)).validate(config: config)) {
             XCTAssertTrue("\($0)".contains("multiple"), "\($0)")
         }
-        XCTAssertThrowsError(try ContextMethod(.dualChunk(chunkSize: 200, localWindow: 16)).validate(config: config))
-        XCTAssertNil(ContextMethod(.dualChunk(chunkSize: 96, localWindow: 16)).maximumLength(config: config))
+        XCTAssertThrowsError(try ContextMethod(DualChunkMethod(chunkSize: 200, localWindow: 16)).validate(config: config))
+        XCTAssertNil(ContextMethod(DualChunkMethod(chunkSize: 96, localWindow: 16)).maximumLength(config: config))
         // Group sizes larger than the window (this once looped forever looking for a window that is a multiple).
-        XCTAssertThrowsError(try ContextMethod(.selfExtend(groupSize: 32, window: 32)).checkLength(3200, config: config)) {
+        XCTAssertThrowsError(try ContextMethod(SelfExtendMethod(groupSize: 32, window: 32)).checkLength(3200, config: config)) {
             XCTAssertTrue("\($0)".contains("--group-size 34 (with --window 34"), "\($0)")   // 95*33+33 = 3168 < 3200 <= 94*34+34
         }
-        XCTAssertThrowsError(try ContextMethod(.selfExtend(groupSize: 4, window: 64)).checkLength(100_000, config: config)) {
+        XCTAssertThrowsError(try ContextMethod(SelfExtendMethod(groupSize: 4, window: 64)).checkLength(100_000, config: config)) {
             XCTAssertTrue("\($0)".contains("no group size fits"), "\($0)")
         }
-        XCTAssertThrowsError(try ContextMethod(.selfExtend(groupSize: 64, window: 32)).validate(config: config)) {
+        XCTAssertThrowsError(try ContextMethod(SelfExtendMethod(groupSize: 64, window: 32)).validate(config: config)) {
             XCTAssertTrue("\($0)".contains("try --window 64"), "\($0)")
             XCTAssertFalse("\($0)".contains("--window 0"), "\($0)")
         }
@@ -92,7 +92,85 @@ final class ContextMethodTests: XCTestCase {
         let loaded = try Gemma3ReferenceTests.sharedModel()
         let prompt = try Fixtures.ints("gemma3-llamacpp/prompt-1500.npy")
         let plain = try lastLogits(loaded.model, .plain, prompt, chunk: 512, decodeLast: false)
-        let wide = try lastLogits(loaded.model, ContextMethod(.selfExtend(groupSize: 4, window: 2048)), prompt, chunk: 512, decodeLast: false)
+        let wide = try lastLogits(loaded.model, ContextMethod(SelfExtendMethod(groupSize: 4, window: 2048)), prompt, chunk: 512, decodeLast: false)
         XCTAssertEqual(plain, wide)
+    }
+}
+
+/// The method registry: one type per method, its own defaults, ranges and errors.
+final class ContextMethodRegistryTests: XCTestCase {
+    static func config() throws -> ModelConfig { try ModelLoader.config(path: Fixtures.path("hf-tiny/llama-mha")) }   // L = 128
+
+    /// Values that make every method valid on the tiny model (the RoPE-scaling family needs a factor).
+    static func example(_ name: String) -> [String: String] {
+        ContextMethod.type(named: name)!.parameterNames.contains("factor") ? ["factor": "2"] : [:]
+    }
+
+    func testEveryMethodHasAUniqueNameAndRoundTripsThroughJSON() throws {
+        let config = try Self.config()
+        XCTAssertEqual(Set(ContextMethod.names).count, ContextMethod.registry.count)
+        for name in ContextMethod.names {
+            for logN in [false, true] {
+                let method = try ContextMethod(name: name, given: MethodArguments(Self.example(name)), logN: logN, config: config)
+                XCTAssertEqual(method.name, name)
+                let decoded = try JSONDecoder().decode(ContextMethod.self, from: try JSONEncoder().encode(method))
+                XCTAssertEqual(decoded.description, method.description, name)
+                XCTAssertEqual(decoded.logN, logN)
+                XCTAssertEqual(decoded.maximumLength(config: config), method.maximumLength(config: config), name)
+            }
+        }
+    }
+
+    func testDefaultsComeFromTheMethodAndTheModel() throws {
+        let config = try Self.config()
+        let selfExtend = try XCTUnwrap(try ContextMethod(name: "selfextend", given: MethodArguments(), config: config).method as? SelfExtendMethod)
+        XCTAssertEqual(selfExtend.groupSize, SelfExtendMethod.defaultGroupSize)
+        XCTAssertEqual(selfExtend.window, 32)   // a quarter of 128, a multiple of 4
+        // A group size past a quarter of the context: the window falls back to one group (no division by zero).
+        let wide = try XCTUnwrap(try ContextMethod(name: "selfextend", given: MethodArguments(["group-size": "64"]), config: config).method as? SelfExtendMethod)
+        XCTAssertEqual(wide.window, 64)
+        let dca = try XCTUnwrap(try ContextMethod(name: "dca", given: MethodArguments(), config: config).method as? DualChunkMethod)
+        XCTAssertEqual([dca.chunkSize, dca.localWindow], [96, 16])
+        let yarn = try XCTUnwrap(try ContextMethod(name: "yarn", given: MethodArguments(["factor": "2"]), config: config).method as? YaRNMethod)
+        XCTAssertEqual(yarn.originalContext, 128)
+        XCTAssertEqual(yarn.betaFast, YaRNMethod.defaultBetaFast)
+    }
+
+    func testOutOfRangeValuesNameTheParameter() throws {
+        let config = try Self.config()
+        let cases: [(String, [String: String], String)] = [
+            ("selfextend", ["group-size": "0"], "--group-size 0"),
+            ("selfextend", ["group-size": "128"], "--group-size 128"),
+            ("selfextend", ["window": "-4"], "--window -4"),
+            ("selfextend", ["group-size": "x"], "--group-size x"),
+            ("linear", ["factor": "1e308"], "--factor"),
+            ("ntk", ["factor": "inf"], "--factor"),
+            ("yarn", ["factor": "1e17"], "--factor"),
+            ("llama3", ["factor": "0"], "--factor"),
+            ("linear", [:], "--factor is required"),
+            ("dynamic-ntk", ["factor": "2", "original-context": "9223372036854775807"], "--original-context"),
+            ("yarn", ["factor": "2", "yarn-beta-fast": "nan"], "--yarn-beta-fast"),
+            ("yarn", ["factor": "2", "yarn-beta-fast": "1", "yarn-beta-slow": "2"], "betaFast"),
+            ("llama3", ["factor": "2", "low-freq-factor": "4", "high-freq-factor": "1"], "highFrequencyFactor"),
+            ("dca", ["chunk-size": "0"], "--chunk-size 0"),
+            ("dca", ["chunk-size": "40", "local-window": "60"], "--chunk-size (40) must be larger"),
+            ("gali", ["gali-chunk": "0"], "--gali-chunk 0"),
+            ("gali", ["gali-chunk": "1.5"], "--gali-chunk 1.5"),
+            ("gali", ["local-window": "128"], "--local-window 128"),
+            ("gali", ["noise": "loud"], "--noise loud"),
+            ("gali", ["seed": "-1"], "--seed -1"),
+            ("none", ["group-size": "4"], "--group-size does not apply to --method none"),
+            ("banana", [:], "--method banana"),
+        ]
+        for (name, values, fragment) in cases {
+            XCTAssertThrowsError(try ContextMethod(name: name, given: MethodArguments(values), config: config), "\(name) \(values)") {
+                XCTAssertTrue("\($0)".contains(fragment), "\(name) \(values): \($0)")
+            }
+        }
+        // A pasted document as a value is quoted short.
+        let long = String(repeating: "7", count: 10_000)
+        XCTAssertThrowsError(try ContextMethod(name: "selfextend", given: MethodArguments(["group-size": long]), config: config)) {
+            XCTAssertLessThan("\($0)".count, 200)
+        }
     }
 }

@@ -20,7 +20,7 @@ final class SelfExtendFidelityTests: XCTestCase {
             let settings = try JSONDecoder().decode(Settings.self, from: Data(contentsOf: URL(fileURLWithPath: Fixtures.path(directory + "/selfextend.json"))))
             let loaded = try ModelLoader.load(path: Fixtures.path(directory))
             var generator = Generator(model: loaded.model, prefillChunk: 50)
-            generator.method = ContextMethod(.selfExtend(groupSize: settings.group_size, window: settings.window))
+            generator.method = ContextMethod(SelfExtendMethod(groupSize: settings.group_size, window: settings.window))
 
             let prompt = try Fixtures.ints(directory + "/prompt.npy")
             let (_, reference) = try Fixtures.floats(directory + "/logits.npy")

@@ -72,7 +72,7 @@ struct Batch: ParsableCommand {
                             throw ValidationError("options: " + ContextOptions.message(for: error).replacingOccurrences(of: "\n", with: " "))
                         }
                     }
-                    method = options.method(for: runner.model.config)
+                    method = try options.method(for: runner.model.config)
                     let ids = tokenizer.encode(job.text, addSpecial: true)
                     request = GenerationRequest(prompt: ids, maxNewTokens: job.maxNewTokens ?? maxNewTokens, method: method,
                                                 checksLength: !options.noWindowCheck, stopTokens: stops)

@@ -16,17 +16,14 @@ struct Bench: ParsableCommand {
     @Flag(help: "Print one JSON object per length.") var json = false
 
     func validate() throws {
-        guard parsedLengths != nil else { throw ValidationError("--lengths must be positive integers, e.g. 512,2048") }
-        if decodeTokens < 1 { throw ValidationError("--decode-tokens must be at least 1") }
+        _ = try OptionRange.integers(lengths, 1...OptionRange.maximumTokens, "--lengths")
+        try OptionRange.check(decodeTokens, 1...OptionRange.maximumTokens, "--decode-tokens")
+        try OptionRange.check(batchSize, 1...65536, "--batch-size")
     }
 
-    var parsedLengths: [Int]? {
-        let values = lengths.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
-        guard !values.isEmpty, values.allSatisfy({ ($0 ?? 0) > 0 }) else { return nil }
-        return values.map { $0! }
-    }
 
     func run() throws {
+        guard isRankZeroOrAlone() else { return }
         let loaded = modelOptions.load()
         let model = loaded.model
         let vocab = model.config.vocabularySize
@@ -39,7 +36,12 @@ struct Bench: ParsableCommand {
             print(String(format: "sgemm 1024^3 on %d threads: %.1f GFLOP/s", Parallel.threads, sgemm))
             print("length  prefill tok/s  decode tok/s  (threads \(Parallel.threads), batch \(batchSize))")
         }
-        for n in parsedLengths! {
+        let lengthList = try OptionRange.integers(lengths, 1...OptionRange.maximumTokens, "--lengths")
+        // Bench runs plain attention: every length must fit the trained context (checked before any prompt is made).
+        for n in lengthList {
+            reportingErrors { try ContextMethod.plain.checkLength(n + decodeTokens - 1, config: model.config) }
+        }
+        for n in lengthList {
             var random = SplitMix64(seed: seed)
             // Ids from the lower part of the vocabulary (ordinary text pieces), BOS first when the model has one.
             var tokens = (0..<n).map { _ in Int32(truncatingIfNeeded: random.next() % UInt64(min(vocab, 32000))) }

@@ -20,6 +20,23 @@ struct BenchAttention: ParsableCommand {
     @Option(help: "Worker threads (default: all cores).") var threads: Int?
     @Flag(help: "Print one JSON object per measurement.") var json = false
 
+    func validate() throws {
+        _ = try OptionRange.integers(lengths, 1...(1 << 20), "--lengths")
+        try OptionRange.check(heads, 1...1024, "--heads")
+        try OptionRange.check(kvHeads, 1...1024, "--kv-heads")
+        if heads % kvHeads != 0 { throw ValidationError("--heads (\(heads)) must be a multiple of --kv-heads (\(kvHeads))") }
+        try OptionRange.check(headDim, 4...1024, "--head-dim")
+        if headDim % 2 != 0 { throw ValidationError("--head-dim must be even (got \(headDim))") }
+        try OptionRange.check(trainedContext, 16...(1 << 24), "--trained-context")
+        try OptionRange.check(groupSize, 1...(trainedContext - 1), "--group-size")
+        try OptionRange.check(window, 1...(trainedContext - 1), "--window")
+        try OptionRange.check(threads, 1...OptionRange.maximumThreads, "--threads")
+        let known = ["none", "selfextend", "dca", "gali"]
+        if let unknown = methods.split(separator: ",").map(String.init).first(where: { !known.contains($0) }) {
+            throw ValidationError("--methods: unknown method '\(unknown.prefix(40))' (known: \(known.joined(separator: ", ")))")
+        }
+    }
+
     func run() throws {
         Parallel.threads = threads ?? System.coreCount
         let peak = BLAS.measureSgemmGFLOPS(size: 2048, threads: Parallel.threads)
@@ -27,21 +44,21 @@ struct BenchAttention: ParsableCommand {
         let table = RotaryTable(dimensions: headDim, pairing: .halves,
                                 inverseFrequencies: RotaryTable.standardFrequencies(base: 1e6, dimensions: headDim))
         let shape = AttentionShape(heads: heads, kvHeads: kvHeads, headDim: headDim)
-        for n in lengths.split(separator: ",").compactMap({ Int($0) }) {
+        for n in try OptionRange.integers(lengths, 1...(1 << 20), "--lengths") {
             var random = SplitMix64(seed: 3)
             func randoms(_ count: Int) -> [Float] { (0..<count).map { _ in Float(random.next() >> 40) / Float(1 << 24) - 0.5 } }
             let q = randoms(n * heads * headDim), k = randoms(n * kvHeads * headDim), v = randoms(n * kvHeads * headDim)
             let positions = (0..<Int32(n)).map { $0 }
             var out = [Float](repeating: 0, count: n * heads * headDim)
             for name in methods.split(separator: ",").map(String.init) {
-                let w = window ?? trainedContext / 4 / groupSize * groupSize
+                let w = window ?? max(groupSize, trainedContext / 4 / groupSize * groupSize)
                 let scheme: any PositionScheme
                 switch name {
                 case "none": scheme = RotaryScheme(table: table)
                 case "selfextend": scheme = SelfExtend(groupSize: groupSize, window: w, table: table)
                 case "dca": scheme = DualChunk(chunkSize: 3 * trainedContext / 4, localWindow: trainedContext / 8, table: table)
                 // GALI positions a prompt longer than its window; scaled so the benchmark length is past it.
-                case "gali": scheme = try GALI(trainedContext: min(trainedContext, n / 2), localWindow: 128, chunk: .size(3000),
+                case "gali": scheme = try GALI(trainedContext: max(256, min(trainedContext, n / 2)), localWindow: 128, chunk: .size(3000),
                                                promptLength: n, mode: .interpolated, noise: .gaussian, seed: 0, table: table)
                 default: throw ValidationError("unknown method '\(name)'")
                 }

@@ -11,13 +11,18 @@ struct BenchExchange: ParsableCommand {
     @Option(help: ArgumentHelp("Block sizes in MiB, comma separated.", valueName: "sizes")) var sizes = "1,4,16,64"
     @Option(help: "Exchanges per size (after one warm-up).") var repeats = 10
 
+    func validate() throws {
+        _ = try OptionRange.integers(sizes, 1...4096, "--sizes")
+        try OptionRange.check(repeats, 1...100_000, "--repeats")
+    }
+
     func run() throws {
         guard MPIEnvironment.isUnderMPI else { fail("bench-exchange runs under mpirun (at least 2 ranks)") }
         let comm: MPICommunicator
         do { comm = try MPIEnvironment.world() } catch { fail("MPI: \(error)") }
         guard comm.size >= 2 else { comm.abort("bench-exchange needs at least 2 ranks", code: 1) }
         let list: [Int]
-        do { list = try parseList(sizes, as: Int.self) } catch { comm.abort("--sizes: \(error)", code: 1) }
+        do { list = try OptionRange.integers(sizes, 1...4096, "--sizes") } catch { comm.abort("\(error)", code: 1) }
         for mib in list {
             let bytes = mib << 20
             let send = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes, alignment: 64)

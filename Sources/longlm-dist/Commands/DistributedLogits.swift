@@ -52,7 +52,7 @@ func startDistributedPrompt(modelOptions: ModelOptions, promptOptions: PromptOpt
     let timeout = parallelOptions.stepTimeout, config = loaded.model.config
     let ids = abortingOnError(comm) { try broadcastPrompt(comm, timeout: timeout) { promptOptions.promptTokens(loaded) } }
     // Only rank 0 checks the window (and reports); the others take the same method unchecked.
-    let method = comm.rank == 0 ? contextOptions.resolved(for: config, tokens: ids.count + generatedTokens) : contextOptions.method(for: config)
+    let method = comm.rank == 0 ? contextOptions.resolved(for: config, tokens: ids.count + generatedTokens) : abortingOnError(comm) { try contextOptions.method(for: config) }
     let sequence = abortingOnError(comm) {
         try DistributedSequence(model: loaded.model, communicator: comm, layout: parallelOptions.layout, method: method,
                                 promptLength: ids.count, timeout: timeout)

@@ -23,12 +23,12 @@ struct Generate: ParsableCommand {
     @Flag(help: "No progress lines on stderr.") var quiet = false
 
     func validate() throws {
-        if maxNewTokens < 1 { throw ValidationError("--max-new-tokens must be at least 1") }
+        try OptionRange.check(maxNewTokens, 1...OptionRange.maximumTokens, "--max-new-tokens")
         if greedy && temperature != nil { throw ValidationError("--greedy and --temperature exclude each other") }
-        if let t = temperature, t < 0 { throw ValidationError("--temperature must be >= 0") }
-        if topK < 0 { throw ValidationError("--top-k must be >= 0") }
-        if !(topP > 0 && topP <= 1) { throw ValidationError("--top-p must be in (0, 1]") }
-        if batchSize < 1 { throw ValidationError("--batch-size must be at least 1") }
+        try OptionRange.checkFinite(temperature, 0...1000, "--temperature")
+        try OptionRange.check(topK, 0...(1 << 24), "--top-k")
+        if !(topP > 0 && topP <= 1) { throw ValidationError("--top-p must be in (0, 1] (got \(topP))") }
+        try OptionRange.check(batchSize, 1...65536, "--batch-size")
     }
 
     func run() throws {

@@ -11,9 +11,14 @@ struct Info: ParsableCommand {
     @Option(help: "Also check a prompt of this many tokens against the method, and print its KV-cache memory.") var tokens: Int?
     @OptionGroup(title: "Context extension") var contextOptions: ContextOptions
 
+    func validate() throws { try OptionRange.check(tokens, 1...(1 << 40), "--tokens") }
+
     func run() throws {
+        guard isRankZeroOrAlone() else { return }
         let config = reportingErrors { try ModelLoader.config(path: model) }
         let c = config
+        // Everything the user asked about is checked before anything is printed.
+        let method = reportingErrors { try contextOptions.method(for: c) }
         print("model:            \(model)")
         print("architecture:     \(c.architecture)")
         print("layers:           \(c.layerCount)\(c.slidingWindow.map { " (\(c.slidingLayers.filter { $0 }.count) with a sliding window of \($0))" } ?? "")")
@@ -35,11 +40,9 @@ struct Info: ParsableCommand {
         }
         let parameters = c.vocabularySize * c.hiddenSize * (c.tiedEmbeddings ? 1 : 2) + c.layerCount * (
             c.hiddenSize * (c.heads + 2 * c.kvHeads) * c.headDim + c.heads * c.headDim * c.hiddenSize + 3 * c.hiddenSize * c.ffnSize)
-        print("parameters:       \(String(format: "%.1f", Double(parameters) / 1e6)) M (f32 weights in memory: \(formatBytes(parameters * 4)))")
+        print("parameters:       \(String(format: "%.1f", Double(parameters) / 1e6)) M (weights stay in the file's encoding, memory-mapped; as f32 they would take \(formatBytes(parameters * 4)))")
         let kvPerToken = c.layerCount * 2 * c.kvHeads * c.headDim * 4
         print("KV cache:         \(formatBytes(kvPerToken)) per token (f32 keys and values, all layers)")
-        let method = contextOptions.method(for: c)
-        reportingErrors { try method.validate(config: c) }
         print("method:           \(method)")
         print("longest prompt:   \(method.maximumLength(config: c).map { "\($0) tokens" } ?? "no limit from positions")")
         ModelOptions.applyThreads(nil)   // report what a run on this node would use

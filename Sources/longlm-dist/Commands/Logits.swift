@@ -19,7 +19,7 @@ struct Logits: ParsableCommand {
     @Flag(help: "No progress lines on stderr.") var quiet = false
     @OptionGroup(title: "Distributed runs (under mpirun)") var parallelOptions: ParallelOptions
 
-    func validate() throws { if batchSize < 1 { throw ValidationError("--batch-size must be at least 1") } }
+    func validate() throws { try OptionRange.check(batchSize, 1...65536, "--batch-size") }
 
     func run() throws {
         if MPIEnvironment.isUnderMPI { runDistributed(); return }

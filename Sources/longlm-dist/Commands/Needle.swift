@@ -49,7 +49,7 @@ struct Needle: ParsableCommand {
         let lengthList = try parseList(lengths, as: Int.self), depthList = try parseList(depths, as: Double.self)
         withRunner(modelOptions: modelOptions, parallelOptions: parallelOptions) { runner, loaded, ranks in
             guard let tokenizer = loaded.tokenizer else { throw ValidationError("\(loaded.path) has no tokenizer") }
-            let method = contextOptions.method(for: runner.model.config)
+            let method = try contextOptions.method(for: runner.model.config)
             try method.validate(config: runner.model.config)
             let label = method.description + (contextOptions.noWindowCheck ? " (no window check)" : "")
             var sentences = HaystackRecipe.passkey(key: "").sentences

@@ -44,7 +44,7 @@ struct Passkey: ParsableCommand {
         let depthList = try depths.map { try parseList($0, as: Double.self) }
         withRunner(modelOptions: modelOptions, parallelOptions: parallelOptions) { runner, loaded, ranks in
             guard let tokenizer = loaded.tokenizer else { throw ValidationError("\(loaded.path) has no tokenizer") }
-            let method = contextOptions.method(for: runner.model.config)
+            let method = try contextOptions.method(for: runner.model.config)
             try method.validate(config: runner.model.config)
             let label = method.description + (contextOptions.noWindowCheck ? " (no window check)" : "")
             let writer = try output.map { try JSONLinesWriter(path: $0) }

@@ -39,7 +39,7 @@ struct Perplexity: ParsableCommand {
             guard FileManager.default.fileExists(atPath: textFile) else {
                 throw ValidationError("\(textFile) does not exist" + (textFile == "data/kjv.txt" ? " (run scripts/fetch_text.sh)" : ""))
             }
-            let method = contextOptions.method(for: runner.model.config)
+            let method = try contextOptions.method(for: runner.model.config)
             var tokens = tokenizer.encode(try String(contentsOfFile: textFile, encoding: .utf8), addSpecial: true)
             if let limit { tokens = Array(tokens.prefix(limit)) }
             guard tokens.count >= 2 else { throw ValidationError("\(textFile) has fewer than 2 tokens") }

@@ -16,8 +16,9 @@ struct Tokenize: ParsableCommand {
     }
 
     func run() throws {
+        guard isRankZeroOrAlone() else { return }
         let tokenizer = reportingErrors { try TokenizerLoader.load(modelPath: model) }
-        let input = reportingErrors { try text ?? String(contentsOfFile: file!, encoding: .utf8) }
+        let input = reportingErrors { try text ?? readText(file!, option: "--file") }
         let ids = tokenizer.encode(input, addSpecial: true)
         if json {
             let pieces = ids.map { String(decoding: tokenizer.pieceBytes($0), as: UTF8.self) }

@@ -2,30 +2,26 @@ import ArgumentParser
 import LongLMAttention
 import LongLMModels
 
-/// Context-extension methods, shared by every command that runs a model.
+/// Context-extension methods, shared by every command that runs a model. The options only carry what the
+/// user typed; each method type (LongLMModels/ContextMethods) owns its defaults, ranges and checks.
 struct ContextOptions: ParsableArguments {
-    enum Method: String, ExpressibleByArgument, CaseIterable {
-        case none, linear, ntk, dynamicNTK = "dynamic-ntk", consistentNTK = "consistent-ntk", yarn, llama3
-        case selfextend, dca, gali
-    }
+    @Option(help: ArgumentHelp("Context-extension method for the global attention layers: \(ContextMethod.names.joined(separator: ", ")).", valueName: "name"))
+    var method: String = PlainMethod.name
 
-    @Option(help: "Context-extension method for the global attention layers.")
-    var method: Method = .none
-
-    @Option(help: "RoPE scaling factor (linear, ntk, dynamic-ntk, consistent-ntk, yarn, llama3).")
+    @Option(help: "RoPE scaling factor (linear, ntk, dynamic-ntk, consistent-ntk, yarn, llama3; required by them).")
     var factor: Double?
 
     @Option(help: "RoPE scaling: the original context L0 (default: the model's trained context).")
     var originalContext: Int?
 
-    @Option(help: "YaRN: beta_fast.") var yarnBetaFast: Double = 32
-    @Option(help: "YaRN: beta_slow.") var yarnBetaSlow: Double = 1
-    @Option(help: "Llama 3: low_freq_factor.") var lowFreqFactor: Double = 1
-    @Option(help: "Llama 3: high_freq_factor.") var highFreqFactor: Double = 4
+    @Option(help: "YaRN: beta_fast (default \(YaRNMethod.defaultBetaFast)).") var yarnBetaFast: Double?
+    @Option(help: "YaRN: beta_slow (default \(YaRNMethod.defaultBetaSlow)).") var yarnBetaSlow: Double?
+    @Option(help: "Llama 3: low_freq_factor (default \(Llama3Method.defaultLowFrequencyFactor)).") var lowFreqFactor: Double?
+    @Option(help: "Llama 3: high_freq_factor (default \(Llama3Method.defaultHighFrequencyFactor)).") var highFreqFactor: Double?
 
     @Option(name: [.customLong("group-size"), .customLong("grp-attn-n")],
-            help: "SelfExtend: group size G (positions farther than the window are divided by G).")
-    var groupSize: Int = 4
+            help: "SelfExtend: group size G (positions farther than the window are divided by G; default \(SelfExtendMethod.defaultGroupSize)).")
+    var groupSize: Int?
 
     @Option(name: [.customLong("window"), .customLong("grp-attn-w")],
             help: "SelfExtend: neighbour window W, a multiple of G (default: a quarter of the trained context, rounded to G).")
@@ -34,17 +30,17 @@ struct ContextOptions: ParsableArguments {
     @Option(help: "DCA: chunk size S, the largest query position used (default: 3/4 of the trained context).")
     var chunkSize: Int?
 
-    @Option(help: "DCA: local window w, chunks are S - w tokens (default: 1/8 of the trained context). GALI: tokens kept at exact positions (default 128).")
+    @Option(help: "DCA: local window w, chunks are S - w tokens (default: 1/8 of the trained context). GALI: tokens kept at exact positions (default \(GALIMethod.defaultLocalWindow)).")
     var localWindow: Int?
 
-    @Option(help: ArgumentHelp("GALI: prompt chunk after the first T tokens; an integer is a size, a fraction (0.5) a ratio of the tokens so far.", valueName: "C"))
-    var galiChunk: String = "3000"
+    @Option(help: ArgumentHelp("GALI: prompt chunk after the first T tokens; an integer is a size, a fraction (0.5) a ratio of the tokens so far (default \(GALIMethod.defaultChunk)).", valueName: "C"))
+    var galiChunk: String?
 
-    @Option(help: "GALI: interpolated (the paper's intent) or reference-bf16 (what the released bf16 code computes: no interpolation, no noise).")
-    var galiMode: GALIModeArgument = .interpolated
+    @Option(help: "GALI: interpolated (the paper's intent; default) or reference-bf16 (what the released bf16 code computes: no interpolation, no noise).")
+    var galiMode: String?
 
-    @Option(help: "GALI: logit noise on interpolated keys.")
-    var noise: GALINoiseArgument = .gaussian
+    @Option(help: "GALI: logit noise on interpolated keys: gaussian (default) or none.")
+    var noise: String?
 
     @Option(help: "Random seed: sampling (generate) and GALI's noise.")
     var seed: UInt64 = 0
@@ -56,39 +52,36 @@ struct ContextOptions: ParsableArguments {
     var noWindowCheck = false
 
     func validate() throws {
-        let scaled: [Method] = [.linear, .ntk, .dynamicNTK, .consistentNTK, .yarn, .llama3]
-        if scaled.contains(method) && factor == nil { throw ValidationError("--method \(method.rawValue) needs --factor") }
-        if GALIChunk(galiChunk) == nil { throw ValidationError("--gali-chunk must be a positive integer (size) or a fraction (ratio), got '\(galiChunk)'") }
+        guard ContextMethod.type(named: method) != nil else {
+            throw ValidationError("--method must be one of \(ContextMethod.names.joined(separator: ", ")) (got '\(method)')")
+        }
     }
 
-    /// The method for a model with this configuration.
-    func method(for config: ModelConfig) -> ContextMethod {
-        let L = config.trainedContext
-        switch method {
-        case .none:
-            return ContextMethod(.none, logN: logn)
-        case .linear, .ntk, .dynamicNTK, .consistentNTK, .yarn, .llama3:
-            let f = factor ?? 1, original = originalContext ?? L
-            let scaling: RopeScaling
-            switch method {
-            case .linear: scaling = .linear(factor: f)
-            case .ntk: scaling = .ntk(factor: f)
-            case .dynamicNTK: scaling = .dynamicNTK(factor: f, originalContext: original)
-            case .consistentNTK: scaling = .consistentNTK(factor: f, originalContext: original)
-            case .yarn: scaling = .yarn(factor: f, originalContext: original, betaFast: yarnBetaFast, betaSlow: yarnBetaSlow, attentionFactor: nil)
-            default: scaling = .llama3(factor: f, lowFrequencyFactor: lowFreqFactor, highFrequencyFactor: highFreqFactor, originalContext: original)
-            }
-            return ContextMethod(.ropeScaling(scaling), logN: logn)
-        case .selfextend:
-            let w = window ?? max(groupSize, L / 4 / groupSize * groupSize)
-            return ContextMethod(.selfExtend(groupSize: groupSize, window: w), logN: logn)
-        case .gali:
-            return ContextMethod(.gali(localWindow: localWindow ?? 128, chunk: GALIChunk(galiChunk) ?? .size(0),
-                                       mode: galiMode.mode, noise: noise.noise, seed: seed), logN: logn)
-        case .dca:
-            let defaults = (chunkSize: 3 * L / 4, localWindow: L / 8)
-            return ContextMethod(.dualChunk(chunkSize: chunkSize ?? defaults.chunkSize, localWindow: localWindow ?? defaults.localWindow), logN: logn)
-        }
+    /// What the user typed for the method's parameters, keyed by flag name.
+    var given: MethodArguments {
+        var values: [String: String] = [:]
+        func put(_ name: String, _ value: CustomStringConvertible?) { if let value { values[name] = value.description } }
+        put("factor", factor)
+        put("original-context", originalContext)
+        put("yarn-beta-fast", yarnBetaFast)
+        put("yarn-beta-slow", yarnBetaSlow)
+        put("low-freq-factor", lowFreqFactor)
+        put("high-freq-factor", highFreqFactor)
+        put("group-size", groupSize)
+        put("window", window)
+        put("chunk-size", chunkSize)
+        put("local-window", localWindow)
+        put("gali-chunk", galiChunk)
+        put("gali-mode", galiMode)
+        put("noise", noise)
+        // The seed also drives sampling, so it is a method parameter only for the methods that read it.
+        if ContextMethod.type(named: method)?.parameterNames.contains("seed") == true { values["seed"] = String(seed) }
+        return MethodArguments(values)
+    }
+
+    /// The method for a model with this configuration; throws the method's error naming the flag.
+    func method(for config: ModelConfig) throws -> ContextMethod {
+        try ContextMethod(name: method, given: given, logN: logn, config: config)
     }
 }
 
@@ -96,24 +89,13 @@ extension ContextOptions {
     /// The method, validated against the model, and the length check for a sequence of `tokens` (skipped
     /// with --no-window-check, with a warning). Errors exit with one line.
     func resolved(for config: ModelConfig, tokens: Int) -> ContextMethod {
-        let m = method(for: config)
         reportingErrors {
-            try m.validate(config: config)
+            let m = try method(for: config)
             do { try m.checkLength(tokens, config: config) } catch {
                 guard noWindowCheck else { throw error }
                 log("warning: \(error) (continuing: --no-window-check)")
             }
+            return m
         }
-        return m
     }
-}
-
-enum GALIModeArgument: String, ExpressibleByArgument, CaseIterable {
-    case interpolated, referenceBF16 = "reference-bf16"
-    var mode: GALIMode { self == .interpolated ? .interpolated : .referenceBF16 }
-}
-
-enum GALINoiseArgument: String, ExpressibleByArgument, CaseIterable {
-    case gaussian, none
-    var noise: GALINoise { self == .gaussian ? .gaussian : .none }
 }

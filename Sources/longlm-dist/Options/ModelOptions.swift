@@ -11,7 +11,7 @@ struct ModelOptions: ParsableArguments {
     var threads: Int?
 
     func validate() throws {
-        if let t = threads, t < 1 { throw ValidationError("--threads must be at least 1") }
+        try OptionRange.check(threads, 1...OptionRange.maximumThreads, "--threads")
     }
 
     /// Worker threads for a run on this process: ours split matrix products, OpenBLAS runs one thread per call.
@@ -30,13 +30,13 @@ struct PromptOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Token ids, comma separated, fed exactly as given (no BOS added).", valueName: "ids"))
     var tokens: String?
 
-    @Option(help: ArgumentHelp("Read token ids (comma or white-space separated) from a file, fed exactly as given.", valueName: "file"))
+    @Option(help: ArgumentHelp("Read token ids (comma or white-space separated) from a file (- for standard input), fed exactly as given.", valueName: "file"))
     var tokensFile: String?
 
     @Option(help: "Prompt text (the model's BOS rule applies).")
     var prompt: String?
 
-    @Option(help: ArgumentHelp("Read the prompt text from a file.", valueName: "file"))
+    @Option(help: ArgumentHelp("Read the prompt text from a file (- for standard input).", valueName: "file"))
     var promptFile: String?
 
     func validate() throws {
@@ -48,7 +48,7 @@ struct PromptOptions: ParsableArguments {
         reportingErrors {
             let ids: [Int32]
             if tokens != nil || tokensFile != nil {
-                let text = try tokens ?? String(contentsOfFile: tokensFile!, encoding: .utf8)
+                let text = try tokens ?? readText(tokensFile!, option: "--tokens-file")
                 ids = try text.split(whereSeparator: { $0 == "," || $0.isWhitespace }).map { part -> Int32 in
                     guard let v = Int32(part.trimmingCharacters(in: .whitespaces)) else {
                         throw ValidationError("--tokens: '\(part)' is not an integer token id")
@@ -56,7 +56,7 @@ struct PromptOptions: ParsableArguments {
                     return v
                 }
             } else {
-                let text = try prompt ?? String(contentsOfFile: promptFile!, encoding: .utf8)
+                let text = try prompt ?? readText(promptFile!, option: "--prompt-file")
                 guard let tokenizer = loaded.tokenizer else {
                     throw ValidationError("\(loaded.path) has no tokenizer; pass --tokens")
                 }
@@ -70,4 +70,23 @@ struct PromptOptions: ParsableArguments {
             return ids
         }
     }
+}
+
+/// The UTF-8 text of `path` (`-`: standard input), or an error naming the option and the file.
+func readText(_ path: String, option: String) throws -> String {
+    let data: Data
+    if path == "-" {
+        data = FileHandle.standardInput.readDataToEndOfFile()
+    } else {
+        guard let contents = FileManager.default.contents(atPath: path) else {
+            var isDirectory: ObjCBool = false
+            let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
+            throw ValidationError("\(option) \(path): " + (!exists ? "no such file" : isDirectory.boolValue ? "is a directory" : "cannot be read"))
+        }
+        data = contents
+    }
+    guard let text = String(data: data, encoding: .utf8) else {
+        throw ValidationError("\(option) \(path == "-" ? "(standard input)" : path): not UTF-8 text")
+    }
+    return text
 }

@@ -14,7 +14,8 @@ struct ParallelOptions: ParsableArguments {
     var stats = false
 
     func validate() throws {
-        if !(stepTimeout > 0) { throw ValidationError("--step-timeout must be positive") }
+        // A step is one ring exchange or one decode allreduce: a week is already far past any real one.
+        try OptionRange.checkFinite(stepTimeout, 0.001...604_800, "--step-timeout")
     }
 }
 

@@ -1,0 +1,108 @@
+import Foundation
+import LongLMAttention
+
+/// One context-extension method: its parameters, their defaults and ranges, the longest sequence it allows,
+/// what to suggest when a prompt is longer, and the position scheme it gives the global layers. One type
+/// per method, each in its own file, listed once in `ContextMethod.registry`.
+public protocol ContextExtension: Sendable, Codable, CustomStringConvertible {
+    /// The name `--method` takes.
+    static var name: String { get }
+    /// The parameters it reads, named as the command-line flags without dashes (`group-size`).
+    static var parameterNames: [String] { get }
+    /// From the user's values; a missing value takes this method's default for the model. Throws
+    /// `ContextMethod.Failure.invalidParameter` naming the first value out of its range.
+    init(_ given: MethodArguments, config: ModelConfig) throws
+    /// Checks the values against a model (a method received from another rank is checked again).
+    func validate(config: ModelConfig) throws
+    /// The longest sequence (prompt plus generated tokens) the method keeps inside the trained positions;
+    /// nil when positions put no limit on it.
+    func maximumLength(config: ModelConfig) -> Int?
+    /// What to change so that `tokens` fit (called only when they do not).
+    func hint(forTooLong tokens: Int, config: ModelConfig) -> String
+    /// The position scheme of the global layers for one sequence whose prompt has `promptLength` tokens.
+    func scheme(for model: TransformerModel, promptLength: Int) throws -> any PositionScheme
+}
+
+/// The values a user gave for a method's parameters, as text, keyed by flag name without dashes; typed
+/// readers check each against its stated range.
+public struct MethodArguments: Sendable, Equatable {
+    public var values: [String: String]
+
+    public init(_ values: [String: String] = [:]) { self.values = values }
+
+    func invalid(_ name: String, _ allowed: String) -> ContextMethod.Failure {
+        .invalidParameter(name: name, value: values[name] ?? "", allowed: allowed)
+    }
+
+    /// A whole number in `range`, or `defaultValue` when not given.
+    public func int(_ name: String, default defaultValue: Int, in range: ClosedRange<Int>) throws -> Int {
+        guard let text = values[name] else { return defaultValue }
+        guard let value = Int(text.trimmingCharacters(in: .whitespaces)), range.contains(value) else {
+            throw invalid(name, "a whole number from \(range.lowerBound) to \(range.upperBound)")
+        }
+        return value
+    }
+
+    /// A finite number with `lower < value <= upper` (or `lower <= value` when `lowerInclusive`).
+    public func double(_ name: String, default defaultValue: Double?, above lower: Double, upTo upper: Double,
+                       lowerInclusive: Bool = false) throws -> Double {
+        let allowed = "a finite number \(lowerInclusive ? ">=" : ">") \(lower) and <= \(upper)"
+        guard let text = values[name] else {
+            guard let defaultValue else { throw ContextMethod.Failure.missingParameter(name: name, allowed: allowed) }
+            return defaultValue
+        }
+        guard let value = Double(text.trimmingCharacters(in: .whitespaces)), value.isFinite,
+              lowerInclusive ? value >= lower : value > lower, value <= upper else { throw invalid(name, allowed) }
+        return value
+    }
+
+    /// One of `choices`, or `defaultValue` when not given.
+    public func choice(_ name: String, default defaultValue: String, among choices: [String]) throws -> String {
+        guard let text = values[name] else { return defaultValue }
+        guard choices.contains(text) else { throw invalid(name, "one of " + choices.joined(separator: ", ")) }
+        return text
+    }
+
+    /// The text as given, if any.
+    public func text(_ name: String) -> String? { values[name] }
+}
+
+/// Shared by the RoPE-scaling methods: the factor has no default (the user says how far to stretch), and
+/// L0 defaults to the model's trained context.
+enum RopeScalingArguments {
+    /// Scaling factors beyond this stretch positions past any context a CPU can hold.
+    static let maximumFactor = 65536.0
+    /// The original (pre-scaling) context: at most 16M tokens.
+    static let maximumOriginalContext = 1 << 24
+
+    static func factor(_ given: MethodArguments) throws -> Double {
+        try given.double("factor", default: nil, above: 0, upTo: maximumFactor)
+    }
+
+    static func originalContext(_ given: MethodArguments, config: ModelConfig) throws -> Int {
+        try given.int("original-context", default: config.trainedContext, in: 1...maximumOriginalContext)
+    }
+
+    /// `factor * context` tokens, saturating instead of trapping.
+    static func scaledLength(_ factor: Double, _ context: Int) -> Int {
+        let length = factor * Double(context)
+        return length >= Double(Int.max) ? Int.max : Int(length)
+    }
+
+    /// "the smallest factor that fits is --factor 2.05".
+    static func factorHint(tokens: Int, original: Int) -> String {
+        String(format: "the smallest factor that fits is --factor %.2f", (Double(tokens) / Double(original) * 100).rounded(.up) / 100)
+    }
+}
+
+extension RopeScaling {
+    /// The scheme for a model's global layers.
+    func scheme(for config: ModelConfig, promptLength: Int) -> any PositionScheme {
+        scheme(base: config.ropeBase, dimensions: config.headDim, pairing: config.rotaryPairing, promptLength: promptLength)
+    }
+
+    /// Checks through `validate()`, reported as a method failure.
+    func validateAsMethod() throws {
+        do { try validate() } catch { throw ContextMethod.Failure.invalid("\(error)") }
+    }
+}

@@ -1,0 +1,39 @@
+import LongLMAttention
+
+/// Llama 3.1's frequency-dependent scaling (`rope_type: llama3`).
+public struct Llama3Method: ContextExtension {
+    public static let name = "llama3"
+    public static let parameterNames = ["factor", "original-context", "low-freq-factor", "high-freq-factor"]
+    public static let defaultLowFrequencyFactor = 1.0, defaultHighFrequencyFactor = 4.0
+    public var factor: Double
+    public var originalContext: Int
+    public var lowFrequencyFactor: Double
+    public var highFrequencyFactor: Double
+
+    public init(factor: Double, originalContext: Int, lowFrequencyFactor: Double = defaultLowFrequencyFactor,
+                highFrequencyFactor: Double = defaultHighFrequencyFactor) {
+        self.factor = factor
+        self.originalContext = originalContext
+        self.lowFrequencyFactor = lowFrequencyFactor
+        self.highFrequencyFactor = highFrequencyFactor
+    }
+    public init(_ given: MethodArguments, config: ModelConfig) throws {
+        factor = try RopeScalingArguments.factor(given)
+        originalContext = try RopeScalingArguments.originalContext(given, config: config)
+        lowFrequencyFactor = try given.double("low-freq-factor", default: Self.defaultLowFrequencyFactor, above: 0, upTo: 1e4)
+        highFrequencyFactor = try given.double("high-freq-factor", default: Self.defaultHighFrequencyFactor, above: 0, upTo: 1e4)
+    }
+
+    var scaling: RopeScaling {
+        .llama3(factor: factor, lowFrequencyFactor: lowFrequencyFactor, highFrequencyFactor: highFrequencyFactor, originalContext: originalContext)
+    }
+    public var description: String { scaling.name }
+    public func validate(config: ModelConfig) throws { try scaling.validateAsMethod() }
+    public func maximumLength(config: ModelConfig) -> Int? { RopeScalingArguments.scaledLength(factor, originalContext) }
+    public func hint(forTooLong tokens: Int, config: ModelConfig) -> String {
+        RopeScalingArguments.factorHint(tokens: tokens, original: originalContext)
+    }
+    public func scheme(for model: TransformerModel, promptLength: Int) throws -> any PositionScheme {
+        scaling.scheme(for: model.config, promptLength: promptLength)
+    }
+}
