@@ -1,3 +1,4 @@
+import Foundation
 /// What the distributed code needs from a group of ranks: point-to-point exchange (nonblocking, for the
 /// ring), broadcast, reductions and a barrier. Implemented over MPI (`MPICommunicator`) and in process
 /// with one thread per rank (`LocalCommunicator`, for tests). Every blocking call takes a deadline so a
@@ -57,5 +58,18 @@ public enum CommunicationError: Error, CustomStringConvertible {
         case .failed(let op, let peer, let d): return "\(op) failed" + (peer.map { " with rank \($0)" } ?? "") + ": \(d)"
         case .invalidRank(let r, let size): return "rank \(r) is outside 0..<\(size)"
         }
+    }
+}
+
+extension Communicator {
+    /// Rank `root` sends `value` (its JSON: length, then bytes); every rank returns it. The other ranks pass nil.
+    public func broadcastValue<T: Codable>(_ value: T?, root: Int = 0, timeout: Double) throws -> T {
+        var bytes = rank == root ? [UInt8](try JSONEncoder().encode(value!)) : []
+        var count = Int64(bytes.count)
+        try withUnsafeMutableBytes(of: &count) { try broadcast($0, root: root, timeout: timeout) }
+        if rank != root { bytes = [UInt8](repeating: 0, count: Int(count)) }
+        try bytes.withUnsafeMutableBytes { try broadcast($0, root: root, timeout: timeout) }
+        if rank == root { return value! }
+        return try JSONDecoder().decode(T.self, from: Data(bytes))
     }
 }

@@ -66,15 +66,10 @@ public final class DistributedRunner: SequenceRunner {
 
     // MARK: every rank
 
-    /// Rank 0 sends `message` (its length, then its JSON); the others pass nil and get it.
+    /// Rank 0 sends `message`; the others pass nil and get it.
     @discardableResult
     func broadcast(_ message: Message?) throws -> Message {
-        var bytes = communicator.rank == 0 ? [UInt8](try JSONEncoder().encode(message!)) : []
-        var count = Int64(bytes.count)
-        try withUnsafeMutableBytes(of: &count) { try communicator.broadcast($0, root: 0, timeout: timeout) }
-        if communicator.rank != 0 { bytes = [UInt8](repeating: 0, count: Int(count)) }
-        try bytes.withUnsafeMutableBytes { try communicator.broadcast($0, root: 0, timeout: timeout) }
-        return try message ?? JSONDecoder().decode(Message.self, from: Data(bytes))
+        try communicator.broadcastValue(message, timeout: timeout)
     }
 
     func makeSequence(method: ContextMethod, promptLength: Int, progress: ((Int, Int) -> Void)?) throws -> DistributedSequence {
@@ -90,26 +85,11 @@ public final class DistributedRunner: SequenceRunner {
     /// Greedy generation; the outcome on rank 0, nil elsewhere.
     func runGeneration(_ request: GenerationRequest, progress: ((Int, Int) -> Void)?) throws -> GenerationOutcome? {
         let sequence = try makeSequence(method: request.method, promptLength: request.prompt.count, progress: progress)
-        let start = Date()
-        var logits = try sequence.prefill(request.prompt)
-        let prefillSeconds = Date().timeIntervalSince(start)
-        let stops = Set(request.stopTokens)
-        var generated: [Int32] = [], sampler = Sampler.greedy
-        let decodeStart = Date()
-        while true {
-            var token: Int32 = -1   // -1: stop
-            if communicator.rank == 0 {
-                token = logits!.withUnsafeBufferPointer { sampler.sample($0) }
-                generated.append(token)
-                if stops.contains(token) || generated.count == request.maxNewTokens { token = -1 }
-            }
-            try withUnsafeMutableBytes(of: &token) { try communicator.broadcast($0, root: 0, timeout: timeout) }
-            if token < 0 { break }
-            logits = try sequence.decode(token)
-        }
+        let loop = DecodeLoop(maxNewTokens: request.maxNewTokens, stopTokens: Set(request.stopTokens))
+        let outcome = try loop.run(sequence, prompt: request.prompt)
         guard communicator.rank == 0 else { return nil }
-        return GenerationOutcome(ids: generated, promptTokens: request.prompt.count, prefillSeconds: prefillSeconds,
-                                 decodeSeconds: Date().timeIntervalSince(decodeStart))
+        return GenerationOutcome(ids: outcome.ids, promptTokens: outcome.promptTokens, prefillSeconds: outcome.prefillSeconds,
+                                 decodeSeconds: outcome.decodeSeconds)
     }
 
     /// Scores on every rank for its own positions, gathered on rank 0 (nil elsewhere).

@@ -7,7 +7,7 @@ import LongLMModels
 /// its shard (and their KV cache); prefill runs the ring in every layer, decode runs every new token on
 /// every rank with attention merged by allreduce, and the new token's keys stay on the rank with the
 /// smallest shard. All ranks call the same methods in the same order.
-public final class DistributedSequence {
+public final class DistributedSequence: TokenSequence {
     public let model: TransformerModel
     public let communicator: any Communicator
     public let layout: Layout
@@ -30,6 +30,15 @@ public final class DistributedSequence {
         cache = KVCache(config: model.config)
         cache.globalScheme = try method.scheme(for: model, promptLength: promptLength)
         counts = Array(repeating: 0, count: communicator.size)
+    }
+
+    public var isCoordinator: Bool { communicator.rank == 0 }
+
+    /// Rank 0's token on every rank.
+    public func agree(on token: Int32) throws -> Int32 {
+        var token = token
+        try withUnsafeMutableBytes(of: &token) { try communicator.broadcast($0, root: 0, timeout: timeout) }
+        return token
     }
 
     /// Called on every rank after each layer of the prefill with (layer, layers).

@@ -51,32 +51,19 @@ public struct Generator {
         public var decodeSeconds = 0.0
     }
 
-    /// Generates up to `maxNewTokens` after `prompt`. `onStep(token, logits)` sees each sampled token and
-    /// the logits it was sampled from; returning false stops. Stops after a token in `stopTokens`.
+    /// Generates up to `maxNewTokens` after `prompt` on this process (the `DecodeLoop` over a `LocalSequence`).
+    /// `onStep(token, logits)` sees each sampled token and the logits it was sampled from; returning false
+    /// stops. Stops after a token in `stopTokens`.
     public func generate(prompt: [Int32], maxNewTokens: Int, sampler: Sampler, stopTokens: Set<Int32>,
                          onStep: (Int32, UnsafeBufferPointer<Float>) throws -> Bool) throws -> ([Int32], Timings) {
-        var sampler = sampler
-        var timings = Timings()
-        timings.promptTokens = prompt.count
+        guard !prompt.isEmpty else { throw TransformerModel.ForwardError.emptyInput }
         try method.validate(config: model.config)
         if enforcesMaximumLength { try method.checkLength(prompt.count + maxNewTokens - 1, config: model.config) }
-        let cache = try makeCache(promptLength: prompt.count, reserve: prompt.count + maxNewTokens)
-        let t0 = Date()
-        let hidden = try prefill(prompt, cache: cache)
-        var logits = model.logits(hidden: hidden, rows: (hidden.rows - 1)..<hidden.rows)
-        timings.prefillSeconds = Date().timeIntervalSince(t0)
-        var generated: [Int32] = []
-        let t1 = Date()
-        while generated.count < maxNewTokens {
-            let row = UnsafeBufferPointer(start: logits.pointer, count: model.config.vocabularySize)
-            let token = sampler.sample(row)
-            generated.append(token)
-            if try !onStep(token, row) || stopTokens.contains(token) || generated.count == maxNewTokens { break }
-            let h = try model.forward(tokens: [token], cache: cache)
-            logits = model.logits(hidden: h, rows: 0..<1)
-        }
-        timings.generatedTokens = generated.count
-        timings.decodeSeconds = Date().timeIntervalSince(t1)
-        return (generated, timings)
+        let sequence = try LocalSequence(generator: self, promptLength: prompt.count, reserve: prompt.count + maxNewTokens)
+        let loop = DecodeLoop(maxNewTokens: maxNewTokens, sampler: sampler, stopTokens: stopTokens)
+        let outcome = try loop.run(sequence, prompt: prompt, onToken: onStep)
+        let timings = Timings(promptTokens: prompt.count, prefillSeconds: outcome.prefillSeconds,
+                              generatedTokens: outcome.ids.count, decodeSeconds: outcome.decodeSeconds)
+        return (outcome.ids, timings)
     }
 }

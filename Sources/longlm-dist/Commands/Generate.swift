@@ -32,51 +32,74 @@ struct Generate: ParsableCommand {
     }
 
     func run() throws {
-        if MPIEnvironment.isUnderMPI { runDistributed(); return }
-        let loaded = modelOptions.load()
-        let tokens = promptOptions.promptTokens(loaded)
-        let model = loaded.model
+        let run = PromptRun(modelOptions: modelOptions, promptOptions: promptOptions, contextOptions: contextOptions,
+                            parallelOptions: parallelOptions, batchSize: batchSize, quiet: quiet, generatedTokens: maxNewTokens - 1)
+        let vocab = run.loaded.model.config.vocabularySize
+        var stepLogits: [Float] = []
         let sampler = greedy || temperature == nil || temperature == 0
             ? Sampler.greedy : Sampler(temperature: temperature!, topK: topK, topP: topP, seed: contextOptions.seed)
-        var generator = Generator(model: model, prefillChunk: batchSize)
-        generator.method = contextOptions.resolved(for: model.config, tokens: tokens.count + maxNewTokens - 1)
-        generator.enforcesMaximumLength = !contextOptions.noWindowCheck
-        generator.onPrefillProgress = prefillProgress(total: tokens.count, quiet: quiet)
-        let stops = loaded.tokenizer?.endOfGenerationTokens ?? []
-        var stepLogits: [Float] = []
-        var pending: [UInt8] = []   // bytes of an incomplete UTF-8 character, held until it completes
-        let (ids, timings) = reportingErrors {
-            try generator.generate(prompt: tokens, maxNewTokens: maxNewTokens, sampler: sampler, stopTokens: stops) { token, logits in
-                if outputLogits != nil { stepLogits.append(contentsOf: logits) }
-                if !json, let tokenizer = loaded.tokenizer, !stops.contains(token) {
-                    pending += tokenizer.pieceBytes(token)
-                    let complete = completeUTF8Prefix(pending)
-                    if complete > 0 {
-                        FileHandle.standardOutput.write(Data(pending[..<complete]))
-                        pending.removeFirst(complete)
-                    }
-                }
+        let tokenizer = run.loaded.tokenizer
+        let stops = tokenizer?.endOfGenerationTokens ?? []
+        var stream = TextStream(tokenizer: json ? nil : tokenizer, hidden: stops)
+        let loop = DecodeLoop(maxNewTokens: maxNewTokens, sampler: sampler, stopTokens: stops)
+        let outcome = run.orFail {
+            try loop.run(run.sequence, prompt: run.ids) { token, logits in
+                if outputLogits != nil { stepLogits += logits }
+                stream.add(token)
                 return true
             }
         }
-        if !pending.isEmpty && !json { FileHandle.standardOutput.write(Data(pending)) }
+        run.printStatistics(timeout: parallelOptions.stepTimeout)
+        guard run.isCoordinator else { return }
+        stream.finish()
         if let path = outputLogits {
-            reportingErrors { try NPY.writeFloat32(path: path, shape: [ids.count, model.config.vocabularySize], values: stepLogits) }
+            run.orFail { try NPY.writeFloat32(path: path, shape: [outcome.ids.count, vocab], values: stepLogits) }
         }
-        let text = loaded.tokenizer?.decode(ids.filter { !stops.contains($0) }) ?? ""
+        let text = tokenizer?.decode(outcome.ids.filter { !stops.contains($0) }) ?? ""
+        let ranks = run.job?.size ?? 1
         if json {
-            let object: [String: Any] = [
-                "prompt_tokens": timings.promptTokens, "ids": ids.map(Int.init), "text": text,
-                "prefill_seconds": timings.prefillSeconds, "decode_seconds": timings.decodeSeconds,
+            var object: [String: Any] = [
+                "prompt_tokens": outcome.promptTokens, "ids": outcome.ids.map(Int.init), "text": text,
+                "prefill_seconds": outcome.prefillSeconds, "decode_seconds": outcome.decodeSeconds,
             ]
+            if run.job != nil { object["ranks"] = ranks }
             let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
             print(String(decoding: data, as: UTF8.self))
         } else {
             print("")
-            log(String(format: "prompt %d tokens in %.2f s (%.1f tokens/s); generated %d tokens in %.2f s (%.1f tokens/s)",
-                       timings.promptTokens, timings.prefillSeconds, Double(timings.promptTokens) / max(timings.prefillSeconds, 1e-9),
-                       timings.generatedTokens, timings.decodeSeconds, Double(timings.generatedTokens) / max(timings.decodeSeconds, 1e-9)))
+            let placement = run.job == nil ? "" : "\(ranks) ranks (\(parallelOptions.layout.rawValue)): "
+            log(placement + String(format: "prompt %d tokens in %.2f s (%.1f tokens/s); generated %d tokens in %.2f s (%.1f tokens/s)",
+                       outcome.promptTokens, outcome.prefillSeconds, Double(outcome.promptTokens) / max(outcome.prefillSeconds, 1e-9),
+                       outcome.ids.count, outcome.decodeSeconds, Double(outcome.ids.count) / max(outcome.decodeSeconds, 1e-9)))
         }
+    }
+}
+
+/// Streams generated text to stdout as tokens arrive, holding back the bytes of an incomplete UTF-8
+/// character until it completes. A nil tokenizer streams nothing (JSON output, or a model without one).
+struct TextStream {
+    let tokenizer: (any Tokenizer)?
+    let hidden: Set<Int32>
+    private var pending: [UInt8] = []
+
+    init(tokenizer: (any Tokenizer)?, hidden: Set<Int32>) {
+        self.tokenizer = tokenizer
+        self.hidden = hidden
+    }
+
+    mutating func add(_ token: Int32) {
+        guard let tokenizer, !hidden.contains(token) else { return }
+        pending += tokenizer.pieceBytes(token)
+        let complete = completeUTF8Prefix(pending)
+        if complete > 0 {
+            FileHandle.standardOutput.write(Data(pending[..<complete]))
+            pending.removeFirst(complete)
+        }
+    }
+
+    mutating func finish() {
+        if !pending.isEmpty { FileHandle.standardOutput.write(Data(pending)) }
+        pending = []
     }
 }
 

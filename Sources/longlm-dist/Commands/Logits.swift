@@ -21,36 +21,48 @@ struct Logits: ParsableCommand {
 
     func validate() throws { try OptionRange.check(batchSize, 1...65536, "--batch-size") }
 
+    /// One process: logits stream to the file chunk by chunk. Under mpirun every rank runs its shard through
+    /// the ring; rank 0 gets the last position's logits, or (--all-positions) every rank's final hidden states,
+    /// and projects and writes them in position order. Only rank 0 writes the file.
     func run() throws {
-        if MPIEnvironment.isUnderMPI { runDistributed(); return }
-        let loaded = modelOptions.load()
-        let tokens = promptOptions.promptTokens(loaded)
-        let model = loaded.model
+        let run = PromptRun(modelOptions: modelOptions, promptOptions: promptOptions, contextOptions: contextOptions,
+                            parallelOptions: parallelOptions, batchSize: batchSize, quiet: quiet, generatedTokens: 0)
+        let model = run.loaded.model, ids = run.ids
         let vocab = model.config.vocabularySize
-        reportingErrors {
-            let writer = try NPY.FloatWriter(path: output, shape: [allPositions ? tokens.count : 1, vocab])
-            var generator = Generator(model: model, prefillChunk: batchSize)
-            generator.method = contextOptions.resolved(for: model.config, tokens: tokens.count)
-            generator.onPrefillProgress = prefillProgress(total: tokens.count, quiet: quiet)
-            let cache = try generator.makeCache(promptLength: tokens.count, reserve: tokens.count)
-            let last = try generator.prefill(tokens, cache: cache) { hidden, _ in
-                if allPositions {
-                    let logits = model.logits(hidden: hidden, rows: 0..<hidden.rows)
-                    try writer.write(UnsafeBufferPointer(start: logits.pointer, count: logits.count))
+        let writer = run.isCoordinator ? run.orFail { try NPY.FloatWriter(path: output, shape: [allPositions ? ids.count : 1, vocab]) } : nil
+        func write(_ hidden: FloatBuffer, rows: Range<Int>) throws {
+            var start = rows.lowerBound
+            while start < rows.upperBound {   // a few rows at a time: vocabulary-wide rows are large
+                let end = min(rows.upperBound, start + 64)
+                let logits = model.logits(hidden: hidden, rows: start..<end)
+                try writer!.write(UnsafeBufferPointer(start: logits.pointer, count: logits.count))
+                start = end
+            }
+        }
+        if let local = run.sequence as? LocalSequence {
+            run.orFail {
+                let last = try local.generator.prefill(ids, cache: local.cache) { hidden, _ in
+                    if allPositions { try write(hidden, rows: 0..<hidden.rows) }
                 }
+                if !allPositions { try write(last, rows: (last.rows - 1)..<last.rows) }
+                try writer!.close()
             }
-            if !allPositions {
-                let logits = model.logits(hidden: last, rows: (last.rows - 1)..<last.rows)
-                try writer.write(UnsafeBufferPointer(start: logits.pointer, count: logits.count))
-            }
-            try writer.close()
+            return
+        }
+        let sequence = run.sequence as! DistributedSequence
+        if allPositions {
+            let (hidden, _) = run.orFail { try sequence.prefillHidden(ids) }
+            let gathered = run.orFail { try sequence.gatherByPosition(hidden.array, width: model.config.hiddenSize) }
+            run.printStatistics(timeout: parallelOptions.stepTimeout)
+            guard run.isCoordinator, let gathered else { return }
+            let all = FloatBuffer(rows: ids.count, cols: model.config.hiddenSize, zeroed: false)
+            gathered.withUnsafeBufferPointer { all.pointer.update(from: $0.baseAddress!, count: $0.count) }
+            run.orFail { try write(all, rows: 0..<ids.count); try writer!.close() }
+        } else {
+            let logits = run.orFail { try sequence.prefill(ids) }
+            run.printStatistics(timeout: parallelOptions.stepTimeout)
+            guard run.isCoordinator, let logits else { return }
+            run.orFail { try logits.withUnsafeBufferPointer { try writer!.write($0) }; try writer!.close() }
         }
     }
-}
-
-/// Prefill progress on stderr for prompts long enough to wait for (nil: none).
-func prefillProgress(total: Int, quiet: Bool) -> ((Int, Int) -> Void)? {
-    guard total >= 4096 && !quiet else { return nil }
-    let reporter = ProgressReporter(label: "prefill", quiet: false)
-    return { done, total in reporter.update(done: done, total: total) }
 }
