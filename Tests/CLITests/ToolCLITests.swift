@@ -180,3 +180,141 @@ extension CLITests {
         XCTAssertLessThan(Date().timeIntervalSince(started), 20)
     }
 }
+
+/// Outputs are written where their path points, one run at a time; bad jobs and bad lengths are refused
+/// one by one, with messages naming what is wrong.
+extension CLITests {
+    func fileType(_ path: String) -> mode_t {
+        var info = stat()
+        XCTAssertEqual(lstat(path, &info), 0, path)
+        return info.st_mode & S_IFMT
+    }
+
+    func testLogitsOutputFollowsLinksRefusesReadOnlyFilesAndReportsAFullDevice() throws {
+        let arguments = ["logits", "--model", Self.tiny, "--tokens", "5,17,200", "--output"]
+        let target = temporaryPath(".npy"), link = temporaryPath(".npy"), second = temporaryPath(".npy")
+        try "old".write(toFile: target, atomically: false, encoding: .utf8)
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: target)
+        XCTAssertEqual(Foundation.link(target, second), 0)
+        let r = try run(arguments + [link])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(fileType(link), S_IFLNK, "the link is still a link")
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: target)).count, 128 + 256 * 4)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: second)), try Data(contentsOf: URL(fileURLWithPath: target)),
+                       "the hard link sees the new contents")
+
+        let readOnly = temporaryPath(".npy")
+        try "keep".write(toFile: readOnly, atomically: false, encoding: .utf8)
+        XCTAssertEqual(chmod(readOnly, 0o444), 0)
+        assertOneLineError(try run(arguments + [readOnly]), mentions: "\(readOnly) is read-only")
+        XCTAssertEqual(try String(contentsOfFile: readOnly, encoding: .utf8), "keep")
+
+        guard FileManager.default.fileExists(atPath: "/dev/full") else { throw XCTSkip("no /dev/full") }
+        assertOneLineError(try run(arguments + ["/dev/full"]), mentions: "cannot write /dev/full: No space left on device")
+        XCTAssertEqual(fileType("/dev/full"), S_IFCHR, "the device node is still a device")
+    }
+
+    func testSecondBatchOnTheSameOutputIsRefusedNamingTheFirst() throws {
+        let jobs = try writeJobs(count: 300)
+        let output = temporaryPath(".jsonl")
+        let arguments = ["batch", "--model", Self.tools, "--jobs", jobs, "--output", output, "--quiet"]
+        let first = Process()
+        first.executableURL = URL(fileURLWithPath: binary)
+        first.arguments = arguments
+        first.standardOutput = FileHandle.nullDevice
+        first.standardError = FileHandle.nullDevice
+        try first.run()
+        defer { if first.isRunning { kill(first.processIdentifier, SIGKILL); first.waitUntilExit() } }
+        let deadline = Date().addingTimeInterval(60)
+        while (FileManager.default.contents(atPath: output)?.isEmpty ?? true) && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        let started = Date()
+        let second = try run(arguments)
+        XCTAssertTrue(first.isRunning, "the first run was still writing when the second started")
+        assertOneLineError(second, mentions: "is in use by process \(first.processIdentifier)")
+        XCTAssertLessThan(Date().timeIntervalSince(started), 20, "refused at once, not after running jobs")
+        first.waitUntilExit()
+        XCTAssertEqual(first.terminationStatus, 0)
+        let ids = try jsonLines(output).map { $0["id"] as! String }
+        XCTAssertEqual(ids.count, 300)
+        XCTAssertEqual(Set(ids).count, 300, "no job twice")
+    }
+
+    /// A job line that cannot run is that line's error, alone and under mpirun; an id-less line's error is
+    /// not confused with a job named after its line; duplicate ids are reported as such; a corrupt result
+    /// in the middle of the output is reported and its job runs again.
+    func testBadJobsAreTheirOwnErrorLinesAndTheBookkeepingSaysWhatItSees() throws {
+        let jobs = temporaryPath(".jsonl")
+        try """
+        {"id": "ok1", "document": "word1 word2 word3", "max_new_tokens": 4}
+        {"id": "huge", "document": "word1", "max_new_tokens": 9223372036854775807}
+        {"id": "ok2", "document": "word4 word5", "max_new_tokens": 4}
+        nonsense
+        {"id": "line 4", "document": "word6", "max_new_tokens": 4}
+        {"id": "ok1", "document": "again", "max_new_tokens": 4}
+
+        """.write(toFile: jobs, atomically: true, encoding: .utf8)
+        let output = temporaryPath(".jsonl")
+        let arguments = ["batch", "--model", Self.tools, "--jobs", jobs, "--quiet"]
+        let r = try run(arguments + ["--output", output])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("3 done, 2 failed, 0 already in \(output), 1 skipped as duplicate ids"), r.stdout)
+        XCTAssertTrue(r.stderr.contains("jobs line 6: id \"ok1\" is already used on line 1"), r.stderr)
+        let rows = try jsonLines(output)
+        XCTAssertEqual(rows.map { $0["line"] as? Int }, [1, 2, 3, 4, 5])
+        XCTAssertEqual(rows.map { $0["id"] as? String }, ["ok1", "huge", "ok2", nil, "line 4"])
+        XCTAssertTrue((rows[1]["error"] as? String)?.contains("max_new_tokens") == true, "\(rows[1])")
+        XCTAssertTrue((rows[3]["error"] as? String)?.contains("jobs line 4: not a JSON object") == true, "\(rows[3])")
+        XCTAssertTrue(rows[4]["text"] is String, "the job named \"line 4\" ran: \(rows[4])")
+
+        // Cut ok2's result in the middle: the rerun says so and runs ok2 again, and nothing else.
+        var lines = try String(contentsOfFile: output, encoding: .utf8).split(separator: "\n").map(String.init)
+        lines[2] = String(lines[2].prefix(12))
+        try (lines.joined(separator: "\n") + "\n").write(toFile: output, atomically: true, encoding: .utf8)
+        let again = try run(arguments + ["--output", output])
+        XCTAssertEqual(again.status, 0, again.stderr)
+        XCTAssertTrue(again.stderr.contains("\(output) line 3 is not a JSON object"), again.stderr)
+        XCTAssertTrue(again.stdout.contains("1 done, 0 failed, 4 already in"), again.stdout)
+        let whole = try String(contentsOfFile: output, encoding: .utf8).split(separator: "\n")
+            .compactMap { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any] }
+        XCTAssertEqual(whole.map { $0["line"] as? Int }, [1, 2, 4, 5, 3], "the four whole results, then ok2 again")
+
+        guard hasMPI else { throw XCTSkip("mpirun not installed: run scripts/setup.sh") }
+        let ranked = temporaryPath(".jsonl")
+        let m = try runMPI(ranks: 2, transport: "vader", arguments: arguments + ["--output", ranked])
+        XCTAssertEqual(m.status, 0, m.stderr)
+        let texts = { (rows: [[String: Any]]) in rows.map { "\($0["line"]!): \($0["text"] ?? $0["error"]!)" } }
+        XCTAssertEqual(texts(try jsonLines(ranked)), texts(rows), "under mpirun rank 0 writes the same results, once")
+    }
+
+    func testEvaluationLengthsAreCheckedBeforeAnyPromptIsBuilt() throws {
+        let output = temporaryPath(".jsonl")
+        let huge = "9223372036854775807"
+        assertOneLineError(try run(["passkey", "--model", Self.tools, "--length", "180,\(huge)", "--output", output] + Self.selfExtend),
+                           mentions: "--length: '\(huge)' is not an integer in 1...10000000")
+        assertOneLineError(try run(["needle", "--model", Self.tools, "--lengths", huge, "--output", output] + Self.selfExtend),
+                           mentions: "--lengths: '\(huge)' is not an integer in 1...10000000")
+        // SelfExtend with G = 4, W = 64 on a 256-token model positions (256 - 64) * 4 + 64 = 832 tokens.
+        assertOneLineError(try run(["passkey", "--model", Self.tools, "--length", "180,5000", "--output", output] + Self.selfExtend),
+                           mentions: "--length 5000: the prompt has 5007 tokens but this method and its parameters allow at most 832")
+        assertOneLineError(try run(["needle", "--model", Self.tools, "--lengths", "5000", "--output", output] + Self.selfExtend),
+                           mentions: "--lengths 5000: the prompt has 5023 tokens")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: output), "no trial ran")
+    }
+
+    func testNeedleRerunWithAnotherNeedleRunsItsOwnCells() throws {
+        let output = temporaryPath(".jsonl"), csv = temporaryPath(".csv")
+        let common = ["needle", "--model", Self.tools, "--lengths", "150", "--depths", "0,1", "--max-new-tokens", "4", "--quiet",
+                      "--output", output, "--csv", csv] + Self.selfExtend
+        XCTAssertEqual(try run(common).status, 0)
+        XCTAssertEqual(try jsonLines(output).count, 2)
+        let other = try run(common + ["--needle", "The secret number is 4417.", "--question", "What is the secret number? It is",
+                                      "--answer", "4417"])
+        XCTAssertEqual(other.status, 0, other.stderr)
+        let cells = try jsonLines(output)
+        XCTAssertEqual(cells.count, 4, "the other needle's cells ran instead of reusing the first needle's scores")
+        XCTAssertEqual(cells.suffix(2).map { $0["needle"] as? String }, ["The secret number is 4417.", "The secret number is 4417."])
+        // The same settings again reuse every cell.
+        XCTAssertEqual(try run(common).status, 0)
+        XCTAssertEqual(try jsonLines(output).count, 4)
+    }
+}

@@ -80,8 +80,8 @@ final class ReportTests: XCTestCase {
             (#"{"id": "x", "document": "d", "document_path": "doc.txt"}"#, "x", "not both"),
             (#"{"id": "x", "document_path": "missing.txt"}"#, "x", "cannot read"),
             (#"{"id": "x", "document": "d", "prompt": "no placeholder"}"#, "x", "{document}"),
-            (#"{"id": "x", "document": "d", "max_new_tokens": 0}"#, "x", "positive integer"),
-            (#"{"id": "x", "document": "d", "max_new_tokens": true}"#, "x", "positive integer"),
+            (#"{"id": "x", "document": "d", "max_new_tokens": 0}"#, "x", "an integer in 1...1000000"),
+            (#"{"id": "x", "document": "d", "max_new_tokens": true}"#, "x", "an integer in 1...1000000"),
             (#"{"id": "x", "document": "d", "options": 3}"#, "x", "object or a string"),
             (#"{"id": "x", "document": "d", "colour": "red"}"#, "x", "unknown field"),
         ]
