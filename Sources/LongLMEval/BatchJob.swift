@@ -80,8 +80,9 @@ public struct BatchJob: Equatable {
                     continue
                 }
                 switch value {
-                case let s as String: options! += [flag, s]
-                case let n as NSNumber: options! += [flag, n.stringValue]
+                // "--flag=value": a value starting with "-" (a negative number) would otherwise read as a flag.
+                case let s as String: options!.append(flag + "=" + s)
+                case let n as NSNumber: options!.append(flag + "=" + n.stringValue)
                 default: throw failure("option \"\(key)\" must be a string, number or boolean")
                 }
             }

@@ -318,3 +318,35 @@ extension CLITests {
         XCTAssertEqual(try jsonLines(output).count, 4)
     }
 }
+
+extension CLITests {
+    /// Every comma-separated option goes through one parser: a bad item is an error naming the option, not
+    /// silently dropped.
+    func testCommaListsAreParsedAlikeByEveryCommand() throws {
+        assertOneLineError(try run(["bench-attention", "--lengths", "64,x"]), mentions: "--lengths: 'x' is not an integer")
+        assertOneLineError(try run(["bench", "--model", Self.tiny, "--lengths", "64,,128"]), mentions: "--lengths '64,,128' has an empty item")
+        assertOneLineError(try run(["passkey", "--model", Self.tools, "--length", "180", "--depths", "0.5,2"]),
+                           mentions: "--depths: '2' is not a number in 0.0...1.0")
+        assertOneLineError(try run(["needle", "--model", Self.tools, "--lengths", "150", "--depths", "0.5,", "--output", temporaryPath(".jsonl")]),
+                           mentions: "--depths '0.5,' has an empty item")
+    }
+
+    /// Method options in a job that the option parser would misread (a negative number looks like a flag)
+    /// reach the method's own check and become the job's error line.
+    func testNegativeJobOptionIsTheJobsOwnError() throws {
+        let jobs = temporaryPath(".jsonl"), output = temporaryPath(".jsonl")
+        try """
+        {"id": "neg", "document": "a b c", "max_new_tokens": 2, "options": {"method": "linear", "factor": -1}}
+        {"id": "ok", "document": "a b", "max_new_tokens": 2}
+
+        """.write(toFile: jobs, atomically: true, encoding: .utf8)
+        let r = try run(["batch", "--model", Self.tools, "--jobs", jobs, "--output", output, "--quiet"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let rows = try jsonLines(output)
+        XCTAssertEqual(rows.map { $0["id"] as? String }, ["neg", "ok"])
+        let error = try XCTUnwrap(rows[0]["error"] as? String)
+        XCTAssertFalse(error.contains("Missing value"), error)
+        XCTAssertTrue(error.contains("-1"), error)
+        XCTAssertTrue(rows[1]["text"] is String)
+    }
+}

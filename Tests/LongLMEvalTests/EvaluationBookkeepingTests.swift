@@ -143,7 +143,12 @@ final class EvaluationBookkeepingTests: XCTestCase {
         // A parsed 1 is an NSNumber that also casts to Bool; it is still a number.
         XCTAssertEqual(try BatchJob.parse(line: #"{"id": "x", "document": "d", "max_new_tokens": 1}"#, directory: "/").maxNewTokens, 1)
         XCTAssertEqual(try BatchJob.parse(line: #"{"id": "x", "document": "d", "options": {"method": "selfextend", "group_size": 1, "logn": true}}"#,
-                                          directory: "/").options, ["--group-size", "1", "--logn", "--method", "selfextend"])
+                                          directory: "/").options, ["--group-size=1", "--logn", "--method=selfextend"])
+    }
+
+    func testBatchJobOptionsKeepNegativeNumbersAsValues() throws {
+        XCTAssertEqual(try BatchJob.parse(line: #"{"id": "x", "document": "d", "options": {"method": "linear", "factor": -1}}"#, directory: "/").options,
+                       ["--factor=-1", "--method=linear"])
     }
 
     func testBatchErrorOfALineWithoutIdIsNotTakenForAJobNamedAfterTheLine() {

@@ -68,7 +68,7 @@ final class ReportTests: XCTestCase {
 
         let job = try BatchJob.parse(line: #"{"id": "j1", "document_path": "doc.txt", "prompt": "Summarise: {document}!", "max_new_tokens": 7, "options": {"method": "selfextend", "group_size": 8, "logn": true, "no_window_check": false}}"#, directory: directory)
         XCTAssertEqual(job, BatchJob(id: "j1", text: "Summarise: the text!", maxNewTokens: 7,
-                                     options: ["--group-size", "8", "--logn", "--method", "selfextend"]))
+                                     options: ["--group-size=8", "--logn", "--method=selfextend"]))
         XCTAssertEqual(try BatchJob.parse(line: #"{"id": "j2", "document": "d", "options": "--method ntk  --factor 2"}"#, directory: directory).options,
                        ["--method", "ntk", "--factor", "2"])
         XCTAssertNil(try BatchJob.parse(line: #"{"id": "j3", "document": "d"}"#, directory: directory).options)

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LongLMCore
+import LongLMEval
 import LongLMModels
 
 struct Bench: ParsableCommand {
@@ -16,15 +17,11 @@ struct Bench: ParsableCommand {
     @Flag(help: "Print one JSON object per length.") var json = false
 
     func validate() throws {
-        guard parsedLengths != nil else { throw ValidationError("--lengths must be positive integers, e.g. 512,2048") }
+        do { _ = try parsedLengths } catch { throw ValidationError("\(error)") }
         if decodeTokens < 1 { throw ValidationError("--decode-tokens must be at least 1") }
     }
 
-    var parsedLengths: [Int]? {
-        let values = lengths.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
-        guard !values.isEmpty, values.allSatisfy({ ($0 ?? 0) > 0 }) else { return nil }
-        return values.map { $0! }
-    }
+    var parsedLengths: [Int] { get throws { try CommaList.parse(lengths, option: "--lengths", in: 1...EvaluationLimits.promptTokens) } }
 
     func run() throws {
         let loaded = modelOptions.load()
@@ -39,7 +36,7 @@ struct Bench: ParsableCommand {
             print(String(format: "sgemm 1024^3 on %d threads: %.1f GFLOP/s", Parallel.threads, sgemm))
             print("length  prefill tok/s  decode tok/s  (threads \(Parallel.threads), batch \(batchSize))")
         }
-        for n in parsedLengths! {
+        for n in try parsedLengths {
             var random = SplitMix64(seed: seed)
             // Ids from the lower part of the vocabulary (ordinary text pieces), BOS first when the model has one.
             var tokens = (0..<n).map { _ in Int32(truncatingIfNeeded: random.next() % UInt64(min(vocab, 32000))) }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import LongLMAttention
 import LongLMCore
+import LongLMEval
 import LongLMModels
 
 struct BenchAttention: ParsableCommand {
@@ -20,6 +21,13 @@ struct BenchAttention: ParsableCommand {
     @Option(help: "Worker threads (default: all cores).") var threads: Int?
     @Flag(help: "Print one JSON object per measurement.") var json = false
 
+    var lengthList: [Int] { get throws { try CommaList.parse(lengths, option: "--lengths", in: 1...EvaluationLimits.promptTokens) } }
+    var methodList: [String] { get throws { try CommaList.parse(methods, option: "--methods") } }
+
+    func validate() throws {
+        do { _ = try lengthList; _ = try methodList } catch { throw ValidationError("\(error)") }
+    }
+
     func run() throws {
         Parallel.threads = threads ?? System.coreCount
         let peak = BLAS.measureSgemmGFLOPS(size: 2048, threads: Parallel.threads)
@@ -27,13 +35,13 @@ struct BenchAttention: ParsableCommand {
         let table = RotaryTable(dimensions: headDim, pairing: .halves,
                                 inverseFrequencies: RotaryTable.standardFrequencies(base: 1e6, dimensions: headDim))
         let shape = AttentionShape(heads: heads, kvHeads: kvHeads, headDim: headDim)
-        for n in lengths.split(separator: ",").compactMap({ Int($0) }) {
+        for n in try lengthList {
             var random = SplitMix64(seed: 3)
             func randoms(_ count: Int) -> [Float] { (0..<count).map { _ in Float(random.next() >> 40) / Float(1 << 24) - 0.5 } }
             let q = randoms(n * heads * headDim), k = randoms(n * kvHeads * headDim), v = randoms(n * kvHeads * headDim)
             let positions = (0..<Int32(n)).map { $0 }
             var out = [Float](repeating: 0, count: n * heads * headDim)
-            for name in methods.split(separator: ",").map(String.init) {
+            for name in try methodList {
                 let w = window ?? trainedContext / 4 / groupSize * groupSize
                 let scheme: any PositionScheme
                 switch name {
