@@ -117,18 +117,24 @@ extension CLITests {
         XCTAssertTrue(try jsonLines(single).contains { $0["id"] as? String == "job3" && ($0["error"] as? String)?.contains("--factor") == true })
     }
 
+    /// Starts the binary without waiting for it (its output discarded).
+    func start(_ arguments: [String]) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = arguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        return process
+    }
+
     func testKilledBatchLosesNoResultAndDuplicatesNone() throws {
         let jobs = try writeJobs(count: 300)
         let output = temporaryPath(".jsonl")
         let arguments = ["batch", "--model", Self.tools, "--jobs", jobs, "--output", output, "--quiet"]
         var partialKills = 0
         for delay in [0.25, 0.5, 0.8, 1.2, 1.6, 2.0] {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: binary)
-            process.arguments = arguments
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try process.run()
+            let process = try start(arguments)
             Thread.sleep(forTimeInterval: delay)
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
@@ -218,12 +224,7 @@ extension CLITests {
         let jobs = try writeJobs(count: 300)
         let output = temporaryPath(".jsonl")
         let arguments = ["batch", "--model", Self.tools, "--jobs", jobs, "--output", output, "--quiet"]
-        let first = Process()
-        first.executableURL = URL(fileURLWithPath: binary)
-        first.arguments = arguments
-        first.standardOutput = FileHandle.nullDevice
-        first.standardError = FileHandle.nullDevice
-        try first.run()
+        let first = try start(arguments)
         defer { if first.isRunning { kill(first.processIdentifier, SIGKILL); first.waitUntilExit() } }
         let deadline = Date().addingTimeInterval(60)
         while (FileManager.default.contents(atPath: output)?.isEmpty ?? true) && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }

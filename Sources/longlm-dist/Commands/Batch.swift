@@ -14,7 +14,10 @@ struct Batch: ParsableCommand {
         replaces the command line's method options for this job)}. Each finished job appends one line to --output \
         with its id, the generated text, token counts and timings, or an "error" (a bad job never stops the batch). \
         A line is written whole with one append and fsync, so killing the process at any moment loses no finished \
-        result; a rerun skips every id already in --output. Under mpirun rank 0 reads and writes the files.
+        result; a rerun skips every id already in --output (a line without an id is known by its line number; a \
+        repeated id runs once and is reported; an output line that is not a whole result is reported and its job runs \
+        again). --output is locked while the batch runs: a second batch on it stops at once, naming the first. \
+        max_new_tokens is 1...1000000. Under mpirun rank 0 reads and writes the files.
         """)
 
     @OptionGroup var modelOptions: ModelOptions

@@ -10,8 +10,9 @@ struct Needle: ParsableCommand {
         discussion: """
         Each cell hides --needle at its depth in a haystack of --haystack-file's sentences (default: the passkey \
         filler), asks --question (which ends with the first words of the answer), decodes greedily and scores the \
-        fraction of --answer's words that come back. Cells already in --output for the same method are skipped, so \
-        a rerun resumes; --csv and --svg are rewritten from every finished cell.
+        fraction of --answer's words that come back. Cells already in --output with the same model, method, seed, \
+        --max-new-tokens, needle, question, answer and haystack contents are skipped, so a rerun resumes; --output is \
+        locked while the run writes it; --csv and --svg are rewritten from every finished cell.
         """)
 
     @OptionGroup var modelOptions: ModelOptions

@@ -11,7 +11,8 @@ struct Passkey: ParsableCommand {
         Each trial builds the standard prompt (an instruction, the filler sentences repeated, "The pass key is NNNNN. \
         Remember it. NNNNN is the pass key." at the trial's depth, the question, and "The pass key is"), decodes a few \
         tokens greedily and counts a success when the first number in the answer is the key. Trials already in \
-        --output for the same method are skipped (a rerun resumes).
+        --output with the same model, method, seed, depth and --max-new-tokens are skipped (a rerun resumes); \
+        --output is locked while the run writes it.
         """)
 
     @OptionGroup var modelOptions: ModelOptions
