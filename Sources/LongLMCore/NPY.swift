@@ -22,22 +22,20 @@ public enum NPY {
         return data
     }
 
-    /// Streams rows of float32 into a .npy file whose row count is fixed up front.
+    /// Streams rows of float32 into a .npy file whose row count is fixed up front. The file is an
+    /// `OutputFile`: it takes its new contents at `close()`; a writer dropped before that leaves it as it was.
     public final class FloatWriter {
-        let handle: FileHandle
+        let output: OutputFile.Writer
         public let path: String
         public init(path: String, shape: [Int]) throws {
             self.path = path
-            guard FileManager.default.createFile(atPath: path, contents: header(descr: "<f4", shape: shape)) else {
-                throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path])
-            }
-            handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
-            try handle.seekToEnd()
+            output = try OutputFile(path).replacing()
+            try output.write(header(descr: "<f4", shape: shape))
         }
         public func write(_ values: UnsafeBufferPointer<Float>) throws {
-            try handle.write(contentsOf: Data(buffer: values))
+            try output.write(UnsafeRawBufferPointer(values))
         }
-        public func close() throws { try handle.close() }
+        public func close() throws { try output.commit() }
     }
 
     public static func writeFloat32(path: String, shape: [Int], values: [Float]) throws {

@@ -13,3 +13,9 @@ public func recallScore(answer: String, expected: String) -> Double {
 public func words(_ text: String) -> [String] {
     text.lowercased().split { !($0.isLetter || $0.isNumber) }.map(String.init)
 }
+
+/// The first run of ASCII digits in `text`, if any: a passkey answer is right when this is the key.
+public func firstNumber(in text: String) -> String? {
+    guard let start = text.firstIndex(where: { $0.isASCII && $0.isNumber }) else { return nil }
+    return String(text[start...].prefix(while: { $0.isASCII && $0.isNumber }))
+}

@@ -5,6 +5,8 @@ import Foundation
 /// (`{"method": "selfextend", "group_size": 8}` or `"--method selfextend --group-size 8"`); when given they
 /// replace the command line's method options.
 public struct BatchJob: Equatable {
+    /// Tokens to generate for a job that does not say (the command's default).
+    public static let defaultMaxNewTokens = 64
     public var id: String
     /// The prompt text: the template with the document substituted (or the document itself).
     public var text: String
@@ -17,6 +19,13 @@ public struct BatchJob: Equatable {
         public var id: String?
         public var message: String
         public var description: String { message }
+    }
+
+    /// The id of a line, when it is a JSON object with a non-empty "id" string (whatever else is wrong with it).
+    public static func id(ofLine line: String) -> String? {
+        guard let object = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any],
+              let id = object["id"] as? String, !id.isEmpty else { return nil }
+        return id
     }
 
     /// Parses one line; `directory` resolves a relative `document_path`.
@@ -52,7 +61,9 @@ public struct BatchJob: Equatable {
         }
         var maxNewTokens: Int?
         if let value = object["max_new_tokens"] {
-            guard let n = value as? Int, !(value is Bool), n >= 1 else { throw failure("\"max_new_tokens\" must be a positive integer") }
+            guard let n = value as? Int, !isJSONBoolean(value), (1...EvaluationLimits.newTokens).contains(n) else {
+                throw failure("\"max_new_tokens\" must be an integer in 1...\(EvaluationLimits.newTokens)")
+            }
             maxNewTokens = n
         }
         var options: [String]?
@@ -63,11 +74,15 @@ public struct BatchJob: Equatable {
             options = []
             for key in dictionary.keys.sorted() {
                 let flag = "--" + key.replacingOccurrences(of: "_", with: "-")
-                switch dictionary[key] {
-                case let b as Bool:   // JSON true/false only (numbers are not `Bool` here)
-                    if b { options!.append(flag) }
-                case let s as String: options! += [flag, s]
-                case let n as NSNumber: options! += [flag, n.stringValue]
+                let value = dictionary[key]
+                if isJSONBoolean(value) {
+                    if value as? Bool == true { options!.append(flag) }
+                    continue
+                }
+                switch value {
+                // "--flag=value": a value starting with "-" (a negative number) would otherwise read as a flag.
+                case let s as String: options!.append(flag + "=" + s)
+                case let n as NSNumber: options!.append(flag + "=" + n.stringValue)
                 default: throw failure("option \"\(key)\" must be a string, number or boolean")
                 }
             }

@@ -4,6 +4,8 @@ import Foundation
 /// tokens; each window scores only the tokens no earlier window scored, so every token after the first is
 /// scored once, with as much context as the window gives it.
 public struct PerplexityWindow: Equatable, Sendable {
+    /// Tokens per window when the user does not say.
+    public static let defaultMaxTokens = 4096
     /// Token range of the text that the window runs.
     public var range: Range<Int>
     /// Index inside the window of its first scored token (>= 1).
@@ -36,11 +38,13 @@ public struct PerplexityReport {
         /// Perplexity of every scored token with a context below this bucket's end.
         public var cumulativePerplexity: Double
     }
+    /// Bucket width in tokens of context when the user does not say.
+    public static let defaultBucketSize = 1024
     public let bucketSize: Int
     private(set) var sums: [Double] = []
     private(set) var counts: [Int] = []
 
-    public init(bucketSize: Int = 1024) { self.bucketSize = bucketSize }
+    public init(bucketSize: Int = defaultBucketSize) { self.bucketSize = bucketSize }
 
     /// Adds the scores of tokens whose indices in their window start at `firstIndex`.
     public mutating func add(_ nll: [Float], firstIndex: Int) {

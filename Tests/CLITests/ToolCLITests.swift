@@ -117,18 +117,24 @@ extension CLITests {
         XCTAssertTrue(try jsonLines(single).contains { $0["id"] as? String == "job3" && ($0["error"] as? String)?.contains("--factor") == true })
     }
 
+    /// Starts the binary without waiting for it (its output discarded).
+    func start(_ arguments: [String]) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = arguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        return process
+    }
+
     func testKilledBatchLosesNoResultAndDuplicatesNone() throws {
         let jobs = try writeJobs(count: 300)
         let output = temporaryPath(".jsonl")
         let arguments = ["batch", "--model", Self.tools, "--jobs", jobs, "--output", output, "--quiet"]
         var partialKills = 0
         for delay in [0.25, 0.5, 0.8, 1.2, 1.6, 2.0] {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: binary)
-            process.arguments = arguments
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try process.run()
+            let process = try start(arguments)
             Thread.sleep(forTimeInterval: delay)
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
@@ -178,5 +184,170 @@ extension CLITests {
         XCTAssertNotEqual(bad.status, 0)
         XCTAssertTrue(bad.stderr.contains("[rank 0] error: --window 32 must be a multiple of --group-size 64"), bad.stderr)
         XCTAssertLessThan(Date().timeIntervalSince(started), 20)
+    }
+}
+
+/// Outputs are written where their path points, one run at a time; bad jobs and bad lengths are refused
+/// one by one, with messages naming what is wrong.
+extension CLITests {
+    func fileType(_ path: String) -> mode_t {
+        var info = stat()
+        XCTAssertEqual(lstat(path, &info), 0, path)
+        return info.st_mode & S_IFMT
+    }
+
+    func testLogitsOutputFollowsLinksRefusesReadOnlyFilesAndReportsAFullDevice() throws {
+        let arguments = ["logits", "--model", Self.tiny, "--tokens", "5,17,200", "--output"]
+        let target = temporaryPath(".npy"), link = temporaryPath(".npy"), second = temporaryPath(".npy")
+        try "old".write(toFile: target, atomically: false, encoding: .utf8)
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: target)
+        XCTAssertEqual(Foundation.link(target, second), 0)
+        let r = try run(arguments + [link])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(fileType(link), S_IFLNK, "the link is still a link")
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: target)).count, 128 + 256 * 4)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: second)), try Data(contentsOf: URL(fileURLWithPath: target)),
+                       "the hard link sees the new contents")
+
+        let readOnly = temporaryPath(".npy")
+        try "keep".write(toFile: readOnly, atomically: false, encoding: .utf8)
+        XCTAssertEqual(chmod(readOnly, 0o444), 0)
+        assertOneLineError(try run(arguments + [readOnly]), mentions: "\(readOnly) is read-only")
+        XCTAssertEqual(try String(contentsOfFile: readOnly, encoding: .utf8), "keep")
+
+        guard FileManager.default.fileExists(atPath: "/dev/full") else { throw XCTSkip("no /dev/full") }
+        assertOneLineError(try run(arguments + ["/dev/full"]), mentions: "cannot write /dev/full: No space left on device")
+        XCTAssertEqual(fileType("/dev/full"), S_IFCHR, "the device node is still a device")
+    }
+
+    func testSecondBatchOnTheSameOutputIsRefusedNamingTheFirst() throws {
+        let jobs = try writeJobs(count: 300)
+        let output = temporaryPath(".jsonl")
+        let arguments = ["batch", "--model", Self.tools, "--jobs", jobs, "--output", output, "--quiet"]
+        let first = try start(arguments)
+        defer { if first.isRunning { kill(first.processIdentifier, SIGKILL); first.waitUntilExit() } }
+        let deadline = Date().addingTimeInterval(60)
+        while (FileManager.default.contents(atPath: output)?.isEmpty ?? true) && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        let started = Date()
+        let second = try run(arguments)
+        XCTAssertTrue(first.isRunning, "the first run was still writing when the second started")
+        assertOneLineError(second, mentions: "is in use by process \(first.processIdentifier)")
+        XCTAssertLessThan(Date().timeIntervalSince(started), 20, "refused at once, not after running jobs")
+        first.waitUntilExit()
+        XCTAssertEqual(first.terminationStatus, 0)
+        let ids = try jsonLines(output).map { $0["id"] as! String }
+        XCTAssertEqual(ids.count, 300)
+        XCTAssertEqual(Set(ids).count, 300, "no job twice")
+    }
+
+    /// A job line that cannot run is that line's error, alone and under mpirun; an id-less line's error is
+    /// not confused with a job named after its line; duplicate ids are reported as such; a corrupt result
+    /// in the middle of the output is reported and its job runs again.
+    func testBadJobsAreTheirOwnErrorLinesAndTheBookkeepingSaysWhatItSees() throws {
+        let jobs = temporaryPath(".jsonl")
+        try """
+        {"id": "ok1", "document": "word1 word2 word3", "max_new_tokens": 4}
+        {"id": "huge", "document": "word1", "max_new_tokens": 9223372036854775807}
+        {"id": "ok2", "document": "word4 word5", "max_new_tokens": 4}
+        nonsense
+        {"id": "line 4", "document": "word6", "max_new_tokens": 4}
+        {"id": "ok1", "document": "again", "max_new_tokens": 4}
+
+        """.write(toFile: jobs, atomically: true, encoding: .utf8)
+        let output = temporaryPath(".jsonl")
+        let arguments = ["batch", "--model", Self.tools, "--jobs", jobs, "--quiet"]
+        let r = try run(arguments + ["--output", output])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("3 done, 2 failed, 0 already in \(output), 1 skipped as duplicate ids"), r.stdout)
+        XCTAssertTrue(r.stderr.contains("jobs line 6: id \"ok1\" is already used on line 1"), r.stderr)
+        let rows = try jsonLines(output)
+        XCTAssertEqual(rows.map { $0["line"] as? Int }, [1, 2, 3, 4, 5])
+        XCTAssertEqual(rows.map { $0["id"] as? String }, ["ok1", "huge", "ok2", nil, "line 4"])
+        XCTAssertTrue((rows[1]["error"] as? String)?.contains("max_new_tokens") == true, "\(rows[1])")
+        XCTAssertTrue((rows[3]["error"] as? String)?.contains("jobs line 4: not a JSON object") == true, "\(rows[3])")
+        XCTAssertTrue(rows[4]["text"] is String, "the job named \"line 4\" ran: \(rows[4])")
+
+        // Cut ok2's result in the middle: the rerun says so and runs ok2 again, and nothing else.
+        var lines = try String(contentsOfFile: output, encoding: .utf8).split(separator: "\n").map(String.init)
+        lines[2] = String(lines[2].prefix(12))
+        try (lines.joined(separator: "\n") + "\n").write(toFile: output, atomically: true, encoding: .utf8)
+        let again = try run(arguments + ["--output", output])
+        XCTAssertEqual(again.status, 0, again.stderr)
+        XCTAssertTrue(again.stderr.contains("\(output) line 3 is not a JSON object"), again.stderr)
+        XCTAssertTrue(again.stdout.contains("1 done, 0 failed, 4 already in"), again.stdout)
+        let whole = try String(contentsOfFile: output, encoding: .utf8).split(separator: "\n")
+            .compactMap { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any] }
+        XCTAssertEqual(whole.map { $0["line"] as? Int }, [1, 2, 4, 5, 3], "the four whole results, then ok2 again")
+
+        guard hasMPI else { throw XCTSkip("mpirun not installed: run scripts/setup.sh") }
+        let ranked = temporaryPath(".jsonl")
+        let m = try runMPI(ranks: 2, transport: "vader", arguments: arguments + ["--output", ranked])
+        XCTAssertEqual(m.status, 0, m.stderr)
+        let texts = { (rows: [[String: Any]]) in rows.map { "\($0["line"]!): \($0["text"] ?? $0["error"]!)" } }
+        XCTAssertEqual(texts(try jsonLines(ranked)), texts(rows), "under mpirun rank 0 writes the same results, once")
+    }
+
+    func testEvaluationLengthsAreCheckedBeforeAnyPromptIsBuilt() throws {
+        let output = temporaryPath(".jsonl")
+        let huge = "9223372036854775807"
+        assertOneLineError(try run(["passkey", "--model", Self.tools, "--length", "180,\(huge)", "--output", output] + Self.selfExtend),
+                           mentions: "--length: '\(huge)' is not an integer in 1...10000000")
+        assertOneLineError(try run(["needle", "--model", Self.tools, "--lengths", huge, "--output", output] + Self.selfExtend),
+                           mentions: "--lengths: '\(huge)' is not an integer in 1...10000000")
+        // SelfExtend with G = 4, W = 64 on a 256-token model positions (256 - 64) * 4 + 64 = 832 tokens.
+        assertOneLineError(try run(["passkey", "--model", Self.tools, "--length", "180,5000", "--output", output] + Self.selfExtend),
+                           mentions: "--length 5000: the prompt has 5007 tokens but this method and its parameters allow at most 832")
+        assertOneLineError(try run(["needle", "--model", Self.tools, "--lengths", "5000", "--output", output] + Self.selfExtend),
+                           mentions: "--lengths 5000: the prompt has 5023 tokens")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: output), "no trial ran")
+    }
+
+    func testNeedleRerunWithAnotherNeedleRunsItsOwnCells() throws {
+        let output = temporaryPath(".jsonl"), csv = temporaryPath(".csv")
+        let common = ["needle", "--model", Self.tools, "--lengths", "150", "--depths", "0,1", "--max-new-tokens", "4", "--quiet",
+                      "--output", output, "--csv", csv] + Self.selfExtend
+        XCTAssertEqual(try run(common).status, 0)
+        XCTAssertEqual(try jsonLines(output).count, 2)
+        let other = try run(common + ["--needle", "The secret number is 4417.", "--question", "What is the secret number? It is",
+                                      "--answer", "4417"])
+        XCTAssertEqual(other.status, 0, other.stderr)
+        let cells = try jsonLines(output)
+        XCTAssertEqual(cells.count, 4, "the other needle's cells ran instead of reusing the first needle's scores")
+        XCTAssertEqual(cells.suffix(2).map { $0["needle"] as? String }, ["The secret number is 4417.", "The secret number is 4417."])
+        // The same settings again reuse every cell.
+        XCTAssertEqual(try run(common).status, 0)
+        XCTAssertEqual(try jsonLines(output).count, 4)
+    }
+}
+
+extension CLITests {
+    /// Every comma-separated option goes through one parser: a bad item is an error naming the option, not
+    /// silently dropped.
+    func testCommaListsAreParsedAlikeByEveryCommand() throws {
+        assertOneLineError(try run(["bench-attention", "--lengths", "64,x"]), mentions: "--lengths: 'x' is not an integer")
+        assertOneLineError(try run(["bench", "--model", Self.tiny, "--lengths", "64,,128"]), mentions: "--lengths '64,,128' has an empty item")
+        assertOneLineError(try run(["passkey", "--model", Self.tools, "--length", "180", "--depths", "0.5,2"]),
+                           mentions: "--depths: '2' is not a number in 0.0...1.0")
+        assertOneLineError(try run(["needle", "--model", Self.tools, "--lengths", "150", "--depths", "0.5,", "--output", temporaryPath(".jsonl")]),
+                           mentions: "--depths '0.5,' has an empty item")
+    }
+
+    /// Method options in a job that the option parser would misread (a negative number looks like a flag)
+    /// reach the method's own check and become the job's error line.
+    func testNegativeJobOptionIsTheJobsOwnError() throws {
+        let jobs = temporaryPath(".jsonl"), output = temporaryPath(".jsonl")
+        try """
+        {"id": "neg", "document": "a b c", "max_new_tokens": 2, "options": {"method": "linear", "factor": -1}}
+        {"id": "ok", "document": "a b", "max_new_tokens": 2}
+
+        """.write(toFile: jobs, atomically: true, encoding: .utf8)
+        let r = try run(["batch", "--model", Self.tools, "--jobs", jobs, "--output", output, "--quiet"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let rows = try jsonLines(output)
+        XCTAssertEqual(rows.map { $0["id"] as? String }, ["neg", "ok"])
+        let error = try XCTUnwrap(rows[0]["error"] as? String)
+        XCTAssertFalse(error.contains("Missing value"), error)
+        XCTAssertTrue(error.contains("-1"), error)
+        XCTAssertTrue(rows[1]["text"] is String)
     }
 }

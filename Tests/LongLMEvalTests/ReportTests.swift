@@ -68,7 +68,7 @@ final class ReportTests: XCTestCase {
 
         let job = try BatchJob.parse(line: #"{"id": "j1", "document_path": "doc.txt", "prompt": "Summarise: {document}!", "max_new_tokens": 7, "options": {"method": "selfextend", "group_size": 8, "logn": true, "no_window_check": false}}"#, directory: directory)
         XCTAssertEqual(job, BatchJob(id: "j1", text: "Summarise: the text!", maxNewTokens: 7,
-                                     options: ["--group-size", "8", "--logn", "--method", "selfextend"]))
+                                     options: ["--group-size=8", "--logn", "--method=selfextend"]))
         XCTAssertEqual(try BatchJob.parse(line: #"{"id": "j2", "document": "d", "options": "--method ntk  --factor 2"}"#, directory: directory).options,
                        ["--method", "ntk", "--factor", "2"])
         XCTAssertNil(try BatchJob.parse(line: #"{"id": "j3", "document": "d"}"#, directory: directory).options)
@@ -80,8 +80,8 @@ final class ReportTests: XCTestCase {
             (#"{"id": "x", "document": "d", "document_path": "doc.txt"}"#, "x", "not both"),
             (#"{"id": "x", "document_path": "missing.txt"}"#, "x", "cannot read"),
             (#"{"id": "x", "document": "d", "prompt": "no placeholder"}"#, "x", "{document}"),
-            (#"{"id": "x", "document": "d", "max_new_tokens": 0}"#, "x", "positive integer"),
-            (#"{"id": "x", "document": "d", "max_new_tokens": true}"#, "x", "positive integer"),
+            (#"{"id": "x", "document": "d", "max_new_tokens": 0}"#, "x", "an integer in 1...1000000"),
+            (#"{"id": "x", "document": "d", "max_new_tokens": true}"#, "x", "an integer in 1...1000000"),
             (#"{"id": "x", "document": "d", "options": 3}"#, "x", "object or a string"),
             (#"{"id": "x", "document": "d", "colour": "red"}"#, "x", "unknown field"),
         ]

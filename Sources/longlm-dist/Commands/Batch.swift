@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LongLMDistributed
 import LongLMEval
 import LongLMModels
 
@@ -13,7 +14,10 @@ struct Batch: ParsableCommand {
         replaces the command line's method options for this job)}. Each finished job appends one line to --output \
         with its id, the generated text, token counts and timings, or an "error" (a bad job never stops the batch). \
         A line is written whole with one append and fsync, so killing the process at any moment loses no finished \
-        result; a rerun skips every id already in --output. Under mpirun rank 0 reads and writes the files.
+        result; a rerun skips every id already in --output (a line without an id is known by its line number; a \
+        repeated id runs once and is reported; an output line that is not a whole result is reported and its job runs \
+        again). --output is locked while the batch runs: a second batch on it stops at once, naming the first. \
+        max_new_tokens is 1...1000000. Under mpirun rank 0 reads and writes the files.
         """)
 
     @OptionGroup var modelOptions: ModelOptions
@@ -21,11 +25,13 @@ struct Batch: ParsableCommand {
     @OptionGroup(title: "Distributed runs (under mpirun)") var parallelOptions: ParallelOptions
     @Option(help: ArgumentHelp("Jobs, one JSON object per line.", valueName: "file")) var jobs: String
     @Option(help: ArgumentHelp("Results, one JSON object per line (appended).", valueName: "file")) var output: String
-    @Option(help: "Tokens to generate for jobs that do not say.") var maxNewTokens = 64
+    @Option(help: "Tokens to generate for jobs that do not say.") var maxNewTokens = BatchJob.defaultMaxNewTokens
     @Flag(help: "No progress lines on stderr.") var quiet = false
 
     func validate() throws {
-        if maxNewTokens < 1 { throw ValidationError("--max-new-tokens must be at least 1") }
+        if !(1...EvaluationLimits.newTokens).contains(maxNewTokens) {
+            throw ValidationError("--max-new-tokens must be in 1...\(EvaluationLimits.newTokens)")
+        }
     }
 
     func run() throws {
@@ -33,66 +39,74 @@ struct Batch: ParsableCommand {
             guard let tokenizer = loaded.tokenizer else { throw ValidationError("\(loaded.path) has no tokenizer") }
             guard let data = FileManager.default.contents(atPath: jobs) else { throw ValidationError("cannot read --jobs \(jobs)") }
             let directory = (jobs as NSString).deletingLastPathComponent
-            let lines = String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
-                .map { $0.trimmingCharacters(in: .whitespaces) }
             let writer = try JSONLinesWriter(path: output)
-            var finished = Set(try JSONLinesWriter.read(path: output).compactMap { $0["id"] as? String })
-            let jobLines = lines.enumerated().filter { !$0.element.isEmpty }
-            let todo = jobLines.count
-            if !quiet && !finished.isEmpty { log("batch: \(finished.count) job(s) already in \(output)") }
+            let plan = BatchPlan(jobs: String(decoding: data, as: UTF8.self), output: writer.existing, outputName: output)
+            for problem in plan.outputProblems { log("batch: warning: " + problem) }
+            for duplicate in plan.duplicates { log("batch: warning: " + duplicate.description) }
+            if !quiet && plan.finished > 0 { log("batch: \(plan.finished) job(s) already in \(output)") }
             let stops = Array(tokenizer.endOfGenerationTokens)
-            var counts = (done: 0, failed: 0, skipped: 0)
+            var counts = (done: 0, failed: 0)
             let batchProgress = ProgressReporter(label: "batch", unit: "jobs", quiet: quiet)
-            for (position, (index, line)) in jobLines.enumerated() {
-                defer { batchProgress.update(done: position + 1, total: todo) }
+            for (position, line) in plan.pending.enumerated() {
+                defer { batchProgress.update(done: position + 1, total: plan.pending.count) }
                 let started = Date()
-                func record(_ object: [String: Any]) throws {
-                    var object = object
+                func record(_ fields: [String: Any]) throws {
+                    var object = BatchPlan.identity(of: line).merging(fields) { _, new in new }
                     object["seconds"] = Date().timeIntervalSince(started)
                     object["finished_at"] = ISO8601DateFormatter().string(from: Date())
                     try writer.append(object)
-                    finished.insert(object["id"] as! String)
                 }
-                let job: BatchJob
-                do { job = try BatchJob.parse(line: line, directory: directory) } catch let failure as BatchJob.Failure {
-                    let id = failure.id ?? "line \(index + 1)"
-                    if finished.contains(id) { counts.skipped += 1; continue }
-                    try record(["id": id, "error": "jobs line \(index + 1): \(failure.message)"])
-                    counts.failed += 1
-                    continue
-                }
-                if finished.contains(job.id) { counts.skipped += 1; continue }
-                // Everything that can be wrong with a job is found here, before any rank does work for it.
-                let request: GenerationRequest
-                let method: ContextMethod
+                // Whatever goes wrong with one job (its line, its options, its run) is that job's error line;
+                // only the output itself failing ends the batch.
                 do {
-                    var options = contextOptions
-                    if let arguments = job.options {
-                        do { options = try ContextOptions.parse(arguments) } catch {
-                            throw ValidationError("options: " + ContextOptions.message(for: error).replacingOccurrences(of: "\n", with: " "))
-                        }
-                    }
-                    method = try options.method(for: runner.model.config)
-                    let ids = tokenizer.encode(job.text, addSpecial: true)
-                    request = GenerationRequest(prompt: ids, maxNewTokens: job.maxNewTokens ?? maxNewTokens, method: method,
-                                                checksLength: !options.noWindowCheck, stopTokens: stops)
-                    try request.check(config: runner.model.config)
-                } catch {
-                    try record(["id": job.id, "error": "\(error)"])
+                    let (text, outcome, method) = try runJob(line, directory: directory, runner: runner, tokenizer: tokenizer, stops: stops)
+                    try record(["text": text, "prompt_tokens": outcome.promptTokens, "generated_tokens": outcome.ids.count,
+                                "prefill_seconds": outcome.prefillSeconds, "decode_seconds": outcome.decodeSeconds,
+                                "method": method.description, "ranks": ranks])
+                    counts.done += 1
+                } catch let failure as JobFailure {
+                    try record(["error": failure.message])
                     counts.failed += 1
-                    continue
                 }
-                let progress = ProgressReporter(label: "job \(job.id)", quiet: quiet || request.prompt.count < 4096)
-                let outcome = try runner.generate(request, progress: progress.update)
-                progress.end()
-                let text = tokenizer.decode(outcome.ids.filter { !tokenizer.endOfGenerationTokens.contains($0) })
-                try record(["id": job.id, "text": text, "prompt_tokens": outcome.promptTokens, "generated_tokens": outcome.ids.count,
-                            "prefill_seconds": outcome.prefillSeconds, "decode_seconds": outcome.decodeSeconds,
-                            "method": method.description, "ranks": ranks])
-                counts.done += 1
             }
             batchProgress.end()
-            print("batch: \(counts.done) done, \(counts.failed) failed, \(counts.skipped) already in \(output)")
+            var summary = "batch: \(counts.done) done, \(counts.failed) failed, \(plan.finished) already in \(output)"
+            if !plan.duplicates.isEmpty { summary += ", \(plan.duplicates.count) skipped as duplicate ids in \(jobs)" }
+            print(summary)
+        }
+    }
+
+    /// An error of one job, as its result line says it.
+    struct JobFailure: Error { var message: String }
+
+    /// Parses, checks and runs one job line. Every error becomes a `JobFailure`.
+    func runJob(_ line: BatchPlan.Line, directory: String, runner: any SequenceRunner, tokenizer: any Tokenizer,
+                stops: [Int32]) throws -> (String, GenerationOutcome, ContextMethod) {
+        let job: BatchJob
+        do { job = try BatchJob.parse(line: line.text, directory: directory) } catch {
+            throw JobFailure(message: "jobs line \(line.number): \(error)")
+        }
+        do {
+            // Everything that can be wrong with a job is looked for here, before any rank does work for it.
+            var options = contextOptions
+            if let arguments = job.options {
+                do { options = try ContextOptions.parse(arguments) } catch {
+                    throw ValidationError("options: " + ContextOptions.message(for: error).replacingOccurrences(of: "\n", with: " "))
+                }
+            }
+            let method = try options.method(for: runner.model.config)
+            let request = GenerationRequest(prompt: tokenizer.encode(job.text, addSpecial: true), maxNewTokens: job.maxNewTokens ?? maxNewTokens,
+                                            method: method, checksLength: !options.noWindowCheck, stopTokens: stops)
+            try request.check(config: runner.model.config)
+            let progress = ProgressReporter(label: "job \(job.id)", quiet: quiet || request.prompt.count < 4096)
+            defer { progress.end() }
+            let outcome = try runner.generate(request, progress: progress.update)
+            let text = tokenizer.decode(outcome.ids.filter { !tokenizer.endOfGenerationTokens.contains($0) })
+            return (text, outcome, method)
+        } catch let error as CommunicationError {
+            throw error   // a lost peer is not this job's fault: the batch stops and a rerun resumes here
+        } catch {
+            throw JobFailure(message: "\(error)")
         }
     }
 }

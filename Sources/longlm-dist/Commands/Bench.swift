@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LongLMCore
+import LongLMEval
 import LongLMModels
 
 struct Bench: ParsableCommand {
@@ -16,11 +17,12 @@ struct Bench: ParsableCommand {
     @Flag(help: "Print one JSON object per length.") var json = false
 
     func validate() throws {
-        _ = try OptionRange.integers(lengths, 1...OptionRange.maximumTokens, "--lengths")
-        try OptionRange.check(decodeTokens, 1...OptionRange.maximumTokens, "--decode-tokens")
+        _ = try parsedLengths
+        try OptionRange.check(decodeTokens, 1...EvaluationLimits.newTokens, "--decode-tokens")
         try OptionRange.check(batchSize, 1...65536, "--batch-size")
     }
 
+    var parsedLengths: [Int] { get throws { try CommaList.parse(lengths, option: "--lengths", in: 1...EvaluationLimits.promptTokens) } }
 
     func run() throws {
         guard isRankZeroOrAlone() else { return }
@@ -36,7 +38,7 @@ struct Bench: ParsableCommand {
             print(String(format: "sgemm 1024^3 on %d threads: %.1f GFLOP/s", Parallel.threads, sgemm))
             print("length  prefill tok/s  decode tok/s  (threads \(Parallel.threads), batch \(batchSize))")
         }
-        let lengthList = try OptionRange.integers(lengths, 1...OptionRange.maximumTokens, "--lengths")
+        let lengthList = try parsedLengths
         // Bench runs plain attention: every length must fit the trained context (checked before any prompt is made).
         for n in lengthList {
             reportingErrors { try ContextMethod.plain.checkLength(n + decodeTokens - 1, config: model.config) }

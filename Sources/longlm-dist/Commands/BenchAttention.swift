@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import LongLMAttention
 import LongLMCore
+import LongLMEval
 import LongLMModels
 
 struct BenchAttention: ParsableCommand {
@@ -20,8 +21,11 @@ struct BenchAttention: ParsableCommand {
     @Option(help: "Worker threads (default: all cores).") var threads: Int?
     @Flag(help: "Print one JSON object per measurement.") var json = false
 
+    var lengthList: [Int] { get throws { try CommaList.parse(lengths, option: "--lengths", in: 1...(1 << 20)) } }
+    var methodList: [String] { get throws { try CommaList.parse(methods, option: "--methods") } }
+
     func validate() throws {
-        _ = try OptionRange.integers(lengths, 1...(1 << 20), "--lengths")
+        _ = try lengthList
         try OptionRange.check(heads, 1...1024, "--heads")
         try OptionRange.check(kvHeads, 1...1024, "--kv-heads")
         if heads % kvHeads != 0 { throw ValidationError("--heads (\(heads)) must be a multiple of --kv-heads (\(kvHeads))") }
@@ -32,7 +36,7 @@ struct BenchAttention: ParsableCommand {
         try OptionRange.check(window, 1...(trainedContext - 1), "--window")
         try OptionRange.check(threads, 1...OptionRange.maximumThreads, "--threads")
         let known = ["none", "selfextend", "dca", "gali"]
-        if let unknown = methods.split(separator: ",").map(String.init).first(where: { !known.contains($0) }) {
+        if let unknown = try methodList.first(where: { !known.contains($0) }) {
             throw ValidationError("--methods: unknown method '\(unknown.prefix(40))' (known: \(known.joined(separator: ", ")))")
         }
     }
@@ -44,13 +48,13 @@ struct BenchAttention: ParsableCommand {
         let table = RotaryTable(dimensions: headDim, pairing: .halves,
                                 inverseFrequencies: RotaryTable.standardFrequencies(base: 1e6, dimensions: headDim))
         let shape = AttentionShape(heads: heads, kvHeads: kvHeads, headDim: headDim)
-        for n in try OptionRange.integers(lengths, 1...(1 << 20), "--lengths") {
+        for n in try lengthList {
             var random = SplitMix64(seed: 3)
             func randoms(_ count: Int) -> [Float] { (0..<count).map { _ in Float(random.next() >> 40) / Float(1 << 24) - 0.5 } }
             let q = randoms(n * heads * headDim), k = randoms(n * kvHeads * headDim), v = randoms(n * kvHeads * headDim)
             let positions = (0..<Int32(n)).map { $0 }
             var out = [Float](repeating: 0, count: n * heads * headDim)
-            for name in methods.split(separator: ",").map(String.init) {
+            for name in try methodList {
                 let w = window ?? max(groupSize, trainedContext / 4 / groupSize * groupSize)
                 let scheme: any PositionScheme
                 switch name {

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import LongLMCore
 import LongLMDistributed
+import LongLMEval
 
 struct BenchExchange: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -12,7 +13,7 @@ struct BenchExchange: ParsableCommand {
     @Option(help: "Exchanges per size (after one warm-up).") var repeats = 10
 
     func validate() throws {
-        _ = try OptionRange.integers(sizes, 1...4096, "--sizes")
+        _ = try CommaList.parse(sizes, option: "--sizes", in: 1...4096)
         try OptionRange.check(repeats, 1...100_000, "--repeats")
     }
 
@@ -22,7 +23,7 @@ struct BenchExchange: ParsableCommand {
         do { comm = try MPIEnvironment.world() } catch { fail("MPI: \(error)") }
         guard comm.size >= 2 else { comm.abort("bench-exchange needs at least 2 ranks", code: 1) }
         let list: [Int]
-        do { list = try OptionRange.integers(sizes, 1...4096, "--sizes") } catch { comm.abort("\(error)", code: 1) }
+        do { list = try CommaList.parse(sizes, option: "--sizes", in: 1...4096) } catch { comm.abort("\(error)", code: 1) }
         for mib in list {
             let bytes = mib << 20
             let send = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes, alignment: 64)

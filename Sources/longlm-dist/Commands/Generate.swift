@@ -3,6 +3,7 @@ import Foundation
 import LongLMCore
 import LongLMModels
 import LongLMDistributed
+import LongLMEval
 
 struct Generate: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Continue a prompt, streaming the text to stdout.")
@@ -23,7 +24,7 @@ struct Generate: ParsableCommand {
     @Flag(help: "No progress lines on stderr.") var quiet = false
 
     func validate() throws {
-        try OptionRange.check(maxNewTokens, 1...OptionRange.maximumTokens, "--max-new-tokens")
+        try OptionRange.check(maxNewTokens, 1...EvaluationLimits.newTokens, "--max-new-tokens")
         if greedy && temperature != nil { throw ValidationError("--greedy and --temperature exclude each other") }
         try OptionRange.checkFinite(temperature, 0...1000, "--temperature")
         try OptionRange.check(topK, 0...(1 << 24), "--top-k")
@@ -35,6 +36,9 @@ struct Generate: ParsableCommand {
         let run = PromptRun(modelOptions: modelOptions, promptOptions: promptOptions, contextOptions: contextOptions,
                             parallelOptions: parallelOptions, batchSize: batchSize, quiet: quiet, generatedTokens: maxNewTokens - 1)
         let vocab = run.loaded.model.config.vocabularySize
+        // A logits path that cannot be written fails before any work (the file is written at the end, when the
+        // number of steps is known).
+        if run.isCoordinator, let path = outputLogits { _ = run.orFail { try OutputFile(path) } }
         var stepLogits: [Float] = []
         let sampler = greedy || temperature == nil || temperature == 0
             ? Sampler.greedy : Sampler(temperature: temperature!, topK: topK, topP: topP, seed: contextOptions.seed)

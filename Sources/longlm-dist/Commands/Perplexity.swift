@@ -19,10 +19,10 @@ struct Perplexity: ParsableCommand {
     @OptionGroup(title: "Context extension") var contextOptions: ContextOptions
     @OptionGroup(title: "Distributed runs (under mpirun)") var parallelOptions: ParallelOptions
     @Option(help: ArgumentHelp("The text to score.", valueName: "file")) var textFile = "data/kjv.txt"
-    @Option(help: "Tokens per window (the context length evaluated).") var maxTokens = 4096
+    @Option(help: "Tokens per window (the context length evaluated).") var maxTokens = PerplexityWindow.defaultMaxTokens
     @Option(help: "Tokens between window starts (default: --max-tokens).") var stride: Int?
     @Option(help: "Use only the first N tokens of the text (default: all).") var limit: Int?
-    @Option(help: "Bucket width in tokens of context.") var bucket = 1024
+    @Option(help: "Bucket width in tokens of context.") var bucket = PerplexityReport.defaultBucketSize
     @Option(help: ArgumentHelp("Append the result (buckets included) as one JSON line.", valueName: "file")) var output: String?
     @Flag(help: "No progress lines on stderr.") var quiet = false
 
@@ -40,6 +40,8 @@ struct Perplexity: ParsableCommand {
                 throw ValidationError("\(textFile) does not exist" + (textFile == "data/kjv.txt" ? " (run scripts/fetch_text.sh)" : ""))
             }
             let method = try contextOptions.method(for: runner.model.config)
+            // Opened (and locked) before the scoring, so that an unwritable output costs nothing.
+            let writer = try output.map { try JSONLinesWriter(path: $0) }
             var tokens = tokenizer.encode(try String(contentsOfFile: textFile, encoding: .utf8), addSpecial: true)
             if let limit { tokens = Array(tokens.prefix(limit)) }
             guard tokens.count >= 2 else { throw ValidationError("\(textFile) has fewer than 2 tokens") }
@@ -66,8 +68,8 @@ struct Perplexity: ParsableCommand {
                 print(String(format: "%7d-%-9d %9d %10.4f %12.3f %12.3f", b.range.lowerBound, b.range.upperBound, b.count, b.meanNLL, b.perplexity, b.cumulativePerplexity))
             }
             print(String(format: "all: perplexity %.3f (mean NLL %.4f), %.1f s", report.perplexity, report.meanNLL, seconds))
-            if let output {
-                try JSONLinesWriter(path: output).append([
+            if let writer {
+                try writer.append([
                     "kind": "perplexity", "method": label, "text_file": textFile, "tokens": report.tokens, "max_tokens": maxTokens,
                     "stride": stride ?? maxTokens, "windows": windows.count, "perplexity": report.perplexity, "mean_nll": report.meanNLL,
                     "seconds": seconds, "ranks": ranks,
