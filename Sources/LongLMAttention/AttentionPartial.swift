@@ -46,3 +46,47 @@ public struct AttentionPartial {
         state.finish { r, row in (output + r * d).update(from: row, count: d) }
     }
 }
+
+extension AttentionPartial {
+    /// The state's rows as raw storage, for workers that each read and write their own disjoint rows.
+    public struct Rows: @unchecked Sendable {
+        let maxima: UnsafeMutablePointer<Float>
+        let sums: UnsafeMutablePointer<Float>
+        let accumulator: UnsafeMutablePointer<Float>
+        let headDim: Int
+
+        /// Copies partial rows `row(0)`, `row(1)`, ... into the first `count` rows of `state`.
+        func load(into state: inout SoftmaxState, count: Int, from row: (Int) -> Int) {
+            let d = headDim
+            for r in 0..<count {
+                let p = row(r)
+                state.maxima[r] = maxima[p]
+                state.sums[r] = sums[p]
+                state.accumulator.withUnsafeMutableBufferPointer { ($0.baseAddress! + r * d).update(from: accumulator + p * d, count: d) }
+            }
+        }
+
+        /// Copies the first `count` rows of `state` back to partial rows `row(0)`, `row(1)`, ...
+        func store(from state: SoftmaxState, count: Int, to row: (Int) -> Int) {
+            let d = headDim
+            for r in 0..<count {
+                let p = row(r)
+                maxima[p] = state.maxima[r]
+                sums[p] = state.sums[r]
+                state.accumulator.withUnsafeBufferPointer { (accumulator + p * d).update(from: $0.baseAddress! + r * d, count: d) }
+            }
+        }
+    }
+
+    /// Runs `body` with raw access to the rows (valid only inside it).
+    public mutating func withRows<R>(_ body: (Rows) throws -> R) rethrows -> R {
+        let d = headDim
+        return try state.maxima.withUnsafeMutableBufferPointer { m in
+            try state.sums.withUnsafeMutableBufferPointer { l in
+                try state.accumulator.withUnsafeMutableBufferPointer { acc in
+                    try body(Rows(maxima: m.baseAddress!, sums: l.baseAddress!, accumulator: acc.baseAddress!, headDim: d))
+                }
+            }
+        }
+    }
+}

@@ -20,10 +20,12 @@ public struct SoftmaxState {
     }
 
     /// Absorbs one tile of logits [rows, keyCount] (masked entries are -inf; the tile is overwritten with
-    /// probabilities) and its values (keyCount rows of headDim, `valueStride` apart).
+    /// probabilities) and its values (keyCount rows of headDim, `valueStride` apart). `activeRows`: only the
+    /// first rows take part (a state reused for a smaller block).
     public mutating func absorb(scores: UnsafeMutablePointer<Float>, keyCount n: Int,
-                                values: UnsafePointer<Float>, valueStride: Int) {
-        let d = headDim
+                                values: UnsafePointer<Float>, valueStride: Int, rows activeRows: Int? = nil) {
+        let d = headDim, rows = activeRows ?? self.rows
+        precondition(rows <= self.rows)
         maxima.withUnsafeMutableBufferPointer { m in
             sums.withUnsafeMutableBufferPointer { l in
                 accumulator.withUnsafeMutableBufferPointer { acc in

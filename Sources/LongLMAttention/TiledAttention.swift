@@ -1,18 +1,6 @@
 import Foundation
 import LongLMCore
 
-/// Head geometry of one attention layer. Query head h uses key/value head h / (heads / kvHeads).
-public struct AttentionShape: Sendable {
-    public let heads: Int
-    public let kvHeads: Int
-    public let headDim: Int
-    public init(heads: Int, kvHeads: Int, headDim: Int) {
-        precondition(heads % kvHeads == 0)
-        self.heads = heads; self.kvHeads = kvHeads; self.headDim = headDim
-    }
-    public var groupSize: Int { heads / kvHeads }
-}
-
 /// Causal attention over keys given *before* RoPE, with absolute positions, computed tile by tile
 /// (query block x key block) with sgemm and an online softmax per query row (running max m, sum l,
 /// accumulator acc). A position scheme says how queries and keys are rotated; a tile computes one sgemm
@@ -21,181 +9,255 @@ public struct AttentionShape: Sendable {
 ///
 /// A query at position i sees a key at position j iff j <= i and (no window, or i - j < window).
 /// Masking is by position, not by index, so any subset or order of keys gives the same answer.
+///
+/// The work: `TilePlan` says which tiles are visible and which variants each needs; `TransformedKeys`
+/// holds the keys of each key class once; `TileKernel` runs the tiles of one (kv head, query block) item with
+/// scratch that each worker thread reuses across its items.
 public enum TiledAttention {
     public static let defaultQueryBlock = 32
     public static let defaultKeyBlock = 256
 
-    /// - Parameters:
-    ///   - queries: [T, heads * headDim], un-rotated.
-    ///   - keys, values: [S, kvHeads * headDim], keys un-rotated.
-    ///   - scale: multiplies every logit (1/sqrt(d), or a model's query pre-attention scalar).
-    ///   - output: [T, heads * headDim].
-    ///   - layer: passed to the scheme's logit noise (GALI), so noise is keyed by layer.
-    public static func attend(queries: UnsafePointer<Float>, queryPositions: [Int32],
-                              keys: UnsafePointer<Float>, values: UnsafePointer<Float>, keyPositions: [Int32],
-                              shape: AttentionShape, scheme: any PositionScheme, scale: Float, window: Int?,
-                              output: UnsafeMutablePointer<Float>, layer: Int = 0,
+    /// Attention output [queries, heads * headDim] of `call`.
+    public static func attend(_ call: AttentionCall, output: UnsafeMutablePointer<Float>,
                               queryBlock: Int = defaultQueryBlock, keyBlock: Int = defaultKeyBlock) {
-        var partial = AttentionPartial(tokens: queryPositions.count, heads: shape.heads, headDim: shape.headDim)
-        accumulate(queries: queries, queryPositions: queryPositions, keys: keys, values: values, keyPositions: keyPositions,
-                   shape: shape, scheme: scheme, scale: scale, window: window, into: &partial, layer: layer,
-                   queryBlock: queryBlock, keyBlock: keyBlock)
+        var partial = AttentionPartial(tokens: call.queryPositions.count, heads: call.shape.heads, headDim: call.shape.headDim)
+        accumulate(call, into: &partial, queryBlock: queryBlock, keyBlock: keyBlock)
         partial.finish(into: output)
     }
 
-    /// Adds the keys given here to `partial` (the queries' running state): the step of a ring, or one shard
-    /// of a cache. Same arguments as `attend`.
-    public static func accumulate(queries: UnsafePointer<Float>, queryPositions: [Int32],
-                                  keys: UnsafePointer<Float>, values: UnsafePointer<Float>, keyPositions: [Int32],
-                                  shape: AttentionShape, scheme: any PositionScheme, scale: Float, window: Int?,
-                                  into partial: inout AttentionPartial, layer: Int = 0,
+    /// Adds the call's keys to `partial` (the queries' running state): the step of a ring, or one shard of a cache.
+    public static func accumulate(_ call: AttentionCall, into partial: inout AttentionPartial,
                                   queryBlock: Int = defaultQueryBlock, keyBlock: Int = defaultKeyBlock) {
-        let T = queryPositions.count, S = keyPositions.count
-        precondition(partial.tokens == T && partial.heads == shape.heads && partial.headDim == shape.headDim)
-        let d = shape.headDim, group = shape.groupSize
-        let qStride = shape.heads * d, kvStride = shape.kvHeads * d
-        if T == 0 || S == 0 { return }
-        scheme.prepare(maxPosition: Int(max(queryPositions.max() ?? 0, keyPositions.max() ?? 0)))
-
-        func bounds(_ p: ArraySlice<Int32>) -> ClosedRange<Int> { Int(p.min()!)...Int(p.max()!) }
-        let keyBlocks = (S + keyBlock - 1) / keyBlock
-        let queryBlocks = (T + queryBlock - 1) / queryBlock
-        let keyBounds = (0..<keyBlocks).map { bounds(keyPositions[($0 * keyBlock)..<min(S, ($0 + 1) * keyBlock)]) }
-        let queryBounds = (0..<queryBlocks).map { bounds(queryPositions[($0 * queryBlock)..<min(T, ($0 + 1) * queryBlock)]) }
-
-        // Which tiles are visible at all, and the variants each needs.
-        func visibleKeys(_ q: ClosedRange<Int>, _ k: ClosedRange<Int>) -> ClosedRange<Int>? {
-            if k.lowerBound > q.upperBound { return nil }                                   // all in the future
-            if let w = window, q.lowerBound - k.upperBound >= w { return nil }              // all out of the window
-            return k.lowerBound...min(k.upperBound, q.upperBound)
-        }
-        var tileVariants = [[Int]?](repeating: nil, count: queryBlocks * keyBlocks)
-        var keyClassesPerBlock = [Set<Int>](repeating: [], count: keyBlocks)
-        for qb in 0..<queryBlocks {
-            for kb in 0..<keyBlocks {
-                guard let k = visibleKeys(queryBounds[qb], keyBounds[kb]) else { continue }
-                let v = scheme.variants(queries: queryBounds[qb], keys: k)
-                tileVariants[qb * keyBlocks + kb] = v
-                for variant in v { keyClassesPerBlock[kb].insert(scheme.keyClass(of: variant)) }
+        let shape = call.shape
+        precondition(partial.tokens == call.queryPositions.count && partial.heads == shape.heads && partial.headDim == shape.headDim)
+        if call.queryPositions.isEmpty || call.keys.count == 0 { return }
+        call.scheme.prepare(maxPosition: Int(max(call.queryPositions.max()!, call.keys.positions.max()!)))
+        let plan = TilePlan(call, queryBlock: queryBlock, keyBlock: keyBlock)
+        let keys = TransformedKeys(call, plan: plan)
+        defer { keys.deallocate() }
+        let items = shape.kvHeads * plan.queryBlocks
+        partial.withRows { rows in
+            Parallel.forEachWorker(items) { nextItem in
+                let kernel = TileKernel(call, plan: plan, keys: keys)
+                defer { kernel.deallocate() }
+                while let item = nextItem() {
+                    kernel.run(kvHead: item / plan.queryBlocks, queryBlock: item % plan.queryBlocks, rows: rows)
+                }
             }
         }
+    }
 
-        // Transformed keys per (key class, kv head, key), only for the blocks that need each class.
-        let classes = Array(Set(keyClassesPerBlock.flatMap { $0 })).sorted()
-        let classIndex = Dictionary(uniqueKeysWithValues: classes.enumerated().map { ($1, $0) })
-        let transformed = UnsafeMutablePointer<Float>.allocate(capacity: max(1, classes.count * shape.kvHeads * S * d))
-        defer { transformed.deallocate() }
-        func keyRow(_ cls: Int, _ g: Int, _ j: Int) -> UnsafeMutablePointer<Float> {
-            transformed + ((classIndex[cls]! * shape.kvHeads + g) * S + j) * d
-        }
-        Parallel.forEach(keyBlocks) { kb in
-            for cls in keyClassesPerBlock[kb] {
-                for j in (kb * keyBlock)..<min(S, (kb + 1) * keyBlock) {
-                    for g in 0..<shape.kvHeads {
-                        scheme.transformKey(keys + j * kvStride + g * d, position: Int(keyPositions[j]), keyClass: cls,
-                                            into: keyRow(cls, g, j))
+    /// Arrays in, array out: for tests and benchmarks.
+    public static func attend(queries: [Float], queryPositions: [Int32], keys: [Float], values: [Float], keyPositions: [Int32],
+                              shape: AttentionShape, scheme: any PositionScheme, scale: Float, window: Int?,
+                              output: inout [Float], layer: Int = 0,
+                              queryBlock: Int = defaultQueryBlock, keyBlock: Int = defaultKeyBlock) {
+        precondition(output.count >= queryPositions.count * shape.heads * shape.headDim)
+        queries.withUnsafeBufferPointer { q in
+            keys.withUnsafeBufferPointer { k in
+                values.withUnsafeBufferPointer { v in
+                    output.withUnsafeMutableBufferPointer { out in
+                        let block = KeyValueBlock(keys: k.baseAddress!, values: v.baseAddress!, positions: keyPositions)
+                        let call = AttentionCall(queries: q.baseAddress!, queryPositions: queryPositions, keys: block, shape: shape,
+                                                 scheme: scheme, scale: scale, window: window, layer: layer)
+                        attend(call, output: out.baseAddress!, queryBlock: queryBlock, keyBlock: keyBlock)
                     }
                 }
             }
         }
+    }
+}
 
-        // Work items read and write disjoint rows of the partial state.
-        partial.state.maxima.withUnsafeMutableBufferPointer { maximaBuffer in
-        partial.state.sums.withUnsafeMutableBufferPointer { sumsBuffer in
-        partial.state.accumulator.withUnsafeMutableBufferPointer { accumulatorBuffer in
-            let partialMaxima = maximaBuffer.baseAddress!, partialSums = sumsBuffer.baseAddress!
-            let partialAccumulator = accumulatorBuffer.baseAddress!
-                    Parallel.forEach(shape.kvHeads * queryBlocks) { item in
-                        let g = item / queryBlocks, qb = item % queryBlocks
-                        let t0 = qb * queryBlock, t1 = min(T, t0 + queryBlock)
-                        let rows = (t1 - t0) * group
-                        // Row r = (t - t0) * group + hh holds query head g * group + hh of token t.
-                        let rowPositions = (0..<rows).map { Int(queryPositions[t0 + $0 / group]) }
-                        let rowHeads = (0..<rows).map { g * group + $0 % group }
-                        // This item's rows of the running state, in kernel row order r = (t - t0) * group + hh.
-                        var state = SoftmaxState(rows: rows, headDim: d)
-                        for r in 0..<rows {
-                            let row = (t0 + r / group) * shape.heads + g * group + r % group
-                            state.maxima[r] = partialMaxima[row]
-                            state.sums[r] = partialSums[row]
-                            for c in 0..<d { state.accumulator[r * d + c] = partialAccumulator[row * d + c] }
-                        }
-                        var rotatedQueries: [Int: UnsafeMutablePointer<Float>] = [:]
-                        let scores = UnsafeMutablePointer<Float>.allocate(capacity: rows * keyBlock)
-                        var variantScores: [Int: UnsafeMutablePointer<Float>] = [:]
-                        defer {
-                            scores.deallocate()
-                            rotatedQueries.values.forEach { $0.deallocate() }
-                            variantScores.values.forEach { $0.deallocate() }
-                        }
-                        func queriesRotated(_ v: Int) -> UnsafeMutablePointer<Float> {
-                            if let q = rotatedQueries[v] { return q }
-                            let q = UnsafeMutablePointer<Float>.allocate(capacity: rows * d)
-                            for r in 0..<rows {
-                                let t = t0 + r / group, hh = r % group
-                                let i = rowPositions[r]
-                                scheme.rotateQuery(queries + t * qStride + (g * group + hh) * d, position: i, variant: v,
-                                                   scale: scale * scheme.queryScale(i), into: q + r * d)
-                            }
-                            rotatedQueries[v] = q
-                            return q
-                        }
-                        let (qMin, qMax) = (queryBounds[qb].lowerBound, queryBounds[qb].upperBound)
-                        for kb in 0..<keyBlocks {
-                            guard let variants = tileVariants[qb * keyBlocks + kb] else { continue }
-                            let j0 = kb * keyBlock, n = min(S, j0 + keyBlock) - j0
-                            if variants.count == 1 {
-                                let v = variants[0]
-                                BLAS.matmulTransposedB(m: rows, n: n, k: d, a: queriesRotated(v), lda: d,
-                                                       b: keyRow(scheme.keyClass(of: v), g, j0), ldb: d, c: scores, ldc: n)
-                            } else {
-                                for v in variants {
-                                    let buffer = variantScores[v] ?? UnsafeMutablePointer<Float>.allocate(capacity: rows * keyBlock)
-                                    variantScores[v] = buffer
-                                    BLAS.matmulTransposedB(m: rows, n: n, k: d, a: queriesRotated(v), lda: d,
-                                                           b: keyRow(scheme.keyClass(of: v), g, j0), ldb: d, c: buffer, ldc: n)
-                                }
-                                for r in 0..<rows {
-                                    let i = rowPositions[r]
-                                    for c in 0..<n {
-                                        let j = Int(keyPositions[j0 + c])
-                                        // Future keys are masked below; any variant's value will do for them.
-                                        let v = j <= i ? scheme.variant(query: i, key: j) : variants[0]
-                                        scores[r * n + c] = variantScores[v]![r * n + c]
-                                    }
-                                }
-                            }
-                            if scheme.addsLogitNoise {
-                                keyPositions.withUnsafeBufferPointer { kp in
-                                    scheme.addLogitNoise(scores, rowPositions: rowPositions, rowHeads: rowHeads,
-                                                         keyPositions: UnsafeBufferPointer(rebasing: kp[j0..<(j0 + n)]), layer: layer)
-                                }
-                            }
-                            let (kMin, kMax) = (keyBounds[kb].lowerBound, keyBounds[kb].upperBound)
-                            let fullyVisible = kMax <= qMin && (window.map { qMax - kMin < $0 } ?? true)
-                            if !fullyVisible {
-                                keyPositions.withUnsafeBufferPointer { kp in
-                                    for r in 0..<rows {
-                                        let i = rowPositions[r]
-                                        let row = scores + r * n
-                                        for c in 0..<n {
-                                            let j = Int(kp[j0 + c])
-                                            if j > i || (window.map { i - j >= $0 } ?? false) { row[c] = -Float.infinity }
-                                        }
-                                    }
-                                }
-                            }
-                            state.absorb(scores: scores, keyCount: n, values: values + j0 * kvStride + g * d, valueStride: kvStride)
-                        }
-                        for r in 0..<rows {
-                            let row = (t0 + r / group) * shape.heads + g * group + r % group
-                            partialMaxima[row] = state.maxima[r]
-                            partialSums[row] = state.sums[r]
-                            for c in 0..<d { partialAccumulator[row * d + c] = state.accumulator[r * d + c] }
-                        }
+/// Which tiles of a call are visible at all, and the variants each needs (most tiles need one).
+struct TilePlan {
+    let queryBlock: Int, keyBlock: Int
+    let queryBlocks: Int, keyBlocks: Int
+    /// Lowest and highest position in each block.
+    let queryBounds: [ClosedRange<Int>], keyBounds: [ClosedRange<Int>]
+    /// Variants of tile (qb, kb) at qb * keyBlocks + kb; nil when no query of the block sees a key of it.
+    let variants: [[Int]?]
+    /// Key classes each key block is needed in.
+    let keyClasses: [Set<Int>]
+
+    init(_ call: AttentionCall, queryBlock: Int, keyBlock: Int) {
+        let T = call.queryPositions.count, S = call.keys.count
+        self.queryBlock = queryBlock
+        self.keyBlock = keyBlock
+        queryBlocks = (T + queryBlock - 1) / queryBlock
+        keyBlocks = (S + keyBlock - 1) / keyBlock
+        func bounds(_ p: ArraySlice<Int32>) -> ClosedRange<Int> { Int(p.min()!)...Int(p.max()!) }
+        queryBounds = (0..<queryBlocks).map { bounds(call.queryPositions[($0 * queryBlock)..<min(T, ($0 + 1) * queryBlock)]) }
+        keyBounds = (0..<keyBlocks).map { bounds(call.keys.positions[($0 * keyBlock)..<min(S, ($0 + 1) * keyBlock)]) }
+        var variants = [[Int]?](repeating: nil, count: queryBlocks * keyBlocks)
+        var keyClasses = [Set<Int>](repeating: [], count: keyBlocks)
+        for qb in 0..<queryBlocks {
+            let q = queryBounds[qb]
+            for kb in 0..<keyBlocks {
+                let k = keyBounds[kb]
+                if k.lowerBound > q.upperBound { continue }                                        // all in the future
+                if let w = call.window, q.lowerBound - k.upperBound >= w { continue }              // all out of the window
+                let v = call.scheme.variants(queries: q, keys: k.lowerBound...min(k.upperBound, q.upperBound))
+                variants[qb * keyBlocks + kb] = v
+                for variant in v { keyClasses[kb].insert(call.scheme.keyClass(of: variant)) }
+            }
+        }
+        self.variants = variants
+        self.keyClasses = keyClasses
+    }
+
+    func keyRange(_ kb: Int, count S: Int) -> Range<Int> { (kb * keyBlock)..<min(S, (kb + 1) * keyBlock) }
+
+    /// Every query of block qb sees every key of block kb (no masking needed).
+    func fullyVisible(queryBlock qb: Int, keyBlock kb: Int, window: Int?) -> Bool {
+        let (q, k) = (queryBounds[qb], keyBounds[kb])
+        return k.upperBound <= q.lowerBound && (window.map { q.upperBound - k.lowerBound < $0 } ?? true)
+    }
+}
+
+/// The call's keys transformed once per key class (only in the key blocks that need that class), laid out
+/// [class slot, kv head, key, headDim].
+struct TransformedKeys {
+    let base: UnsafeMutablePointer<Float>
+    /// Slot of each key class in `base` (classes are small integers).
+    let slots: [Int]
+    let kvHeads: Int, count: Int, headDim: Int
+
+    init(_ call: AttentionCall, plan: TilePlan) {
+        let shape = call.shape, d = shape.headDim, S = call.keys.count
+        let classes = Array(Set(plan.keyClasses.flatMap { $0 })).sorted()
+        var slots = [Int](repeating: -1, count: (classes.last ?? 0) + 1)
+        for (slot, cls) in classes.enumerated() { slots[cls] = slot }
+        self.slots = slots
+        kvHeads = shape.kvHeads
+        count = S
+        headDim = d
+        base = UnsafeMutablePointer<Float>.allocate(capacity: max(1, classes.count * shape.kvHeads * S * d))
+        let kvStride = shape.kvHeads * d
+        let this = self
+        Parallel.forEach(plan.keyBlocks) { kb in
+            for cls in plan.keyClasses[kb] {
+                for j in plan.keyRange(kb, count: S) {
+                    for g in 0..<shape.kvHeads {
+                        call.scheme.transformKey(call.keys.keys + j * kvStride + g * d, position: Int(call.keys.positions[j]),
+                                                 keyClass: cls, into: this.row(keyClass: cls, kvHead: g, key: j))
                     }
+                }
+            }
         }
+    }
+
+    func row(keyClass: Int, kvHead g: Int, key j: Int) -> UnsafeMutablePointer<Float> {
+        base + ((slots[keyClass] * kvHeads + g) * count + j) * headDim
+    }
+
+    func deallocate() { base.deallocate() }
+}
+
+/// Runs the tiles of one (kv head, query block) item: its query rows against every visible key block.
+/// One kernel per worker thread; its scratch (rotated queries and scores per variant, the rows' softmax state)
+/// is reused across the worker's items.
+final class TileKernel {
+    let call: AttentionCall
+    let plan: TilePlan
+    let keys: TransformedKeys
+    let maxRows: Int
+    /// Scores of the tile being computed [rows, keyBlock].
+    let scores: UnsafeMutablePointer<Float>
+    /// Per variant (indexed by variant): rotated queries [rows, headDim] and that variant's scores.
+    var rotatedQueries: [UnsafeMutablePointer<Float>?] = []
+    var rotatedFor: [Bool] = []
+    var variantScores: [UnsafeMutablePointer<Float>?] = []
+    var state: SoftmaxState
+
+    init(_ call: AttentionCall, plan: TilePlan, keys: TransformedKeys) {
+        self.call = call
+        self.plan = plan
+        self.keys = keys
+        maxRows = plan.queryBlock * call.shape.groupSize
+        scores = .allocate(capacity: maxRows * plan.keyBlock)
+        state = SoftmaxState(rows: maxRows, headDim: call.shape.headDim)
+    }
+
+    func deallocate() {
+        scores.deallocate()
+        rotatedQueries.forEach { $0?.deallocate() }
+        variantScores.forEach { $0?.deallocate() }
+    }
+
+    /// A per-variant buffer of `size` floats, made on first use.
+    private func buffer(_ list: inout [UnsafeMutablePointer<Float>?], _ v: Int, size: Int) -> UnsafeMutablePointer<Float> {
+        if v >= list.count { list += [UnsafeMutablePointer<Float>?](repeating: nil, count: v + 1 - list.count) }
+        if let b = list[v] { return b }
+        let b = UnsafeMutablePointer<Float>.allocate(capacity: size)
+        list[v] = b
+        return b
+    }
+
+    func run(kvHead g: Int, queryBlock qb: Int, rows: AttentionPartial.Rows) {
+        let shape = call.shape, d = shape.headDim, group = shape.groupSize
+        let T = call.queryPositions.count, S = call.keys.count
+        let t0 = qb * plan.queryBlock, t1 = min(T, t0 + plan.queryBlock)
+        let rowCount = (t1 - t0) * group
+        // Kernel row r = (t - t0) * group + hh holds query head g * group + hh of token t.
+        let rowPositions = (0..<rowCount).map { Int(call.queryPositions[t0 + $0 / group]) }
+        let rowHeads = (0..<rowCount).map { g * group + $0 % group }
+        func partialRow(_ r: Int) -> Int { (t0 + r / group) * shape.heads + g * group + r % group }
+        rows.load(into: &state, count: rowCount, from: partialRow)
+        rotatedFor = [Bool](repeating: false, count: rotatedFor.count)
+
+        func queries(_ v: Int) -> UnsafeMutablePointer<Float> {
+            let q = buffer(&rotatedQueries, v, size: maxRows * d)
+            if v >= rotatedFor.count { rotatedFor += [Bool](repeating: false, count: v + 1 - rotatedFor.count) }
+            if rotatedFor[v] { return q }
+            let qStride = shape.heads * d
+            for r in 0..<rowCount {
+                let i = rowPositions[r]
+                call.scheme.rotateQuery(call.queries + (t0 + r / group) * qStride + rowHeads[r] * d, position: i, variant: v,
+                                        scale: call.scale * call.scheme.queryScale(i), into: q + r * d)
+            }
+            rotatedFor[v] = true
+            return q
         }
+
+        for kb in 0..<plan.keyBlocks {
+            guard let variants = plan.variants[qb * plan.keyBlocks + kb] else { continue }
+            let j0 = kb * plan.keyBlock, n = min(S, j0 + plan.keyBlock) - j0
+            if variants.count == 1 {
+                let v = variants[0]
+                BLAS.matmulTransposedB(m: rowCount, n: n, k: d, a: queries(v), lda: d,
+                                       b: keys.row(keyClass: call.scheme.keyClass(of: v), kvHead: g, key: j0), ldb: d, c: scores, ldc: n)
+            } else {
+                for v in variants {
+                    BLAS.matmulTransposedB(m: rowCount, n: n, k: d, a: queries(v), lda: d,
+                                           b: keys.row(keyClass: call.scheme.keyClass(of: v), kvHead: g, key: j0), ldb: d,
+                                           c: buffer(&variantScores, v, size: maxRows * plan.keyBlock), ldc: n)
+                }
+                for r in 0..<rowCount {
+                    let i = rowPositions[r]
+                    for c in 0..<n {
+                        let j = Int(call.keys.positions[j0 + c])
+                        // Future keys are masked below; any variant's value will do for them.
+                        let v = j <= i ? call.scheme.variant(query: i, key: j) : variants[0]
+                        scores[r * n + c] = variantScores[v]![r * n + c]
+                    }
+                }
+            }
+            if call.scheme.addsLogitNoise {
+                call.keys.positions.withUnsafeBufferPointer { kp in
+                    call.scheme.addLogitNoise(scores, rowPositions: rowPositions, rowHeads: rowHeads,
+                                              keyPositions: UnsafeBufferPointer(rebasing: kp[j0..<(j0 + n)]), layer: call.layer)
+                }
+            }
+            if !plan.fullyVisible(queryBlock: qb, keyBlock: kb, window: call.window) {
+                for r in 0..<rowCount {
+                    let i = rowPositions[r], row = scores + r * n
+                    for c in 0..<n where !call.sees(query: i, key: Int(call.keys.positions[j0 + c])) { row[c] = -Float.infinity }
+                }
+            }
+            let kvStride = shape.kvHeads * d
+            state.absorb(scores: scores, keyCount: n, values: call.keys.values + j0 * kvStride + g * d, valueStride: kvStride,
+                         rows: rowCount)
         }
+        rows.store(from: state, count: rowCount, to: partialRow)
     }
 }

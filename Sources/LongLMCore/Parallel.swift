@@ -1,4 +1,5 @@
 import Dispatch
+import Foundation
 
 /// Runs `body(chunk)` for chunks 0..<count on up to `threads` threads and waits for all.
 /// Used for element-wise work and dequantization; BLAS calls use OpenBLAS's own threads.
@@ -13,6 +14,23 @@ public enum Parallel {
         withoutActuallyEscaping(body) { body in
             DispatchQueue.concurrentPerform(iterations: count) { body($0) }
         }
+    }
+
+    /// Runs up to `threads` workers over items 0..<count handed out one at a time (so uneven items balance).
+    /// Each worker calls `body(next)` once and takes items with `next()` until it returns nil: per-worker
+    /// set-up (scratch buffers) happens once per worker, not once per item.
+    public static func forEachWorker(_ count: Int, _ body: (_ next: () -> Int?) -> Void) {
+        if count <= 0 { return }
+        let lock = NSLock()
+        var taken = 0
+        let next: () -> Int? = {
+            lock.lock()
+            defer { lock.unlock() }
+            guard taken < count else { return nil }
+            taken += 1
+            return taken - 1
+        }
+        forEach(min(threads, count)) { _ in body(next) }
     }
 
     /// Splits 0..<total into at most `threads` contiguous ranges and runs them in parallel.

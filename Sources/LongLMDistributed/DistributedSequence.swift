@@ -126,13 +126,9 @@ struct RingBackend: AttentionBackend {
     let shards: [[Int32]]
     let layers: Int
     let onLayer: ((Int, Int) -> Void)?
-    func attend(layer: Int, queries: UnsafePointer<Float>, queryPositions: [Int32],
-                keys: UnsafePointer<Float>, values: UnsafePointer<Float>, keyPositions: [Int32],
-                shape: AttentionShape, scheme: any PositionScheme, scale: Float, window: Int?,
-                output: UnsafeMutablePointer<Float>) throws {
-        try ring.attend(queries: queries, queryPositions: queryPositions, keys: keys, values: values, keyPositions: keyPositions,
-                        shards: shards, shape: shape, scheme: scheme, scale: scale, window: window, layer: layer, output: output)
-        onLayer?(layer, layers)
+    func attend(_ call: AttentionCall, output: UnsafeMutablePointer<Float>) throws {
+        try ring.attend(call, shards: shards, output: output)
+        onLayer?(call.layer, layers)
     }
 }
 
@@ -140,12 +136,7 @@ struct RingBackend: AttentionBackend {
 struct DecodeBackend: AttentionBackend {
     let communicator: any Communicator
     let timeout: Double
-    func attend(layer: Int, queries: UnsafePointer<Float>, queryPositions: [Int32],
-                keys: UnsafePointer<Float>, values: UnsafePointer<Float>, keyPositions: [Int32],
-                shape: AttentionShape, scheme: any PositionScheme, scale: Float, window: Int?,
-                output: UnsafeMutablePointer<Float>) throws {
-        try ShardedDecode.attend(communicator: communicator, timeout: timeout, queries: queries, queryPositions: queryPositions,
-                                 keys: keys, values: values, keyPositions: keyPositions, shape: shape, scheme: scheme,
-                                 scale: scale, window: window, layer: layer, output: output)
+    func attend(_ call: AttentionCall, output: UnsafeMutablePointer<Float>) throws {
+        try ShardedDecode.attend(call, communicator: communicator, timeout: timeout, output: output)
     }
 }

@@ -22,30 +22,27 @@ public struct RingAttention {
     }
 
     /// - Parameters:
+    ///   - call: this rank's queries over its own block of keys (`call.keys.positions == shards[rank]`).
     ///   - shards: the key positions every rank holds (all ranks know the layout), so receive sizes are known.
-    ///   - keys, values, keyPositions: this rank's own block (`keyPositions == shards[rank]`).
-    ///   - window: a sliding window (a query at i sees keys j with i - j < window). Then no ring runs: each rank
-    ///     sends every other rank just the keys that rank's queries can see (its shard's queries are its keys'
-    ///     positions, as in a prefill), which for long shards is the last window - 1 keys before each chunk.
-    public func attend(queries: UnsafePointer<Float>, queryPositions: [Int32],
-                       keys: UnsafePointer<Float>, values: UnsafePointer<Float>, keyPositions: [Int32], shards: [[Int32]],
-                       shape: AttentionShape, scheme: any PositionScheme, scale: Float, window: Int?, layer: Int,
-                       output: UnsafeMutablePointer<Float>) throws {
+    /// With a sliding window no ring runs: each rank sends every other rank just the keys that rank's queries
+    /// can see (its shard's queries are its keys' positions, as in a prefill), which for long shards is the
+    /// last window - 1 keys before each chunk.
+    public func attend(_ call: AttentionCall, shards: [[Int32]], output: UnsafeMutablePointer<Float>) throws {
         let ranks = communicator.size, rank = communicator.rank
-        precondition(shards.count == ranks && shards[rank] == keyPositions)
-        if let window, ranks > 1 {
-            try attendWindowed(queries: queries, queryPositions: queryPositions, keys: keys, values: values, keyPositions: keyPositions,
-                               shards: shards, shape: shape, scheme: scheme, scale: scale, window: window, layer: layer, output: output)
+        precondition(shards.count == ranks && shards[rank] == call.keys.positions)
+        if let window = call.window, ranks > 1 {
+            try attendWindowed(call, shards: shards, window: window, output: output)
             return
         }
+        let layer = call.layer
         let keyCounts = shards.map(\.count)
-        let width = shape.kvHeads * shape.headDim
-        var partial = AttentionPartial(tokens: queryPositions.count, heads: shape.heads, headDim: shape.headDim)
+        let width = call.shape.kvHeads * call.shape.headDim
+        var partial = AttentionPartial(tokens: call.queryPositions.count, heads: call.shape.heads, headDim: call.shape.headDim)
         // Two stable buffers of the largest block: [positions Int32 x n | keys n x width | values n x width].
         let capacity = KVBlock.bytes(count: keyCounts.max() ?? 0, width: width)
         var current = KVBlock(capacity: capacity), next = KVBlock(capacity: capacity)
         defer { current.deallocate(); next.deallocate() }
-        current.fill(positions: keyPositions, keys: keys, values: values, width: width)
+        current.fill(positions: call.keys.positions, keys: call.keys.keys, values: call.keys.values, width: width)
 
         for step in 0..<ranks {
             let holder = (rank - step + ranks) % ranks      // the rank this block started on
@@ -59,8 +56,7 @@ public struct RingAttention {
                     receive: next.mutableBytes(count: incoming, width: width), from: (rank - 1 + ranks) % ranks, tag: layer)
                 statistics?.record(layer: layer, sent: sent, received: received)
             }
-            try accumulate(block: current, count: keyCounts[holder], width: width, queries: queries, queryPositions: queryPositions,
-                           shape: shape, scheme: scheme, scale: scale, window: window, layer: layer, into: &partial, exchange: exchange)
+            try accumulate(call.over(current.block(count: keyCounts[holder], width: width)), into: &partial, exchange: exchange)
             let computed = Date()
             if let exchange { try communicator.wait(exchange, timeout: stepTimeout) }
             statistics?.record(layer: layer, compute: computed.timeIntervalSince(started), blocked: Date().timeIntervalSince(computed))
@@ -84,23 +80,21 @@ public struct RingAttention {
 
     /// Sliding-window layers: every pair of ranks exchanges only the keys the receiver can see, all
     /// exchanges in flight at once while this rank attends its own keys.
-    func attendWindowed(queries: UnsafePointer<Float>, queryPositions: [Int32],
-                        keys: UnsafePointer<Float>, values: UnsafePointer<Float>, keyPositions: [Int32], shards: [[Int32]],
-                        shape: AttentionShape, scheme: any PositionScheme, scale: Float, window: Int, layer: Int,
-                        output: UnsafeMutablePointer<Float>) throws {
-        let ranks = communicator.size, rank = communicator.rank
-        let width = shape.kvHeads * shape.headDim
-        var partial = AttentionPartial(tokens: queryPositions.count, heads: shape.heads, headDim: shape.headDim)
+    func attendWindowed(_ call: AttentionCall, shards: [[Int32]], window: Int, output: UnsafeMutablePointer<Float>) throws {
+        let ranks = communicator.size, rank = communicator.rank, layer = call.layer
+        let width = call.shape.kvHeads * call.shape.headDim
+        let own = call.keys
+        var partial = AttentionPartial(tokens: call.queryPositions.count, heads: call.shape.heads, headDim: call.shape.headDim)
         let started = Date()
         // Offset d: send to rank + d the keys it sees, receive from rank - d the keys this rank sees.
         var pending: [(exchange: PendingExchange, incoming: KVBlock, count: Int, outgoing: KVBlock)] = []
         defer { for p in pending { p.incoming.deallocate(); p.outgoing.deallocate() } }
         for offset in 1..<ranks {
             let destination = (rank + offset) % ranks, source = (rank - offset + ranks) % ranks
-            let outgoing = Self.visibleKeys(keyPositions, to: shards[destination], window: window)
+            let outgoing = Self.visibleKeys(own.positions, to: shards[destination], window: window)
             let incomingCount = Self.visibleKeys(shards[source], to: shards[rank], window: window).count
             let send = KVBlock(capacity: KVBlock.bytes(count: outgoing.count, width: width))
-            send.fill(rows: outgoing, positions: keyPositions, keys: keys, values: values, width: width)
+            send.fill(rows: outgoing, positions: own.positions, keys: own.keys, values: own.values, width: width)
             let receive = KVBlock(capacity: KVBlock.bytes(count: incomingCount, width: width))
             let exchange = try communicator.startExchange(
                 send: send.bytes(count: outgoing.count, width: width), to: destination,
@@ -109,41 +103,25 @@ public struct RingAttention {
             statistics?.record(layer: layer, sent: KVBlock.bytes(count: outgoing.count, width: width),
                                received: KVBlock.bytes(count: incomingCount, width: width))
         }
-        if !keyPositions.isEmpty {
-            TiledAttention.accumulate(queries: queries, queryPositions: queryPositions, keys: keys, values: values,
-                                      keyPositions: keyPositions, shape: shape, scheme: scheme, scale: scale, window: window,
-                                      into: &partial, layer: layer)
-        }
+        if own.count > 0 { TiledAttention.accumulate(call, into: &partial) }
         var blocked = 0.0
         for p in pending {
             let waiting = Date()
             try communicator.wait(p.exchange, timeout: stepTimeout)
             blocked += Date().timeIntervalSince(waiting)
-            if p.count > 0 {
-                TiledAttention.accumulate(queries: queries, queryPositions: queryPositions, keys: p.incoming.keys(count: p.count, width: width),
-                                          values: p.incoming.values(count: p.count, width: width),
-                                          keyPositions: p.incoming.positions(count: p.count), shape: shape, scheme: scheme, scale: scale,
-                                          window: window, into: &partial, layer: layer)
-            }
+            if p.count > 0 { TiledAttention.accumulate(call.over(p.incoming.block(count: p.count, width: width)), into: &partial) }
         }
         statistics?.record(layer: layer, compute: Date().timeIntervalSince(started) - blocked, blocked: blocked)
         partial.finish(into: output)
     }
 
-    func accumulate(block: KVBlock, count: Int, width: Int, queries: UnsafePointer<Float>, queryPositions: [Int32],
-                    shape: AttentionShape, scheme: any PositionScheme, scale: Float, window: Int?, layer: Int,
-                    into partial: inout AttentionPartial, exchange: PendingExchange?) throws {
-        let positions = block.positions(count: count)
+    /// One ring step's keys, in slices so the exchange is driven between them while the step computes.
+    func accumulate(_ call: AttentionCall, into partial: inout AttentionPartial, exchange: PendingExchange?) throws {
+        let count = call.keys.count, width = call.shape.kvHeads * call.shape.headDim
         let slices = exchange == nil ? 1 : max(1, min(progressSlices, count))
         for slice in 0..<slices {
             let lo = count * slice / slices, hi = count * (slice + 1) / slices
-            if lo < hi {
-                TiledAttention.accumulate(queries: queries, queryPositions: queryPositions,
-                                          keys: block.keys(count: count, width: width) + lo * width,
-                                          values: block.values(count: count, width: width) + lo * width,
-                                          keyPositions: Array(positions[lo..<hi]), shape: shape, scheme: scheme, scale: scale,
-                                          window: window, into: &partial, layer: layer)
-            }
+            if lo < hi { TiledAttention.accumulate(call.over(call.keys.rows(lo..<hi, width: width)), into: &partial) }
             if let exchange { _ = try communicator.test(exchange) }   // drive the transfer between slices
         }
     }
@@ -179,6 +157,10 @@ struct KVBlock {
             (v + i * width).update(from: values + row * width, count: width)
         }
     }
+    /// The block's keys as an attention block (pointers into this buffer).
+    func block(count: Int, width: Int) -> KeyValueBlock {
+        KeyValueBlock(keys: keys(count: count, width: width), values: values(count: count, width: width), positions: positions(count: count))
+    }
     func positions(count: Int) -> [Int32] {
         Array(UnsafeBufferPointer(start: base.assumingMemoryBound(to: Int32.self), count: count))
     }
@@ -199,15 +181,10 @@ struct KVBlock {
 /// Decode on sharded keys: every rank attends the new token's query over its own shard, then one
 /// max-allreduce and one sum-allreduce merge the online-softmax states, so every rank has the output.
 public enum ShardedDecode {
-    public static func attend(communicator: any Communicator, timeout: Double,
-                              queries: UnsafePointer<Float>, queryPositions: [Int32],
-                              keys: UnsafePointer<Float>, values: UnsafePointer<Float>, keyPositions: [Int32],
-                              shape: AttentionShape, scheme: any PositionScheme, scale: Float, window: Int?, layer: Int,
+    public static func attend(_ call: AttentionCall, communicator: any Communicator, timeout: Double,
                               output: UnsafeMutablePointer<Float>) throws {
-        var partial = AttentionPartial(tokens: queryPositions.count, heads: shape.heads, headDim: shape.headDim)
-        TiledAttention.accumulate(queries: queries, queryPositions: queryPositions, keys: keys, values: values,
-                                  keyPositions: keyPositions, shape: shape, scheme: scheme, scale: scale, window: window,
-                                  into: &partial, layer: layer)
+        var partial = AttentionPartial(tokens: call.queryPositions.count, heads: call.shape.heads, headDim: call.shape.headDim)
+        TiledAttention.accumulate(call, into: &partial)
         var maxima = partial.maxima
         try maxima.withUnsafeMutableBufferPointer { try communicator.allReduce($0, operation: .max, timeout: timeout) }
         partial.rescale(toMaxima: maxima)

@@ -151,11 +151,11 @@ public final class TransformerModel: @unchecked Sendable {
                     // An empty cache still needs valid pointers (a rank without tokens joins the exchange).
                     let empty = [Float](repeating: 0, count: 1)
                     try empty.withUnsafeBufferPointer { placeholder in
-                        try backend.attend(layer: l, queries: q.pointer, queryPositions: positions,
-                                           keys: keys.baseAddress ?? placeholder.baseAddress!,
-                                           values: values.baseAddress ?? placeholder.baseAddress!, keyPositions: cache.positions,
-                                           shape: c.attentionShape, scheme: sliding ? slidingScheme : globalScheme,
-                                           scale: c.attentionScale, window: sliding ? c.slidingWindow : nil,
+                        let block = KeyValueBlock(keys: keys.baseAddress ?? placeholder.baseAddress!,
+                                                  values: values.baseAddress ?? placeholder.baseAddress!, positions: cache.positions)
+                        try backend.attend(AttentionCall(queries: q.pointer, queryPositions: positions, keys: block,
+                                                         shape: c.attentionShape, scheme: sliding ? slidingScheme : globalScheme,
+                                                         scale: c.attentionScale, window: sliding ? c.slidingWindow : nil, layer: l),
                                            output: attention.pointer)
                     }
                 }

@@ -34,6 +34,21 @@ final class RingAttentionTests: XCTestCase {
                       v: (0..<(n * kvHeads * d)).map { _ in next() })
     }
 
+    /// An `AttentionCall` over arrays (scale 0.25), valid inside `body`.
+    func withCall<R>(queries: [Float], queryPositions: [Int32], keys: [Float], values: [Float], keyPositions: [Int32],
+                     shape: AttentionShape, scheme: any PositionScheme, window: Int?, layer: Int,
+                     _ body: (AttentionCall) throws -> R) rethrows -> R {
+        try queries.withUnsafeBufferPointer { q in
+            try keys.withUnsafeBufferPointer { k in
+                try values.withUnsafeBufferPointer { v in
+                    try body(AttentionCall(queries: q.baseAddress!, queryPositions: queryPositions,
+                                           keys: KeyValueBlock(keys: k.baseAddress!, values: v.baseAddress!, positions: keyPositions),
+                                           shape: shape, scheme: scheme, scale: 0.25, window: window, layer: layer))
+                }
+            }
+        }
+    }
+
     func rows(_ x: [Float], _ positions: [Int32], width: Int) -> [Float] {
         positions.flatMap { p in x[(Int(p) * width)..<((Int(p) + 1) * width)] }
     }
@@ -58,9 +73,12 @@ final class RingAttentionTests: XCTestCase {
                                 var out = [Float](repeating: .nan, count: mine.count * self.heads * self.d)
                                 let q = self.rows(x.q, mine, width: self.heads * self.d)
                                 let k = self.rows(x.k, mine, width: self.kvHeads * self.d), v = self.rows(x.v, mine, width: self.kvHeads * self.d)
-                                try RingAttention(communicator: comm, stepTimeout: 20).attend(
-                                    queries: q, queryPositions: mine, keys: k, values: v, keyPositions: mine, shards: shards,
-                                    shape: shape, scheme: scheme, scale: 0.25, window: window, layer: 2, output: &out)
+                                try self.withCall(queries: q, queryPositions: mine, keys: k, values: v, keyPositions: mine,
+                                                  shape: shape, scheme: scheme, window: window, layer: 2) { call in
+                                    try out.withUnsafeMutableBufferPointer {
+                                        try RingAttention(communicator: comm, stepTimeout: 20).attend(call, shards: shards, output: $0.baseAddress!)
+                                    }
+                                }
                                 results.store(out, positions: mine, width: self.heads * self.d)
                             }
                             XCTAssertFalse(results.values.contains { $0.isNaN }, "a row was not written")
@@ -86,9 +104,11 @@ final class RingAttentionTests: XCTestCase {
             let statistics = RingStatistics()
             ring.statistics = statistics
             var out = [Float](repeating: 0, count: mine.count * self.heads * self.d)
-            try ring.attend(queries: self.rows(x.q, mine, width: self.heads * self.d), queryPositions: mine,
-                            keys: self.rows(x.k, mine, width: self.kvHeads * self.d), values: self.rows(x.v, mine, width: self.kvHeads * self.d),
-                            keyPositions: mine, shards: shards, shape: shape, scheme: scheme, scale: 0.25, window: window, layer: 5, output: &out)
+            try self.withCall(queries: self.rows(x.q, mine, width: self.heads * self.d), queryPositions: mine,
+                              keys: self.rows(x.k, mine, width: self.kvHeads * self.d), values: self.rows(x.v, mine, width: self.kvHeads * self.d),
+                              keyPositions: mine, shape: shape, scheme: scheme, window: window, layer: 5) { call in
+                try out.withUnsafeMutableBufferPointer { try ring.attend(call, shards: shards, output: $0.baseAddress!) }
+            }
             let layer = statistics.layers[5]!
             totals.add([Float(layer.bytesSent), Float(layer.bytesReceived)])
         }
@@ -139,10 +159,13 @@ final class RingAttentionTests: XCTestCase {
                 try LocalCommunicator.run(size: ranks) { comm in
                     let mine = Layout.zigzag.positions(tokens: n, ranks: ranks, rank: comm.rank)
                     var out = [Float](repeating: .nan, count: self.heads * self.d)
-                    try ShardedDecode.attend(communicator: comm, timeout: 20, queries: q, queryPositions: [Int32(n - 1)],
-                                             keys: self.rows(x.k, mine, width: self.kvHeads * self.d),
-                                             values: self.rows(x.v, mine, width: self.kvHeads * self.d), keyPositions: mine,
-                                             shape: shape, scheme: scheme, scale: 0.25, window: nil, layer: 1, output: &out)
+                    try self.withCall(queries: q, queryPositions: [Int32(n - 1)], keys: self.rows(x.k, mine, width: self.kvHeads * self.d),
+                                      values: self.rows(x.v, mine, width: self.kvHeads * self.d), keyPositions: mine,
+                                      shape: shape, scheme: scheme, window: nil, layer: 1) { call in
+                        try out.withUnsafeMutableBufferPointer {
+                            try ShardedDecode.attend(call, communicator: comm, timeout: 20, output: $0.baseAddress!)
+                        }
+                    }
                     if comm.rank == ranks - 1 { results.store(out, positions: [0], width: self.heads * self.d) }
                 }
                 XCTAssertFalse(results.values.contains { $0.isNaN }, "a row was not written")

@@ -1,0 +1,75 @@
+/// Head geometry of one attention layer. Query head h uses key/value head h / (heads / kvHeads).
+public struct AttentionShape: Sendable {
+    public let heads: Int
+    public let kvHeads: Int
+    public let headDim: Int
+    public init(heads: Int, kvHeads: Int, headDim: Int) {
+        precondition(heads % kvHeads == 0)
+        self.heads = heads; self.kvHeads = kvHeads; self.headDim = headDim
+    }
+    public var groupSize: Int { heads / kvHeads }
+}
+
+/// Keys and values of some tokens, before RoPE, with their absolute positions: a whole cache, one ring
+/// step's block, or one shard. Borrowed pointers, valid for the call that uses them.
+public struct KeyValueBlock {
+    /// [count, kvHeads * headDim], un-rotated.
+    public var keys: UnsafePointer<Float>
+    /// [count, kvHeads * headDim].
+    public var values: UnsafePointer<Float>
+    public var positions: [Int32]
+
+    public init(keys: UnsafePointer<Float>, values: UnsafePointer<Float>, positions: [Int32]) {
+        self.keys = keys
+        self.values = values
+        self.positions = positions
+    }
+
+    public var count: Int { positions.count }
+
+    /// Rows `range` of this block.
+    public func rows(_ range: Range<Int>, width: Int) -> KeyValueBlock {
+        KeyValueBlock(keys: keys + range.lowerBound * width, values: values + range.lowerBound * width,
+                      positions: Array(positions[range]))
+    }
+}
+
+/// One attention call: this process's queries over a block of keys, under a position scheme. Every backend
+/// (one process, the ring, sharded decode) takes this one value.
+public struct AttentionCall {
+    /// [queryPositions.count, heads * headDim], un-rotated.
+    public var queries: UnsafePointer<Float>
+    public var queryPositions: [Int32]
+    public var keys: KeyValueBlock
+    public var shape: AttentionShape
+    public var scheme: any PositionScheme
+    /// Multiplies every logit (1/sqrt(d), or a model's query pre-attention scalar).
+    public var scale: Float
+    /// A sliding window: a query at i sees keys j with i - j < window (nil: all earlier keys).
+    public var window: Int?
+    /// The layer, which keys the scheme's logit noise (GALI) and names ring messages.
+    public var layer: Int
+
+    public init(queries: UnsafePointer<Float>, queryPositions: [Int32], keys: KeyValueBlock, shape: AttentionShape,
+                scheme: any PositionScheme, scale: Float, window: Int?, layer: Int = 0) {
+        self.queries = queries
+        self.queryPositions = queryPositions
+        self.keys = keys
+        self.shape = shape
+        self.scheme = scheme
+        self.scale = scale
+        self.window = window
+        self.layer = layer
+    }
+
+    /// The same queries over another block of keys (a ring step, a shard).
+    public func over(_ keys: KeyValueBlock) -> AttentionCall {
+        var call = self
+        call.keys = keys
+        return call
+    }
+
+    /// Whether a query at i sees a key at j.
+    @inline(__always)
+    func sees(query i: Int, key j: Int) -> Bool { j <= i && (window.map { i - j < $0 } ?? true) }
+}
