@@ -1,18 +1,25 @@
 import Dispatch
 import Foundation
 
-/// Runs `body(chunk)` for chunks 0..<count on up to `threads` threads and waits for all.
-/// Used for element-wise work and dequantization; BLAS calls use OpenBLAS's own threads.
+/// Our worker threads: matrix products split by output rows, attention items, dequantization. OpenBLAS runs
+/// one thread per call inside them (set at start-up), so `threads` bounds the whole parallelism of a process:
+/// every loop here runs at most `threads` workers at once (under mpirun, a rank's share of the node's cores),
+/// never the system queue's full width.
 public enum Parallel {
     nonisolated(unsafe) public static var threads: Int = System.coreCount
 
+    /// `body(i)` for i in 0..<count, at most `threads` at a time; returns when all are done.
     public static func forEach(_ count: Int, _ body: (Int) -> Void) {
         if count <= 1 || threads <= 1 {
             for i in 0..<count { body(i) }
             return
         }
-        withoutActuallyEscaping(body) { body in
-            DispatchQueue.concurrentPerform(iterations: count) { body($0) }
+        if count <= threads {
+            withoutActuallyEscaping(body) { body in DispatchQueue.concurrentPerform(iterations: count) { body($0) } }
+            return
+        }
+        forEachWorker(count) { next in
+            while let i = next() { body(i) }
         }
     }
 
@@ -30,7 +37,9 @@ public enum Parallel {
             taken += 1
             return taken - 1
         }
-        forEach(min(threads, count)) { _ in body(next) }
+        let workers = min(max(1, threads), count)
+        if workers == 1 { body(next); return }
+        withoutActuallyEscaping(body) { body in DispatchQueue.concurrentPerform(iterations: workers) { _ in body(next) } }
     }
 
     /// Splits 0..<total into at most `threads` contiguous ranges and runs them in parallel.

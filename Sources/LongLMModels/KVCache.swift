@@ -38,6 +38,4 @@ public final class KVCache {
         values[layer].append(contentsOf: UnsafeBufferPointer(start: v, count: rows * rowWidth))
     }
 
-    /// Bytes held by keys and values.
-    public var byteCount: Int { keys.reduce(0) { $0 + $1.count * 4 } * 2 }
 }

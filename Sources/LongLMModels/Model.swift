@@ -71,17 +71,6 @@ public final class TransformerModel: @unchecked Sendable {
         slidingScheme = RotaryScheme(table: slidingRotary)
     }
 
-    /// Bytes of weights: f32 copies plus encoded weights in the (shared) memory map.
-    public var weightBytes: Int {
-        var n = outputNorm.count * 4 + embedding.byteCount + (config.tiedEmbeddings ? 0 : output.byteCount)
-        for l in layers {
-            n += [l.query, l.key, l.value, l.attentionOutput, l.ffnGate, l.ffnUp, l.ffnDown].reduce(0) { $0 + $1.byteCount }
-            n += [l.attentionNorm, l.ffnNorm, l.queryBias, l.keyBias, l.valueBias, l.queryNorm, l.keyNorm, l.postAttentionNorm, l.postFFNNorm]
-                .reduce(0) { $0 + ($1?.count ?? 0) * 4 }
-        }
-        return n
-    }
-
     public enum ForwardError: Error, CustomStringConvertible {
         case tokenOutOfRange(token: Int32, index: Int, vocabularySize: Int)
         case emptyInput

@@ -11,7 +11,6 @@ enum WeightMatrix {
     var cols: Int { switch self { case .dense(let m): return m.cols; case .encoded(let q): return q.cols } }
 
     /// Bytes of memory this matrix occupies (mapped bytes for encoded ones).
-    var byteCount: Int { switch self { case .dense(let m): return m.count * 4; case .encoded(let q): return q.rowBytes * q.rows } }
 
     /// Writes row r as f32 (an embedding lookup).
     func row(_ r: Int, into out: UnsafeMutablePointer<Float>) {

@@ -36,8 +36,6 @@ public struct DynamicNTK: PositionScheme {
         }
     }
 
-    /// The sequence length transformers computed inv_freq for when it rotated position p.
-    public func epoch(_ p: Int) -> Int { max(promptLength, p + 1) }
     /// The base position p is rotated with.
     public func base(at p: Int) -> Double { baseAt(p) }
 

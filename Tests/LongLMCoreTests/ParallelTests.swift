@@ -1,0 +1,44 @@
+import XCTest
+import Foundation
+@testable import LongLMCore
+
+/// `Parallel.threads` bounds every loop: under mpirun it is a rank's share of the node's cores.
+final class ParallelTests: XCTestCase {
+    private final class Counter: @unchecked Sendable {
+        let lock = NSLock()
+        var running = 0, peak = 0
+        var visits: [Int] = []
+        func enter(_ i: Int) { lock.lock(); running += 1; peak = max(peak, running); visits.append(i); lock.unlock() }
+        func leave() { lock.lock(); running -= 1; lock.unlock() }
+    }
+
+    func testEveryLoopVisitsEachItemOnceWithAtMostThreadsAtATime() {
+        let saved = Parallel.threads
+        defer { Parallel.threads = saved }
+        for threads in [1, 2, 3] {
+            Parallel.threads = threads
+            for count in [0, 1, 2, 7, 64] {
+                let counter = Counter()
+                Parallel.forEach(count) { i in
+                    counter.enter(i)
+                    usleep(200)   // long enough for workers to overlap if more were running
+                    counter.leave()
+                }
+                XCTAssertEqual(counter.visits.sorted(), Array(0..<count), "threads \(threads), count \(count)")
+                XCTAssertLessThanOrEqual(counter.peak, threads, "threads \(threads), count \(count)")
+
+                let workers = Counter()
+                var seen = [Int]()
+                let lock = NSLock()
+                Parallel.forEachWorker(count) { next in
+                    workers.enter(-1)
+                    while let i = next() { lock.lock(); seen.append(i); lock.unlock(); usleep(100) }
+                    workers.leave()
+                }
+                XCTAssertEqual(seen.sorted(), Array(0..<count))
+                XCTAssertLessThanOrEqual(workers.visits.count, max(1, min(threads, count)))
+                XCTAssertLessThanOrEqual(workers.peak, threads)
+            }
+        }
+    }
+}
