@@ -26,7 +26,7 @@ CASES = [
     (dict(rope_type="dynamic", rope_theta=10000.0, factor=1.0), 128, 4096, 8192),
     (dict(rope_type="dynamic", rope_theta=1000000.0, factor=4.0), 64, 2048, 3001),
     (dict(rope_type="dynamic", rope_theta=10000.0, factor=2.0), 128, 4096, 1000),
-    # YaRN: the spec's example, a Qwen2-style long config, explicit betas and attention factor, head_dim 96.
+    # YaRN: the example of docs/methods.md §C.6, a Qwen2-style long config, explicit betas and attention factor, head_dim 96.
     (dict(rope_type="yarn", rope_theta=10000.0, factor=4.0, original_max_position_embeddings=4096), 128, 16384, None),
     (dict(rope_type="yarn", rope_theta=1000000.0, factor=4.0, original_max_position_embeddings=32768), 128, 131072, None),
     (dict(rope_type="yarn", rope_theta=50000.0, factor=16.0, original_max_position_embeddings=2048,

@@ -25,8 +25,8 @@ Sanity checks (asserted):
   * patched == unpatched logits (1e-5) for positions < W (every pair is a neighbour pair there) and
     patched != unpatched beyond W;
   * the decode path (q_len == 1) agrees with the prefill path on the same tokens;
-  * an independent float64 implementation of the spec's per-pair rule
-    (shared/specs/selfextend-dca-rope.md §A.2, integer shift W - W//G) reproduces the official logits.
+  * an independent float64 implementation of the per-pair rule
+    (docs/methods.md §A.2, integer shift W - W//G) reproduces the official logits.
 """
 import argparse, hashlib, importlib, importlib.machinery, json, math, os, sys, types
 
@@ -50,7 +50,7 @@ PROMPT_LENGTH, GREEDY_PROMPT, GREEDY_STEPS = 240, 200, 16
 SAME_TOLERANCE = 1e-5       # patched vs unpatched, positions < W
 DIFFERENT_MINIMUM = 1e-3    # patched vs unpatched, positions >= W must differ by more than this
 DECODE_TOLERANCE = 1e-4     # decode path vs prefill path, same tokens
-SPEC_TOLERANCE = 1e-4       # float64 spec rule vs official (float32) logits
+SPEC_TOLERANCE = 1e-4       # float64 rule of docs/methods.md §A.2 vs official (float32) logits
 
 
 def import_longlm(path):
@@ -119,7 +119,7 @@ def forward_logits(model, tokens):
 
 
 # ------------------------------------------------------------------------------------------------------
-# Independent float64 implementation of the spec's rule (§A.2), for the last sanity check only.
+# Independent float64 implementation of the rule in docs/methods.md §A.2, for the last sanity check only.
 
 def rotate(x, positions, theta):
     """HF rotate_half RoPE of x [heads, n, d] at float64 positions [n]."""
@@ -262,7 +262,7 @@ def main():
         full = np.concatenate([greedy_prompt, tokens[:-1]])
         prefill_rows = forward_logits(patched, full)[GREEDY_PROMPT - 1:]
         decode_vs_prefill = float(np.abs(prefill_rows - step_logits).max())
-        # Independent float64 implementation of the spec rule vs the official logits.
+        # Independent float64 implementation of the docs/methods.md §A.2 rule vs the official logits.
         spec_full = float(np.abs(spec_logits(plain, prompt, GROUP, WINDOW) - logits).max())
         spec_decode = float(np.abs(spec_logits(plain, full, GROUP, WINDOW)[GREEDY_PROMPT - 1:] - step_logits).max())
         print(f"{name}: decode vs prefill {decode_vs_prefill:.3g}; spec rule (f64) vs official: prefill "

@@ -7,7 +7,7 @@ final class DualChunkTests: XCTestCase {
     }
 
     func testDualChunkPositionsMatchWorkedExampleS6w2() {
-        // Spec §B.6(a): S=6, w=2, c=4, N=12; kinds a=intra, s=successive, e=inter.
+        // docs/methods.md §B.6(a): S=6, w=2, c=4, N=12; kinds a=intra, s=successive, e=inter.
         let rel: [[Int]] = [
             [0], [1, 0], [2, 1, 0], [3, 2, 1, 0], [4, 3, 2, 1, 0], [5, 4, 3, 2, 1, 0], [6, 5, 4, 3, 2, 1, 0],
             [6, 5, 4, 3, 3, 2, 1, 0], [6, 5, 4, 3, 4, 3, 2, 1, 0], [6, 5, 4, 3, 5, 4, 3, 2, 1, 0],
@@ -24,7 +24,7 @@ final class DualChunkTests: XCTestCase {
     }
 
     func testDualChunkPaperFigureExampleS9w3() {
-        // Spec §B.6(b), rows 6..11.
+        // docs/methods.md §B.6(b), rows 6..11.
         let rows: [Int: [Int]] = [6: [6, 5, 4, 3, 2, 1, 0], 7: [7, 6, 5, 4, 3, 2, 1, 0], 8: [8, 7, 6, 5, 4, 3, 2, 1, 0],
                                   9: [9, 8, 7, 6, 5, 4, 3, 2, 1, 0], 10: [9, 8, 7, 6, 5, 4, 4, 3, 2, 1, 0],
                                   11: [9, 8, 7, 6, 5, 4, 5, 4, 3, 2, 1, 0]]
@@ -51,7 +51,7 @@ final class DualChunkTests: XCTestCase {
             let scheme = DualChunk(chunkSize: S, localWindow: w, table: table)
             let c = S - w
             let error = tiledVersusNaive(scheme: scheme, T: T, S: T, queryBlock: qb, keyBlock: kb) { i, j, q, k in
-                // Spec §B.2, straight from the definition.
+                // docs/methods.md §B.2, straight from the definition.
                 let delta = i / c - j / c
                 let a = delta == 0 ? i % c : delta == 1 ? min(i % c + c, S) : min(2 * c - 1, S)
                 return NaiveAttention.rotatedDot(q, k, queryPosition: Double(a), keyPosition: Double(j % c),

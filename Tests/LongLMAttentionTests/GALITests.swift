@@ -1,9 +1,9 @@
 import XCTest
 @testable import LongLMAttention
 
-/// Fixtures: /work/shared/specs/gali.md §1.1, §1.3 and §8 (hand-derived from adlnlp/Gali @ 5a3e947,
+/// Fixtures: docs/gali.md §1.1, §1.3 and §8 (hand-derived from adlnlp/Gali @ 5a3e947,
 /// `models/DPI/help_funcs.py` `get_chunk_size_list` / `construct_new_pi`, `patches/Llama.py`
-/// `attention_score_approximate`). The references below are written from the spec's prose, not from GALI.swift.
+/// `attention_score_approximate`). The references below are written from that note's prose, not from GALI.swift.
 final class GALITests: XCTestCase {
     typealias Fraction = (numerator: Int, denominator: Int)
 
@@ -341,8 +341,8 @@ final class GALITests: XCTestCase {
         }
     }
 
-    /// Tiled kernel against a per-head naive reference that adds the spec's noise (§2.2 defaults) drawn from the
-    /// same counter-based generator.
+    /// Tiled kernel against a per-head naive reference that adds the noise of docs/gali.md §2.2 (defaults) drawn
+    /// from the same counter-based generator.
     func tiledVersusNaiveWithNoise(_ scheme: GALI, L: Int, S: Int, rows: Int, queryBlock: Int, keyBlock: Int, layer: Int,
                                    heads: Int = 4, kvHeads: Int = 2, d: Int = 16) -> (error: Double, output: [Float]) {
         let T = scheme.trainedContext, W = scheme.localWindow

@@ -4,7 +4,7 @@ import Foundation
 
 final class LogNScalingTests: XCTestCase {
     func testLogNFactorVectors() {
-        // Spec §C.5, L0 = 2048.
+        // docs/methods.md §C.5, L0 = 2048.
         XCTAssertEqual(LogNScaling.factor(position: 2047, trainedContext: 2048), 1)
         XCTAssertEqual(LogNScaling.factor(position: 100, trainedContext: 2048), 1)
         XCTAssertEqual(LogNScaling.factor(position: 4095, trainedContext: 2048), 1.0909, accuracy: 1e-4)

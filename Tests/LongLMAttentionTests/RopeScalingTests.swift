@@ -3,7 +3,7 @@ import XCTest
 @testable import LongLMAttention
 
 final class RopeScalingTests: XCTestCase {
-    // MARK: Spec scalar vectors (§C)
+    // MARK: Scalar vectors of docs/methods.md §C
 
     func testYarnCorrectionRangeRatiosAndAttentionFactorMatchSpecC6() {
         let range = RopeScaling.yarnCorrectionRange(base: 1e4, dimensions: 128, originalContext: 4096, betaFast: 32, betaSlow: 1)
@@ -118,14 +118,14 @@ final class RopeScalingTests: XCTestCase {
     func testTiledLinearEqualsNaive() {
         let theta = RotaryTable.standardFrequencies(base: 1e4, dimensions: 16)
         checkTiledEqualsNaive(.linear(factor: 4)) { _, pairing, i, j, q, k in
-            // §C.1: the same as positions p / s.
+            // docs/methods.md §C.1: the same as positions p / s.
             NaiveAttention.rotatedDot(q, k, queryPosition: Double(i) / 4, keyPosition: Double(j) / 4,
                                       inverseFrequencies: theta, pairing: pairing)
         }
     }
 
     func testTiledStaticNTKEqualsNaive() {
-        // §C.2: base' = base * alpha^(d / (d - 2)).
+        // docs/methods.md §C.2: base' = base * alpha^(d / (d - 2)).
         let theta = RotaryTable.standardFrequencies(base: 1e4 * pow(4, 16.0 / 14), dimensions: 16)
         checkTiledEqualsNaive(.ntk(factor: 4)) { _, pairing, i, j, q, k in
             NaiveAttention.rotatedDot(q, k, queryPosition: Double(i), keyPosition: Double(j), inverseFrequencies: theta, pairing: pairing)
@@ -190,7 +190,7 @@ final class RopeScalingTests: XCTestCase {
         XCTAssertEqual(short.keyClass(of: 5), 8, "kv_len <= L0 all share the plain base")
     }
 
-    // MARK: Decode consistency (spec §F.5)
+    // MARK: Decode consistency (docs/methods.md §F.5)
 
     /// Row n of: a prompt of n tokens then one decode step (one scheme, promptLength n), versus a prefill of n + 1
     /// (promptLength n + 1). Returns max |diff| / max |prefill row|.

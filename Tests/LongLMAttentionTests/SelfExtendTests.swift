@@ -8,7 +8,7 @@ final class SelfExtendTests: XCTestCase {
     }
 
     func testSelfExtendPositionsMatchWorkedExampleW4G2N12() {
-        // Spec §A.10, rows of the lower triangle.
+        // docs/methods.md §A.10, rows of the lower triangle.
         let table: [[Int]] = [
             [0], [1, 0], [2, 1, 0], [3, 2, 1, 0], [4, 3, 2, 1, 0], [4, 4, 3, 2, 1, 0], [5, 5, 4, 3, 2, 1, 0],
             [5, 5, 4, 4, 3, 2, 1, 0], [6, 6, 5, 5, 4, 3, 2, 1, 0], [6, 6, 5, 5, 4, 4, 3, 2, 1, 0],
@@ -44,7 +44,7 @@ final class SelfExtendTests: XCTestCase {
             let frequencies = table.inverseFrequencies
             let scheme = SelfExtend(groupSize: G, window: W, table: table)
             let error = tiledVersusNaive(scheme: scheme, T: T, S: T, queryBlock: qb, keyBlock: kb) { i, j, q, k in
-                // Spec §A.2, straight from the definition.
+                // docs/methods.md §A.2, straight from the definition.
                 let (a, b) = i - j < W ? (i, j) : (i / G + W - W / G, j / G)
                 return NaiveAttention.rotatedDot(q, k, queryPosition: Double(a), keyPosition: Double(b),
                                                  inverseFrequencies: frequencies, pairing: .halves)

@@ -1,7 +1,7 @@
 import Foundation
 
-/// Consistent dynamic NTK (NormXU/Consistent-DynamicNTKRoPE), spec §C.4: keys are cached before RoPE, and the
-/// forward call that computes query row i rotates the query and *every* key with one base,
+/// Consistent dynamic NTK (NormXU/Consistent-DynamicNTKRoPE), docs/methods.md §C.4: keys are cached before RoPE,
+/// and the forward call that computes query row i rotates the query and *every* key with one base,
 /// base'(kv_len) (RopeScaling.dynamicNTKBase), kv_len = max(P, i + 1): the prompt (length P) is one call, then one
 /// call per decoded token. So within a row the logit depends on i - j only, and decoding token n after a
 /// prompt of n equals a prefill of n + 1.

@@ -1,8 +1,8 @@
 /// Dual Chunk Attention (An et al. 2024, arXiv 2402.17171; HKUNLP/ChunkLlama @ 2add4d7,
-/// chunkllama_attn_replace.py), spec §B.2, with the reference code's parameters: chunkSize S (the largest
-/// query position used) and localWindow w; chunks are c = S - w tokens long. Keys sit at j mod c;
+/// chunkllama_attn_replace.py), docs/methods.md §B.2, with the reference code's parameters: chunkSize S (the
+/// largest query position used) and localWindow w; chunks are c = S - w tokens long. Keys sit at j mod c;
 /// queries at i mod c (same chunk), min(i mod c + c, S) (previous chunk), min(2c - 1, S) (older chunks).
-/// No mscale (the paper's results did not use it, §B.5).
+/// No mscale (the paper's results did not use it, docs/methods.md §B.5).
 public struct DualChunk: PositionScheme {
     public let chunkSize: Int
     public let localWindow: Int

@@ -1,15 +1,16 @@
 import Foundation
 
-/// Dynamic NTK with transformers' semantics (`rope_type: dynamic`, spec §C.3) on a cache of keys *before*
-/// RoPE. transformers caches keys after RoPE, so a key keeps the base of the forward call that wrote it, and
+/// Dynamic NTK with transformers' semantics (`rope_type: dynamic`, docs/methods.md §C.3) on a cache of keys
+/// *before* RoPE. transformers caches keys after RoPE, so a key keeps the base of the forward call that wrote it, and
 /// `dynamic_rope_update` sets that base from seq_len = max(position_ids) + 1 of the call. With the prompt
 /// (length P) as one call and then one call per decoded token, position p was rotated with the sequence
 /// length epoch(p) = max(P, p + 1), as a key and as a query alike:
 ///
 ///     score(i, j) = < R_{b(i)}(i) q_i , R_{b(j)}(j) k_j >,   b(p) = base'(epoch(p))    (RopeScaling.dynamicNTKBase)
 ///
-/// For b(i) != b(j) this is not a function of i - j: that is transformers' inconsistency (§C.4), kept on
-/// purpose. Still a pure function of (i, j, q_i, k_j), so tiles and ring shards merge exactly (§D).
+/// For b(i) != b(j) this is not a function of i - j: that is transformers' inconsistency (docs/methods.md
+/// §C.3, §C.4), kept on purpose. Still a pure function of (i, j, q_i, k_j), so tiles and ring shards merge exactly
+/// (docs/methods.md §D).
 /// Not emulated: transformers' module state across generate calls (a later, shorter prompt keeps the grown
 /// base unless it is shorter than L0); each sequence starts fresh here.
 public struct DynamicNTK: PositionScheme {

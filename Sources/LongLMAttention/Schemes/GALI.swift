@@ -1,7 +1,7 @@
 import Foundation
 
-/// Size of the prompt chunks after the first (which is always T tokens), spec §1.1. The reference decides by the
-/// Python type of `chunk_coe`: an int is a fixed size, a float a ratio of the tokens scheduled so far.
+/// Size of the prompt chunks after the first (which is always T tokens), docs/gali.md §1.1. The reference decides
+/// by the Python type of `chunk_coe`: an int is a fixed size, a float a ratio of the tokens scheduled so far.
 public enum GALIChunk: Sendable, Equatable, Codable, CustomStringConvertible {
     case size(Int)
     case ratio(Double)
@@ -20,8 +20,8 @@ public enum GALIChunk: Sendable, Equatable, Codable, CustomStringConvertible {
     }
 }
 
-/// §2.6: the released code computes rho in bf16, where every fraction vanishes at realistic scale, so its
-/// published numbers are `.referenceBF16` (rho = 0: keys at ceil(p_j), no interpolation, no noise).
+/// docs/gali.md §2.6: the released code computes rho in bf16, where every fraction vanishes at realistic scale, so
+/// its published numbers are `.referenceBF16` (rho = 0: keys at ceil(p_j), no interpolation, no noise).
 public enum GALIMode: String, Sendable, Codable {
     /// The paper's intent: logits linearly interpolated between the two neighbouring integer distances.
     case interpolated
@@ -36,7 +36,7 @@ public enum GALINoise: String, Sendable, Codable {
     case none
 }
 
-/// The reference's noise parameters (§2.2, §2.5); defaults are the README's.
+/// The reference's noise parameters (docs/gali.md §2.2, §2.5); defaults are the README's.
 public struct GALIOptions: Sendable, Equatable {
     /// std_base.
     public var stdBase: Double = 1
@@ -76,13 +76,14 @@ public enum GALIError: Error, Equatable, CustomStringConvertible {
         case .needsRowStatistic(let option):
             return "GALI option \(option) needs a statistic over all N logits of a row (including masked ones) before "
                 + "any of them can be used; a single-pass online softmax over key tiles cannot apply it exactly "
-                + "(spec §5.5 needs a second pass or split accumulators in the kernel); use the defaults "
+                + "(docs/gali.md §5.5 needs a second pass or split accumulators in the kernel); use the defaults "
                 + "(scale_mean = 0, gaussian noise) instead"
         }
     }
 }
 
-/// The position map of §1.3 for one context length N, in integer arithmetic. For N <= T it is the identity.
+/// The position map of docs/gali.md §1.3 for one context length N, in integer arithmetic. For N <= T it is the
+/// identity.
 ///   g  = ceil((N - W) / (T - W)),  i* = ceil((N - T) / (g - 1)),  P = N - T + i*
 ///   p_j = j / g for j < P (prefix),  p_j = j - (N - T) for j >= P (tail: i*, ..., T - 1)
 public struct GALIPositionMap: Sendable, Equatable {
@@ -128,7 +129,7 @@ public struct GALIPositionMap: Sendable, Equatable {
 @inline(__always) private func ceilDiv(_ a: Int, _ b: Int) -> Int { (a + b - 1) / b }
 
 /// GALI, greedy attention logit interpolation (Li et al., EMNLP 2025, arXiv 2502.02659; adlnlp/Gali @ 5a3e947,
-/// `models/DPI`, where the method is called "dpi"), spec /work/shared/specs/gali.md.
+/// `models/DPI`, where the method is called "dpi"), docs/gali.md.
 ///
 /// The prompt is split into chunks (§1.1); the first T tokens use ordinary positions, and every later step that
 /// ends at context length N squeezes all N tokens into the trained positions 0...T-1 (§1.3): the oldest integer

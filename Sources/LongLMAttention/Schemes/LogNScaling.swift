@@ -1,7 +1,7 @@
 import Foundation
 
-/// LogN attention scaling (Qwen-1 `use_logn_attn`, SelfExtend's `scale_base`), spec §A.8 and §C.5: the
-/// query at position i is multiplied by max(1, ln(i + 1) / ln(L)). Composes with any scheme.
+/// LogN attention scaling (Qwen-1 `use_logn_attn`, SelfExtend's `scale_base`), docs/methods.md §A.8 and §C.5:
+/// the query at position i is multiplied by max(1, ln(i + 1) / ln(L)). Composes with any scheme.
 public struct LogNScaling: PositionScheme {
     public let base: any PositionScheme
     public let trainedContext: Int

@@ -12,22 +12,22 @@ public enum RopeScalingError: Error, Equatable, CustomStringConvertible {
     }
 }
 
-/// The RoPE-scaling family, spec §C, with transformers `modeling_rope_utils` semantics (5.x). The static
-/// methods change only the frequencies theta_m (YaRN also scales the logits), so rel = i - j as in plain
+/// The RoPE-scaling family, docs/methods.md §C, with transformers `modeling_rope_utils` semantics (5.x). The
+/// static methods change only the frequencies theta_m (YaRN also scales the logits), so rel = i - j as in plain
 /// RoPE; the two dynamic NTK variants pick the base from a sequence length (DynamicNTK.swift,
 /// ConsistentNTK.swift). `originalContext` is L0: transformers reads `original_max_position_embeddings`
 /// for yarn and llama3 but `max_position_embeddings` for dynamic.
 public enum RopeScaling: Sendable, Equatable, Codable {
     case linear(factor: Double)
-    /// Static NTK-aware, spec §C.2 (not in transformers 5.x).
+    /// Static NTK-aware, docs/methods.md §C.2 (not in transformers 5.x).
     case ntk(factor: Double)
-    /// transformers `rope_type: dynamic`, spec §C.3, including its post-RoPE key cache.
+    /// transformers `rope_type: dynamic`, docs/methods.md §C.3, including its post-RoPE key cache.
     case dynamicNTK(factor: Double, originalContext: Int)
-    /// NormXU/Consistent-DynamicNTKRoPE, spec §C.4: one base for every key and the query per step.
+    /// NormXU/Consistent-DynamicNTKRoPE, docs/methods.md §C.4: one base for every key and the query per step.
     case consistentNTK(factor: Double, originalContext: Int)
-    /// `rope_type: yarn` with truncate = true, spec §C.6; `attentionFactor` nil means 0.1 ln(s) + 1.
+    /// `rope_type: yarn` with truncate = true, docs/methods.md §C.6; `attentionFactor` nil means 0.1 ln(s) + 1.
     case yarn(factor: Double, originalContext: Int, betaFast: Double, betaSlow: Double, attentionFactor: Double?)
-    /// `rope_type: llama3`, spec §C.7.
+    /// `rope_type: llama3`, docs/methods.md §C.7.
     case llama3(factor: Double, lowFrequencyFactor: Double, highFrequencyFactor: Double, originalContext: Int)
 
     public var name: String {
@@ -110,18 +110,19 @@ public enum RopeScaling: Sendable, Equatable, Codable {
 
     // MARK: Frequency tables (pure)
 
-    /// PI, §C.1: theta'_m = theta_m / s, the same as positions p / s.
+    /// PI, docs/methods.md §C.1: theta'_m = theta_m / s, the same as positions p / s.
     /// transformers `_compute_linear_scaling_rope_parameters`: `inv_freq /= factor`.
     public static func linearFrequencies(base: Double, dimensions d: Int, factor s: Double) -> [Double] {
         RotaryTable.standardFrequencies(base: base, dimensions: d).map { $0 / s }
     }
 
-    /// Static NTK-aware, §C.2: base' = base * alpha^(d / (d - 2)).
+    /// Static NTK-aware, docs/methods.md §C.2: base' = base * alpha^(d / (d - 2)).
     public static func ntkBase(base: Double, dimensions d: Int, factor alpha: Double) -> Double {
         base * pow(alpha, Double(d) / Double(d - 2))
     }
 
-    /// Dynamic NTK, §C.3: n = max(sequenceLength, L0), alpha = f n / L0 - (f - 1), base' = base * alpha^(d / (d - 2)).
+    /// Dynamic NTK, docs/methods.md §C.3: n = max(sequenceLength, L0), alpha = f n / L0 - (f - 1),
+    /// base' = base * alpha^(d / (d - 2)).
     /// transformers `_compute_dynamic_ntk_parameters` with L0 = `max_position_embeddings`. For n <= L0 this is
     /// base itself (alpha = 1), returned exactly.
     public static func dynamicNTKBase(base: Double, dimensions d: Int, factor f: Double, originalContext L0: Int,
@@ -132,8 +133,9 @@ public enum RopeScaling: Sendable, Equatable, Codable {
         return base * pow(alpha, Double(d) / Double(d - 2))
     }
 
-    /// YaRN's correction range, §C.6: corr_dim(r) = d ln(L0 / (2 pi r)) / (2 ln base) is the pair index whose
-    /// wavelength fits r times into L0; low = max(0, floor(corr_dim(beta_fast))), high = min(d - 1, ceil(corr_dim(beta_slow))).
+    /// YaRN's correction range, docs/methods.md §C.6: corr_dim(r) = d ln(L0 / (2 pi r)) / (2 ln base) is the pair
+    /// index whose wavelength fits r times into L0; low = max(0, floor(corr_dim(beta_fast))),
+    /// high = min(d - 1, ceil(corr_dim(beta_slow))).
     /// transformers `find_correction_range` with truncate = true.
     public static func yarnCorrectionRange(base: Double, dimensions d: Int, originalContext L0: Int,
                                            betaFast: Double, betaSlow: Double) -> (low: Double, high: Double) {
@@ -143,7 +145,7 @@ public enum RopeScaling: Sendable, Equatable, Codable {
         return (max(floor(correctionDimension(betaFast)), 0), min(ceil(correctionDimension(betaSlow)), Double(d - 1)))
     }
 
-    /// YaRN, §C.6: ramp(m) = clamp((m - low) / (high - low), 0, 1) (high += 0.001 if equal);
+    /// YaRN, docs/methods.md §C.6: ramp(m) = clamp((m - low) / (high - low), 0, 1) (high += 0.001 if equal);
     /// theta'_m = theta_m (1 - ramp) + (theta_m / s) ramp; attention factor 0.1 ln(s) + 1 for s > 1 (else 1) unless given.
     /// transformers `_compute_yarn_parameters`: `inv_freq_extrapolation_factor = 1 - linear_ramp_factor(low, high, d/2)`.
     public static func yarnFrequencies(base: Double, dimensions d: Int, factor s: Double, originalContext L0: Int,
@@ -158,8 +160,9 @@ public enum RopeScaling: Sendable, Equatable, Codable {
         return (frequencies, attentionFactor ?? (s > 1 ? 0.1 * log(s) + 1 : 1))
     }
 
-    /// Llama 3.1, §C.7, with wavelength lambda = 2 pi / theta: lambda < L0 / high keeps theta; lambda > L0 / low gives
-    /// theta / s; otherwise smooth = (L0 / lambda - low) / (high - low) and theta' = (1 - smooth) theta / s + smooth theta.
+    /// Llama 3.1, docs/methods.md §C.7, with wavelength lambda = 2 pi / theta: lambda < L0 / high keeps theta;
+    /// lambda > L0 / low gives theta / s; otherwise smooth = (L0 / lambda - low) / (high - low) and
+    /// theta' = (1 - smooth) theta / s + smooth theta.
     /// transformers `_compute_llama3_parameters`.
     public static func llama3Frequencies(base: Double, dimensions d: Int, factor s: Double, lowFrequencyFactor low: Double,
                                          highFrequencyFactor high: Double, originalContext L0: Int) -> [Double] {

@@ -1,4 +1,5 @@
-/// SelfExtend (Jin et al. 2024, arXiv 2401.01325; datamllab/LongLM @ cdbbb06, non-flash path), spec §A.2:
+/// SelfExtend (Jin et al. 2024, arXiv 2401.01325; datamllab/LongLM @ cdbbb06, non-flash path),
+/// docs/methods.md §A.2:
 /// pairs closer than W use ordinary positions (neighbour); farther pairs use grouped positions
 ///   Pq = i / G + W - W / G,   Pk = j / G        (integer division; the shift W - W/G needs G | W).
 /// One softmax over both kinds; no second copy of the KV cache (keys are transformed per tile).
@@ -17,7 +18,7 @@ public struct SelfExtend: PositionScheme {
         self.table = table
     }
 
-    /// The largest sequence whose largest relative position stays below the trained context L (§A.3).
+    /// The largest sequence whose largest relative position stays below the trained context L (docs/methods.md §A.3).
     public static func maximumLength(trainedContext L: Int, groupSize G: Int, window W: Int) -> Int { (L - W) * G + W }
 
     public var shift: Int { window - window / groupSize }
