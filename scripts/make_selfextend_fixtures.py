@@ -179,7 +179,7 @@ def main():
     parser.add_argument("--out", default=ROOT)
     args = parser.parse_args()
 
-    assert WINDOW % GROUP == 0, "the spec requires G | W (the official Llama.py uses W - W/G, a float)"
+    assert WINDOW % GROUP == 0, "docs/methods.md §A.2 requires G | W (the official Llama.py uses W - W/G, a float)"
     max_length = (COMMON["max_position_embeddings"] - WINDOW) * GROUP + WINDOW
     assert PROMPT_LENGTH <= max_length and GREEDY_PROMPT + GREEDY_STEPS <= max_length
     assert PROMPT_LENGTH > COMMON["max_position_embeddings"]

@@ -1,5 +1,5 @@
 /// Every context-extension method is a rule for which rotated query meets which rotated key
-/// (ARCHITECTURE.md, "The one idea"):
+/// (docs/design.md §1, "The one idea"):
 ///
 ///     score(i, j) = scale * queryScale(i) * < Rq[v](i) q_i , Kv[v](j) k_j >     with v = variant(i, j)
 ///

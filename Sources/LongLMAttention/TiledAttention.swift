@@ -12,7 +12,7 @@ import LongLMCore
 ///
 /// The work: `TilePlan` says which tiles are visible and which variants each needs; `TransformedKeys`
 /// holds the keys of each key class once; `TileKernel` runs the tiles of one (kv head, query block) item with
-/// scratch that each worker thread reuses across its items.
+/// scratch that each worker thread reuses across its items. Background: docs/design.md §2-§3.
 public enum TiledAttention {
     public static let defaultQueryBlock = 32
     public static let defaultKeyBlock = 256

@@ -69,10 +69,10 @@ public enum GALIError: Error, Equatable, CustomStringConvertible {
         switch self {
         case .localWindowOutOfRange(let w, let t):
             return "GALI local window must be in 1..<\(t) (the trained context), got \(w): with 0 the last token lands "
-                + "at T - 0.5, outside the trained positions (spec §1.3); the reference's README uses 128, its toml 1"
+                + "at T - 0.5, outside the trained positions (docs/gali.md §1.3); the reference's README uses 128, its toml 1"
         case .invalidChunk(let c, let t):
             return "GALI chunk \(c) must give chunks of at least one token: a size >= 1, or a ratio r with "
-                + "int(\(t) * r) >= 1 (spec §1.1; the reference default is 3000)"
+                + "int(\(t) * r) >= 1 (docs/gali.md §1.1; the reference default is 3000)"
         case .needsRowStatistic(let option):
             return "GALI option \(option) needs a statistic over all N logits of a row (including masked ones) before "
                 + "any of them can be used; a single-pass online softmax over key tiles cannot apply it exactly "
