@@ -42,7 +42,7 @@ struct BenchAttention: ParsableCommand {
     }
 
     func run() throws {
-        Parallel.threads = threads ?? System.coreCount
+        ModelOptions.applyThreads(threads)   // our workers split the tiles; OpenBLAS runs one thread per call
         let peak = BLAS.measureSgemmGFLOPS(size: 2048, threads: Parallel.threads)
         if !json { print(String(format: "sgemm peak (2048^3, %d threads): %.1f GFLOP/s", Parallel.threads, peak)) }
         let table = RotaryTable(dimensions: headDim, pairing: .halves,
