@@ -81,3 +81,45 @@ extension CLITests {
         XCTAssertEqual(tokens.stdout.split(separator: "\n").count, 1, tokens.stdout)
     }
 }
+
+extension CLITests {
+    /// Method options inside job lines that used to trap (division by zero, infinity to Int) are each their
+    /// own job's error line; the batch goes on, alone and under mpirun, and a rerun does not die there again.
+    func testJobOptionsThatUsedToTrapAreTheirJobsErrors() throws {
+        let jobs = temporaryPath(".jsonl")
+        try """
+        {"id": "g0", "document": "word1 word2", "max_new_tokens": 2, "options": {"method": "selfextend", "group_size": 0}}
+        {"id": "f308", "document": "word1 word2", "max_new_tokens": 2, "options": {"method": "ntk", "factor": 1e308}}
+        {"id": "l308", "document": "word1 word2", "max_new_tokens": 2, "options": {"method": "llama3", "factor": 1e308}}
+        {"id": "ctx", "document": "word1 word2", "max_new_tokens": 2, "options": {"method": "yarn", "factor": 2, "original_context": 9223372036854775807}}
+        {"id": "unused", "document": "word1 word2", "max_new_tokens": 2, "options": {"factor": 2}}
+        {"id": "ok", "document": "word3 word4", "max_new_tokens": 2}
+
+        """.write(toFile: jobs, atomically: true, encoding: .utf8)
+        let arguments = ["batch", "--model", Self.repository + "/Tests/Fixtures/hf-tiny-tools", "--jobs", jobs, "--quiet"]
+        let expected = ["g0": "--group-size", "f308": "--factor", "l308": "--factor", "ctx": "--original-context",
+                        "unused": "does not apply to --method none"]
+        func check(_ output: String, _ r: Result) throws {
+            XCTAssertEqual(r.status, 0, r.stderr)
+            XCTAssertFalse(r.stderr.contains("Fatal error"), r.stderr)
+            let rows = try jsonLines(output)
+            XCTAssertEqual(rows.count, 6)
+            for row in rows {
+                let id = try XCTUnwrap(row["id"] as? String)
+                if let fragment = expected[id] {
+                    XCTAssertTrue((row["error"] as? String)?.contains(fragment) == true, "\(id): \(row)")
+                } else {
+                    XCTAssertTrue(row["text"] is String, "\(row)")
+                }
+            }
+        }
+        let output = temporaryPath(".jsonl")
+        try check(output, try run(arguments + ["--output", output]))
+        let rerun = try run(arguments + ["--output", output])
+        XCTAssertEqual(rerun.status, 0, rerun.stderr)
+        XCTAssertEqual(try jsonLines(output).count, 6, "a rerun adds nothing")
+        guard hasMPI else { return }
+        let ranked = temporaryPath(".jsonl")
+        try check(ranked, try runMPI(ranks: 2, transport: "vader", arguments: arguments + ["--output", ranked]))
+    }
+}
