@@ -16,9 +16,12 @@ public struct DualChunkMethod: ContextExtension {
     /// Defaults: chunk size 3/4 of the trained context, local window 1/8 of it.
     public init(_ given: MethodArguments, config: ModelConfig) throws {
         let L = config.trainedContext
-        chunkSize = try given.int("chunk-size", default: 3 * L / 4, in: 1...max(1, L - 1))
-        localWindow = try given.int("local-window", default: L / 8, in: 0...max(0, L - 2))
+        chunkSize = try given.int("chunk-size", default: Self.defaultChunkSize(trainedContext: L), in: 1...max(1, L - 1))
+        localWindow = try given.int("local-window", default: Self.defaultLocalWindow(trainedContext: L), in: 0...max(0, L - 2))
     }
+
+    public static func defaultChunkSize(trainedContext L: Int) -> Int { 3 * L / 4 }
+    public static func defaultLocalWindow(trainedContext L: Int) -> Int { L / 8 }
 
     public var description: String { "dca (chunk size \(chunkSize), local window \(localWindow))" }
 

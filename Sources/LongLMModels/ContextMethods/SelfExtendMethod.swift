@@ -18,8 +18,11 @@ public struct SelfExtendMethod: ContextExtension {
     public init(_ given: MethodArguments, config: ModelConfig) throws {
         let L = config.trainedContext
         groupSize = try given.int("group-size", default: Self.defaultGroupSize, in: 1...max(1, L - 1))
-        window = try given.int("window", default: max(groupSize, L / 4 / groupSize * groupSize), in: 1...max(1, L - 1))
+        window = try given.int("window", default: Self.defaultWindow(trainedContext: L, groupSize: groupSize), in: 1...max(1, L - 1))
     }
+
+    /// A quarter of the trained context, rounded down to a multiple of G (at least G).
+    public static func defaultWindow(trainedContext L: Int, groupSize G: Int) -> Int { max(G, L / 4 / G * G) }
 
     public var description: String { "selfextend (group size \(groupSize), window \(window))" }
 

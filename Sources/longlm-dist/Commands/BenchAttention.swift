@@ -16,7 +16,7 @@ struct BenchAttention: ParsableCommand {
     @Option(help: "Key/value heads.") var kvHeads = 1
     @Option(help: "Head dimension.") var headDim = 256
     @Option(help: "Trained context the methods are configured for.") var trainedContext = 32768
-    @Option(help: "SelfExtend group size.") var groupSize = 4
+    @Option(help: "SelfExtend group size.") var groupSize = SelfExtendMethod.defaultGroupSize
     @Option(help: "SelfExtend window (default: trained context / 4).") var window: Int?
     @Option(help: "Worker threads (default: all cores).") var threads: Int?
     @Flag(help: "Print one JSON object per measurement.") var json = false
@@ -55,14 +55,17 @@ struct BenchAttention: ParsableCommand {
             let positions = (0..<Int32(n)).map { $0 }
             var out = [Float](repeating: 0, count: n * heads * headDim)
             for name in try methodList {
-                let w = window ?? max(groupSize, trainedContext / 4 / groupSize * groupSize)
+                // The methods' own defaults, for a model with this trained context.
+                let w = window ?? SelfExtendMethod.defaultWindow(trainedContext: trainedContext, groupSize: groupSize)
                 let scheme: any PositionScheme
                 switch name {
                 case "none": scheme = RotaryScheme(table: table)
                 case "selfextend": scheme = SelfExtend(groupSize: groupSize, window: w, table: table)
-                case "dca": scheme = DualChunk(chunkSize: 3 * trainedContext / 4, localWindow: trainedContext / 8, table: table)
+                case "dca": scheme = DualChunk(chunkSize: DualChunkMethod.defaultChunkSize(trainedContext: trainedContext),
+                                               localWindow: DualChunkMethod.defaultLocalWindow(trainedContext: trainedContext), table: table)
                 // GALI positions a prompt longer than its window; scaled so the benchmark length is past it.
-                case "gali": scheme = try GALI(trainedContext: max(256, min(trainedContext, n / 2)), localWindow: 128, chunk: .size(3000),
+                case "gali": scheme = try GALI(trainedContext: max(256, min(trainedContext, n / 2)), localWindow: GALIMethod.defaultLocalWindow,
+                                               chunk: GALIChunk(GALIMethod.defaultChunk)!,
                                                promptLength: n, mode: .interpolated, noise: .gaussian, seed: 0, table: table)
                 default: throw ValidationError("unknown method '\(name)'")
                 }
