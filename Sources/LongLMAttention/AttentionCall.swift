@@ -73,3 +73,20 @@ public struct AttentionCall {
     @inline(__always)
     func sees(query i: Int, key j: Int) -> Bool { j <= i && (window.map { i - j < $0 } ?? true) }
 }
+
+extension AttentionCall {
+    /// A call over arrays, valid inside `body` (tests, benchmarks).
+    public static func withArrays<R>(queries: [Float], queryPositions: [Int32], keys: [Float], values: [Float],
+                                     keyPositions: [Int32], shape: AttentionShape, scheme: any PositionScheme, scale: Float,
+                                     window: Int?, layer: Int = 0, _ body: (AttentionCall) throws -> R) rethrows -> R {
+        try queries.withUnsafeBufferPointer { q in
+            try keys.withUnsafeBufferPointer { k in
+                try values.withUnsafeBufferPointer { v in
+                    try body(AttentionCall(queries: q.baseAddress!, queryPositions: queryPositions,
+                                           keys: KeyValueBlock(keys: k.baseAddress!, values: v.baseAddress!, positions: keyPositions),
+                                           shape: shape, scheme: scheme, scale: scale, window: window, layer: layer))
+                }
+            }
+        }
+    }
+}

@@ -53,17 +53,9 @@ public enum TiledAttention {
                               output: inout [Float], layer: Int = 0,
                               queryBlock: Int = defaultQueryBlock, keyBlock: Int = defaultKeyBlock) {
         precondition(output.count >= queryPositions.count * shape.heads * shape.headDim)
-        queries.withUnsafeBufferPointer { q in
-            keys.withUnsafeBufferPointer { k in
-                values.withUnsafeBufferPointer { v in
-                    output.withUnsafeMutableBufferPointer { out in
-                        let block = KeyValueBlock(keys: k.baseAddress!, values: v.baseAddress!, positions: keyPositions)
-                        let call = AttentionCall(queries: q.baseAddress!, queryPositions: queryPositions, keys: block, shape: shape,
-                                                 scheme: scheme, scale: scale, window: window, layer: layer)
-                        attend(call, output: out.baseAddress!, queryBlock: queryBlock, keyBlock: keyBlock)
-                    }
-                }
-            }
+        AttentionCall.withArrays(queries: queries, queryPositions: queryPositions, keys: keys, values: values, keyPositions: keyPositions,
+                                 shape: shape, scheme: scheme, scale: scale, window: window, layer: layer) { call in
+            output.withUnsafeMutableBufferPointer { attend(call, output: $0.baseAddress!, queryBlock: queryBlock, keyBlock: keyBlock) }
         }
     }
 }

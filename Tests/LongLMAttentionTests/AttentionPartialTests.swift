@@ -42,7 +42,7 @@ final class AttentionPartialTests: XCTestCase {
                 let shardKeys = shard.flatMap { j in k[(j * kvHeads * d)..<((j + 1) * kvHeads * d)] }
                 let shardValues = shard.flatMap { j in v[(j * kvHeads * d)..<((j + 1) * kvHeads * d)] }
                 var partial = AttentionPartial(tokens: T, heads: heads, headDim: d)
-                withAttentionCall(queries: q, queryPositions: positions, keys: shardKeys, values: shardValues,
+                AttentionCall.withArrays(queries: q, queryPositions: positions, keys: shardKeys, values: shardValues,
                                   keyPositions: shard.map { Int32($0) }, shape: shape, scheme: scheme, scale: 0.25, window: nil, layer: 3) {
                     TiledAttention.accumulate($0, into: &partial, queryBlock: 5, keyBlock: 6)
                 }

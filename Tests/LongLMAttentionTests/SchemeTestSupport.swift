@@ -28,18 +28,3 @@ func tiledVersusNaive(scheme: any PositionScheme, T: Int, S: Int, heads: Int = 4
 func standardTable(d: Int, base: Double = 10000, pairing: RotaryPairing = .halves) -> RotaryTable {
     RotaryTable(dimensions: d, pairing: pairing, inverseFrequencies: RotaryTable.standardFrequencies(base: base, dimensions: d))
 }
-
-/// An `AttentionCall` over arrays, valid inside `body`.
-func withAttentionCall<R>(queries: [Float], queryPositions: [Int32], keys: [Float], values: [Float], keyPositions: [Int32],
-                          shape: AttentionShape, scheme: any PositionScheme, scale: Float, window: Int?, layer: Int = 0,
-                          _ body: (AttentionCall) throws -> R) rethrows -> R {
-    try queries.withUnsafeBufferPointer { q in
-        try keys.withUnsafeBufferPointer { k in
-            try values.withUnsafeBufferPointer { v in
-                try body(AttentionCall(queries: q.baseAddress!, queryPositions: queryPositions,
-                                       keys: KeyValueBlock(keys: k.baseAddress!, values: v.baseAddress!, positions: keyPositions),
-                                       shape: shape, scheme: scheme, scale: scale, window: window, layer: layer))
-            }
-        }
-    }
-}

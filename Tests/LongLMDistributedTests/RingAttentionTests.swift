@@ -34,19 +34,13 @@ final class RingAttentionTests: XCTestCase {
                       v: (0..<(n * kvHeads * d)).map { _ in next() })
     }
 
-    /// An `AttentionCall` over arrays (scale 0.25), valid inside `body`.
+    /// An `AttentionCall` over arrays with this suite's scale, valid inside `body`.
     func withCall<R>(queries: [Float], queryPositions: [Int32], keys: [Float], values: [Float], keyPositions: [Int32],
                      shape: AttentionShape, scheme: any PositionScheme, window: Int?, layer: Int,
                      _ body: (AttentionCall) throws -> R) rethrows -> R {
-        try queries.withUnsafeBufferPointer { q in
-            try keys.withUnsafeBufferPointer { k in
-                try values.withUnsafeBufferPointer { v in
-                    try body(AttentionCall(queries: q.baseAddress!, queryPositions: queryPositions,
-                                           keys: KeyValueBlock(keys: k.baseAddress!, values: v.baseAddress!, positions: keyPositions),
-                                           shape: shape, scheme: scheme, scale: 0.25, window: window, layer: layer))
-                }
-            }
-        }
+        try AttentionCall.withArrays(queries: queries, queryPositions: queryPositions, keys: keys, values: values,
+                                     keyPositions: keyPositions, shape: shape, scheme: scheme, scale: 0.25, window: window,
+                                     layer: layer, body)
     }
 
     func rows(_ x: [Float], _ positions: [Int32], width: Int) -> [Float] {

@@ -2,7 +2,7 @@ import LongLMAttention
 
 /// Consistent dynamic NTK: one base for every key and the query of a step, chosen from the sequence length;
 /// no length limit.
-public struct ConsistentNTKMethod: ContextExtension {
+public struct ConsistentNTKMethod: RopeScalingMethod {
     public static let name = "consistent-ntk"
     public static let parameterNames = ["factor", "original-context"]
     public var factor: Double
@@ -18,11 +18,5 @@ public struct ConsistentNTKMethod: ContextExtension {
     }
 
     var scaling: RopeScaling { .consistentNTK(factor: factor, originalContext: originalContext) }
-    public var description: String { scaling.name }
-    public func validate(config: ModelConfig) throws { try scaling.validateAsMethod() }
-    public func maximumLength(config: ModelConfig) -> Int? { nil }
-    public func hint(forTooLong tokens: Int, config: ModelConfig) -> String { "" }
-    public func scheme(for model: TransformerModel, promptLength: Int) throws -> any PositionScheme {
-        scaling.scheme(for: model.config, promptLength: promptLength)
-    }
+    func lengthBasis(config: ModelConfig) -> Int? { nil }
 }

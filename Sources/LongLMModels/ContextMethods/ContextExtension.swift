@@ -95,6 +95,29 @@ enum RopeScalingArguments {
     }
 }
 
+/// The RoPE-scaling methods (linear, NTK, dynamic and consistent NTK, YaRN, Llama 3): each is one `RopeScaling`
+/// value, which gives the description, the checks and the scheme. `lengthBasis` is the context the factor
+/// multiplies (nil: the base grows with the sequence, so no limit).
+protocol RopeScalingMethod: ContextExtension {
+    var scaling: RopeScaling { get }
+    var factor: Double { get }
+    func lengthBasis(config: ModelConfig) -> Int?
+}
+
+extension RopeScalingMethod {
+    public var description: String { scaling.name }
+    public func validate(config: ModelConfig) throws { try scaling.validateAsMethod() }
+    public func maximumLength(config: ModelConfig) -> Int? {
+        lengthBasis(config: config).map { RopeScalingArguments.scaledLength(factor, $0) }
+    }
+    public func hint(forTooLong tokens: Int, config: ModelConfig) -> String {
+        lengthBasis(config: config).map { RopeScalingArguments.factorHint(tokens: tokens, original: $0) } ?? ""
+    }
+    public func scheme(for model: TransformerModel, promptLength: Int) throws -> any PositionScheme {
+        scaling.scheme(for: model.config, promptLength: promptLength)
+    }
+}
+
 extension RopeScaling {
     /// The scheme for a model's global layers.
     func scheme(for config: ModelConfig, promptLength: Int) -> any PositionScheme {

@@ -1,7 +1,7 @@
 import LongLMAttention
 
 /// Position interpolation: positions divided by the factor (replaces the checkpoint's own scaling).
-public struct LinearScalingMethod: ContextExtension {
+public struct LinearScalingMethod: RopeScalingMethod {
     public static let name = "linear"
     public static let parameterNames = ["factor"]
     public var factor: Double
@@ -10,13 +10,5 @@ public struct LinearScalingMethod: ContextExtension {
     public init(_ given: MethodArguments, config: ModelConfig) throws { factor = try RopeScalingArguments.factor(given) }
 
     var scaling: RopeScaling { .linear(factor: factor) }
-    public var description: String { scaling.name }
-    public func validate(config: ModelConfig) throws { try scaling.validateAsMethod() }
-    public func maximumLength(config: ModelConfig) -> Int? { RopeScalingArguments.scaledLength(factor, config.trainedContext) }
-    public func hint(forTooLong tokens: Int, config: ModelConfig) -> String {
-        RopeScalingArguments.factorHint(tokens: tokens, original: config.trainedContext)
-    }
-    public func scheme(for model: TransformerModel, promptLength: Int) throws -> any PositionScheme {
-        scaling.scheme(for: model.config, promptLength: promptLength)
-    }
+    func lengthBasis(config: ModelConfig) -> Int? { config.trainedContext }
 }

@@ -1,7 +1,7 @@
 import LongLMAttention
 
 /// Llama 3.1's frequency-dependent scaling (`rope_type: llama3`).
-public struct Llama3Method: ContextExtension {
+public struct Llama3Method: RopeScalingMethod {
     public static let name = "llama3"
     public static let parameterNames = ["factor", "original-context", "low-freq-factor", "high-freq-factor"]
     public static let defaultLowFrequencyFactor = 1.0, defaultHighFrequencyFactor = 4.0
@@ -27,13 +27,5 @@ public struct Llama3Method: ContextExtension {
     var scaling: RopeScaling {
         .llama3(factor: factor, lowFrequencyFactor: lowFrequencyFactor, highFrequencyFactor: highFrequencyFactor, originalContext: originalContext)
     }
-    public var description: String { scaling.name }
-    public func validate(config: ModelConfig) throws { try scaling.validateAsMethod() }
-    public func maximumLength(config: ModelConfig) -> Int? { RopeScalingArguments.scaledLength(factor, originalContext) }
-    public func hint(forTooLong tokens: Int, config: ModelConfig) -> String {
-        RopeScalingArguments.factorHint(tokens: tokens, original: originalContext)
-    }
-    public func scheme(for model: TransformerModel, promptLength: Int) throws -> any PositionScheme {
-        scaling.scheme(for: model.config, promptLength: promptLength)
-    }
+    func lengthBasis(config: ModelConfig) -> Int? { originalContext }
 }

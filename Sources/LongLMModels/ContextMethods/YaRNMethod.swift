@@ -2,7 +2,7 @@ import LongLMAttention
 
 /// YaRN (transformers' `rope_type: yarn`): per-frequency interpolation between the original and scaled
 /// positions, with the logit temperature 0.1 ln(s) + 1.
-public struct YaRNMethod: ContextExtension {
+public struct YaRNMethod: RopeScalingMethod {
     public static let name = "yarn"
     public static let parameterNames = ["factor", "original-context", "yarn-beta-fast", "yarn-beta-slow"]
     public static let defaultBetaFast = 32.0, defaultBetaSlow = 1.0
@@ -26,13 +26,5 @@ public struct YaRNMethod: ContextExtension {
     }
 
     var scaling: RopeScaling { .yarn(factor: factor, originalContext: originalContext, betaFast: betaFast, betaSlow: betaSlow, attentionFactor: nil) }
-    public var description: String { scaling.name }
-    public func validate(config: ModelConfig) throws { try scaling.validateAsMethod() }
-    public func maximumLength(config: ModelConfig) -> Int? { RopeScalingArguments.scaledLength(factor, originalContext) }
-    public func hint(forTooLong tokens: Int, config: ModelConfig) -> String {
-        RopeScalingArguments.factorHint(tokens: tokens, original: originalContext)
-    }
-    public func scheme(for model: TransformerModel, promptLength: Int) throws -> any PositionScheme {
-        scaling.scheme(for: model.config, promptLength: promptLength)
-    }
+    func lengthBasis(config: ModelConfig) -> Int? { originalContext }
 }
