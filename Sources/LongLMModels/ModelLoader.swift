@@ -72,7 +72,7 @@ public enum ModelLoader {
 
     static func ggufConfig(_ file: GGUFFile) throws -> ModelConfig {
         guard let arch = file["general.architecture"]?.string else {
-            throw WeightError.missingConfig(key: "general.architecture", source: "the GGUF metadata")
+            throw WeightError.missingConfig(key: "general.architecture", source: "the GGUF metadata of \(file.file.path)")
         }
         return try naming(file: file.file.path) {
             let config = try ArchitectureRegistry.lookup(arch).config(gguf: GGUFMetadata(file: file, architecture: arch))

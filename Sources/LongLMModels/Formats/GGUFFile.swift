@@ -70,6 +70,8 @@ public enum GGUFError: Error, CustomStringConvertible {
     case invalidValue(field: String, offset: Int, detail: String)
     case tensor(name: String, offset: Int, detail: String)
     case duplicateKey(String, offset: Int)
+    /// Any of the above in the file at `path` (what `GGUFFile(path:)` throws).
+    indirect case inFile(path: String, GGUFError)
 
     public var description: String {
         switch self {
@@ -85,6 +87,8 @@ public enum GGUFError: Error, CustomStringConvertible {
             return "GGUF tensor \(quoted(name)) (info at offset \(offset)): \(detail)"
         case .duplicateKey(let key, let offset):
             return "GGUF duplicate metadata key \(quoted(key)) at offset \(offset)"
+        case .inFile(let path, let error):
+            return "\(path): \(error)"
         }
     }
 }
@@ -102,7 +106,8 @@ public final class GGUFFile: @unchecked Sendable {
     public let dataOffset: Int
 
     public convenience init(path: String) throws {
-        try self.init(file: MappedFile(path: path))
+        let file = try MappedFile(path: path)
+        do { try self.init(file: file) } catch let error as GGUFError { throw GGUFError.inFile(path: path, error) }
     }
 
     public init(file: MappedFile) throws {
