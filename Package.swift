@@ -7,6 +7,8 @@ let package = Package(
     products: [
         .executable(name: "longlm-dist", targets: ["longlm-dist"]),
         .library(name: "LongLMModels", targets: ["LongLMModels"]),
+        // For the fuzz targets in Fuzz/ (a separate package that depends on this one by path).
+        .library(name: "LongLMEval", targets: ["LongLMEval"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),

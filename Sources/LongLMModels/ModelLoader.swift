@@ -35,6 +35,7 @@ public enum ModelLoader {
         case .gguf:
             let file = try GGUFFile(path: path)
             let config = try ggufConfig(file)
+            try naming(file: path) { try config.check(against: file, naming: .gguf) }
             let tokenizer = try TokenizerLoader.load(gguf: file)
             let model = try TransformerModel(config: config, source: file, naming: .gguf)
             return LoadedModel(path: path, format: "GGUF v\(file.version)", model: model, tokenizer: tokenizer)
@@ -43,6 +44,9 @@ public enum ModelLoader {
             let shards = try FileManager.default.contentsOfDirectory(atPath: path)
                 .filter { $0.hasSuffix(".safetensors") }.sorted().map { (path as NSString).appendingPathComponent($0) }
             let checkpoint = try SafetensorsCheckpoint(paths: shards)
+            try naming(file: (path as NSString).appendingPathComponent("config.json")) {
+                try config.check(against: checkpoint, naming: .huggingFace)
+            }
             let tokenizerPath = (path as NSString).appendingPathComponent("tokenizer.json")
             let tokenizer = FileManager.default.fileExists(atPath: tokenizerPath)
                 ? try TokenizerLoader.load(tokenizerJSON: tokenizerPath, configDirectory: path) : nil
@@ -68,19 +72,32 @@ public enum ModelLoader {
 
     static func ggufConfig(_ file: GGUFFile) throws -> ModelConfig {
         guard let arch = file["general.architecture"]?.string else {
-            throw WeightError.missingConfig(key: "general.architecture", source: "the GGUF metadata")
+            throw WeightError.missingConfig(key: "general.architecture", source: "the GGUF metadata of \(file.file.path)")
         }
-        return try ArchitectureRegistry.lookup(arch).config(gguf: GGUFMetadata(file: file, architecture: arch))
+        return try naming(file: file.file.path) {
+            let config = try ArchitectureRegistry.lookup(arch).config(gguf: GGUFMetadata(file: file, architecture: arch))
+            try config.validate()
+            return config
+        }
     }
 
     static func hfConfig(directory: String) throws -> ModelConfig {
         let path = (directory as NSString).appendingPathComponent("config.json")
-        let data = try Data(contentsOf: URL(fileURLWithPath: path))
-        guard let json = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-            throw WeightError.invalidConfig(key: "config.json", detail: "not a JSON object")
-        }
+        let json = try JSONFile.object(at: path)
+        let reader = try HFConfigReader(json: json, path: path)
         guard let modelType = json["model_type"] as? String else { throw WeightError.missingConfig(key: "model_type", source: path) }
-        return try ArchitectureRegistry.lookup(modelType).config(hf: HFConfigReader(json: json, path: path))
+        return try naming(file: path) {
+            let config = try ArchitectureRegistry.lookup(modelType).config(hf: reader)
+            try config.validate()
+            return config
+        }
+    }
+
+    /// Runs `body`, adding `file` to a config error that does not name its file yet.
+    static func naming<T>(file: String, _ body: () throws -> T) throws -> T {
+        do { return try body() } catch WeightError.invalidConfig(let key, let detail) {
+            throw WeightError.invalidConfigValue(file: file, key: key, detail: detail)
+        }
     }
 }
 

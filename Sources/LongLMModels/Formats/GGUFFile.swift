@@ -5,14 +5,16 @@ import LongLMCore
 //   kv_count x { string key | u32 value_type | value }          string = u64 length + UTF-8 bytes
 //   tensor_count x { string name | u32 n_dims | u64 ne[n_dims] | u32 ggml_type | u64 offset }
 //   padding to `general.alignment` (default 32) | tensor data (each offset relative to here, aligned)
-// Every count, length and extent is checked against the file size before it is used.
+// Every count, length and extent is checked against the file size before it is used, and names, strings and
+// arrays against `InputLimits` (a 250 MB "name" must not become a 250 MB allocation or error message).
 
 public enum GGUFValueType: UInt32, Sendable {
     case uint8 = 0, int8 = 1, uint16 = 2, int16 = 3, uint32 = 4, int32 = 5, float32 = 6, bool = 7
     case string = 8, array = 9, uint64 = 10, int64 = 11, float64 = 12
 }
 
-public indirect enum GGUFValue: Sendable, CustomStringConvertible {
+// Not `indirect`: an array's elements are stored inline (about 24 bytes each) rather than boxed one by one.
+public enum GGUFValue: Sendable, CustomStringConvertible {
     case uint8(UInt8), int8(Int8), uint16(UInt16), int16(Int16), uint32(UInt32), int32(Int32)
     case float32(Float), bool(Bool), string(String), uint64(UInt64), int64(Int64), float64(Double)
     case array(GGUFValueType, [GGUFValue])
@@ -40,7 +42,7 @@ public indirect enum GGUFValue: Sendable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .string(let s): return s.count > 60 ? "\"\(s.prefix(57))...\"" : "\"\(s)\""
+        case .string(let s): return quoted(s, limit: 60)
         case .bool(let b): return "\(b)"
         case .float32(let v): return "\(v)"
         case .float64(let v): return "\(v)"
@@ -68,6 +70,8 @@ public enum GGUFError: Error, CustomStringConvertible {
     case invalidValue(field: String, offset: Int, detail: String)
     case tensor(name: String, offset: Int, detail: String)
     case duplicateKey(String, offset: Int)
+    /// Any of the above in the file at `path` (what `GGUFFile(path:)` throws).
+    indirect case inFile(path: String, GGUFError)
 
     public var description: String {
         switch self {
@@ -80,9 +84,11 @@ public enum GGUFError: Error, CustomStringConvertible {
         case .invalidValue(let field, let offset, let detail):
             return "GGUF invalid \(field) at offset \(offset): \(detail)"
         case .tensor(let name, let offset, let detail):
-            return "GGUF tensor '\(name)' (info at offset \(offset)): \(detail)"
+            return "GGUF tensor \(quoted(name)) (info at offset \(offset)): \(detail)"
         case .duplicateKey(let key, let offset):
-            return "GGUF duplicate metadata key '\(key)' at offset \(offset)"
+            return "GGUF duplicate metadata key \(quoted(key)) at offset \(offset)"
+        case .inFile(let path, let error):
+            return "\(path): \(error)"
         }
     }
 }
@@ -100,12 +106,14 @@ public final class GGUFFile: @unchecked Sendable {
     public let dataOffset: Int
 
     public convenience init(path: String) throws {
-        try self.init(file: MappedFile(path: path))
+        let file = try MappedFile(path: path)
+        do { try self.init(file: file) } catch let error as GGUFError { throw GGUFError.inFile(path: path, error) }
     }
 
     public init(file: MappedFile) throws {
         self.file = file
         var cursor = ByteCursor(base: file.base, size: file.size)
+        var elementBudget = InputLimits.metadataElements
         let magic = try cursor.read(UInt32.self, field: "magic")
         guard magic == 0x4655_4747 else { throw GGUFError.badMagic(found: magic) }
         version = try cursor.read(UInt32.self, field: "version")
@@ -117,13 +125,14 @@ public final class GGUFFile: @unchecked Sendable {
         var keys: [String] = []
         for index in 0..<kvCount {
             let keyOffset = cursor.offset
-            let key = try cursor.readString(field: "metadata key #\(index)")
+            let key = try cursor.readString(field: "metadata key #\(index)", maximumBytes: InputLimits.nameBytes)
+            let shownKey = quoted(key)
             let typeOffset = cursor.offset
-            let rawType = try cursor.read(UInt32.self, field: "type of '\(key)'")
+            let rawType = try cursor.read(UInt32.self, field: "type of \(shownKey)")
             guard let type = GGUFValueType(rawValue: rawType) else {
-                throw GGUFError.invalidValue(field: "type of '\(key)'", offset: typeOffset, detail: "unknown value type \(rawType)")
+                throw GGUFError.invalidValue(field: "type of \(shownKey)", offset: typeOffset, detail: "unknown value type \(rawType)")
             }
-            let value = try cursor.readValue(type: type, field: "value of '\(key)'")
+            let value = try cursor.readValue(type: type, field: "value of \(shownKey)", elementBudget: &elementBudget)
             guard metadata[key] == nil else { throw GGUFError.duplicateKey(key, offset: keyOffset) }
             metadata[key] = value
             keys.append(key)
@@ -146,14 +155,15 @@ public final class GGUFFile: @unchecked Sendable {
         var seen = Set<String>()
         for index in 0..<tensorCount {
             let infoOffset = cursor.offset
-            let name = try cursor.readString(field: "name of tensor #\(index)")
+            let name = try cursor.readString(field: "name of tensor #\(index)", maximumBytes: InputLimits.nameBytes)
+            let shownName = quoted(name)
             guard seen.insert(name).inserted else { throw GGUFError.tensor(name: name, offset: infoOffset, detail: "duplicate tensor name") }
-            let dims = try cursor.read(UInt32.self, field: "n_dims of '\(name)'")
+            let dims = try cursor.read(UInt32.self, field: "n_dims of \(shownName)")
             guard dims >= 1 && dims <= 4 else { throw GGUFError.tensor(name: name, offset: infoOffset, detail: "n_dims \(dims) not in 1...4") }
             var shape: [Int] = []
             var elements = 1
             for d in 0..<Int(dims) {
-                let ne = try cursor.read(UInt64.self, field: "ne[\(d)] of '\(name)'")
+                let ne = try cursor.read(UInt64.self, field: "ne[\(d)] of \(shownName)")
                 guard ne <= UInt64(Int32.max) * 1024 else {
                     throw GGUFError.tensor(name: name, offset: infoOffset, detail: "dimension \(d) is \(ne), too large")
                 }
@@ -163,11 +173,11 @@ public final class GGUFFile: @unchecked Sendable {
                 elements = p
             }
             let typeOffset = cursor.offset
-            let rawType = try cursor.read(UInt32.self, field: "type of '\(name)'")
+            let rawType = try cursor.read(UInt32.self, field: "type of \(shownName)")
             guard let type = GGMLType(rawValue: rawType) else {
                 throw GGUFError.tensor(name: name, offset: typeOffset, detail: "unknown tensor type \(rawType)")
             }
-            let relative = try cursor.read(UInt64.self, field: "offset of '\(name)'")
+            let relative = try cursor.read(UInt64.self, field: "offset of \(shownName)")
             guard shape[0] % type.blockSize == 0, let rowBytes = type.rowBytes(count: shape[0]) else {
                 throw GGUFError.tensor(name: name, offset: infoOffset, detail: "ne[0] = \(shape[0]) is not a multiple of the \(type.name) block size \(type.blockSize)")
             }
@@ -231,9 +241,13 @@ struct ByteCursor {
         return Int(n)
     }
 
-    mutating func readString(field: String) throws -> String {
+    mutating func readString(field: String, maximumBytes: Int = InputLimits.metadataStringBytes) throws -> String {
         let at = offset
         let length = try read(UInt64.self, field: "\(field) (length)")
+        guard length <= UInt64(maximumBytes) else {
+            throw GGUFError.invalidValue(field: "\(field) (length)", offset: at,
+                                         detail: "string of \(length) bytes is longer than the limit of \(maximumBytes) bytes")
+        }
         guard length <= UInt64(size - offset) else {
             throw GGUFError.truncated(field: "\(field) (string of \(length) bytes)", offset: at, needed: Int(clamping: length), fileSize: size)
         }
@@ -243,7 +257,8 @@ struct ByteCursor {
         return s
     }
 
-    mutating func readValue(type: GGUFValueType, field: String) throws -> GGUFValue {
+    /// `elementBudget`: array elements the rest of the metadata may still hold (`InputLimits.metadataElements`).
+    mutating func readValue(type: GGUFValueType, field: String, elementBudget: inout Int) throws -> GGUFValue {
         switch type {
         case .uint8: return .uint8(try read(UInt8.self, field: field))
         case .int8: return .int8(try read(Int8.self, field: field))
@@ -278,11 +293,18 @@ struct ByteCursor {
             case .uint64, .int64, .float64, .string: minimum = 8
             case .array: minimum = 1
             }
+            let countOffset = offset
             let count = try readCount(field: "\(field) (array length)", minimumBytesEach: minimum)
+            guard count <= InputLimits.arrayCount, count <= elementBudget else {
+                throw GGUFError.invalidValue(
+                    field: "\(field) (array length)", offset: countOffset,
+                    detail: "\(count) elements exceed the limit (\(InputLimits.arrayCount) per array, \(InputLimits.metadataElements) in all)")
+            }
+            elementBudget -= count
             var values: [GGUFValue] = []
             values.reserveCapacity(count)
             for _ in 0..<count {
-                values.append(try readValue(type: elementType, field: field))  // the offset in an error locates the element
+                values.append(try readValue(type: elementType, field: field, elementBudget: &elementBudget))  // the offset in an error locates the element
             }
             return .array(elementType, values)
         }

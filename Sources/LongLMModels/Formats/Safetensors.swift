@@ -3,7 +3,7 @@ import LongLMCore
 
 // safetensors layout: u64 little-endian header length N | N bytes of JSON
 //   { "name": {"dtype": "F32", "shape": [..], "data_offsets": [begin, end]}, ..., "__metadata__": {...} }
-// | data (offsets relative to 8 + N). Every extent is checked against the file.
+// | data (offsets relative to 8 + N). Every extent is checked against the file, every size product for overflow.
 
 public enum SafetensorsError: Error, CustomStringConvertible {
     case malformed(path: String, detail: String)
@@ -33,39 +33,49 @@ public final class SafetensorsCheckpoint: TensorSource, @unchecked Sendable {
         guard headerLength <= UInt64(file.size - 8) else {
             throw fail("header length \(headerLength) at offset 0 exceeds the file size \(file.size)")
         }
+        guard headerLength <= UInt64(InputLimits.safetensorsHeaderBytes) else {
+            throw fail("header length \(headerLength) exceeds the limit of \(InputLimits.safetensorsHeaderBytes) bytes")
+        }
         let headerData = Data(bytes: file.base + 8, count: Int(headerLength))
-        guard let header = try? JSONSerialization.jsonObject(with: headerData) as? [String: Any] else {
+        let parsed: Any
+        do { parsed = try JSONSerialization.jsonObject(with: headerData) } catch {
+            throw fail("header (offset 8, \(headerLength) bytes) is not valid JSON: \(JSONFile.reason(error))")
+        }
+        guard let header = parsed as? [String: Any] else {
             throw fail("header (offset 8, \(headerLength) bytes) is not a JSON object")
         }
         let dataStart = 8 + Int(headerLength)
         let dataSize = file.size - dataStart
         for (name, value) in header.sorted(by: { $0.key < $1.key }) where name != "__metadata__" {
+            let shown = quoted(name)
             guard let info = value as? [String: Any], let dtype = info["dtype"] as? String,
-                  let shape = info["shape"] as? [Int], let offsets = info["data_offsets"] as? [Int], offsets.count == 2 else {
-                throw fail("tensor '\(name)' has no valid dtype/shape/data_offsets")
+                  let shape = JSONFile.integers(info["shape"]), let offsets = JSONFile.integers(info["data_offsets"]),
+                  offsets.count == 2 else {
+                throw fail("tensor \(shown) has no valid dtype/shape/data_offsets")
             }
             let type: GGMLType
             switch dtype {
             case "F32": type = .f32
             case "F16": type = .f16
             case "BF16": type = .bf16
-            default: throw fail("tensor '\(name)' has dtype \(dtype); supported: F32, F16, BF16")
+            default: throw fail("tensor \(shown) has dtype \(quoted(dtype)); supported: F32, F16, BF16")
             }
-            guard shape.allSatisfy({ $0 >= 0 }), shape.count <= 4 else { throw fail("tensor '\(name)' has invalid shape \(shape)") }
-            var elements = 1
+            guard shape.allSatisfy({ $0 >= 0 }), shape.count <= 4 else { throw fail("tensor \(shown) has invalid shape \(shape)") }
+            // The byte count, not only the element count, must fit in an Int.
+            var bytes = type.bytesPerBlock
             for d in shape {
-                let (p, o) = elements.multipliedReportingOverflow(by: d)
-                guard !o else { throw fail("tensor '\(name)' shape \(shape) overflows") }
-                elements = p
+                let (p, o) = bytes.multipliedReportingOverflow(by: d)
+                guard !o else { throw fail("tensor \(shown) shape \(shape) of \(dtype) overflows a byte count") }
+                bytes = p
             }
             let begin = offsets[0], end = offsets[1]
             guard begin >= 0, end >= begin, end <= dataSize else {
-                throw fail("tensor '\(name)' data [\(begin), \(end)) is outside the data section of \(dataSize) bytes")
+                throw fail("tensor \(shown) data [\(begin), \(end)) is outside the data section of \(dataSize) bytes")
             }
-            guard end - begin == elements * type.bytesPerBlock else {
-                throw fail("tensor '\(name)' has \(end - begin) bytes but shape \(shape) of \(dtype) needs \(elements * type.bytesPerBlock)")
+            guard end - begin == bytes else {
+                throw fail("tensor \(shown) has \(end - begin) bytes but shape \(shape) of \(dtype) needs \(bytes)")
             }
-            guard entries[name] == nil else { throw fail("tensor '\(name)' appears in more than one shard") }
+            guard entries[name] == nil else { throw fail("tensor \(shown) appears in more than one shard") }
             let cols = shape.last ?? 1
             let rows = shape.count <= 1 ? 1 : shape.dropLast().reduce(1, *)
             entries[name] = StoredTensor(name: name, type: type, rows: rows, cols: cols,

@@ -18,14 +18,17 @@ public enum WeightError: Error, CustomStringConvertible {
     case unsupportedModel(String)
     case missingConfig(key: String, source: String)
     case invalidConfig(key: String, detail: String)
+    /// A bad value in a named file (config.json, the GGUF file).
+    case invalidConfigValue(file: String, key: String, detail: String)
     public var description: String {
         switch self {
-        case .missingTensor(let n): return "model file has no tensor '\(n)'"
-        case .wrongShape(let n, let f, let e): return "tensor '\(n)' has shape \(f), expected \(e) (rows, cols)"
-        case .unsupportedType(let n, let t): return "tensor '\(n)' has type \(t), which this engine cannot dequantize"
+        case .missingTensor(let n): return "model file has no tensor \(quoted(n))"
+        case .wrongShape(let n, let f, let e): return "tensor \(quoted(n)) has shape \(f), expected \(e) (rows, cols)"
+        case .unsupportedType(let n, let t): return "tensor \(quoted(n)) has type \(t), which this engine cannot dequantize"
         case .unsupportedModel(let s): return "unsupported model: \(s)"
         case .missingConfig(let k, let s): return "\(s) is missing the required key '\(k)'"
         case .invalidConfig(let k, let d): return "invalid value for '\(k)': \(d)"
+        case .invalidConfigValue(let f, let k, let d): return "\(f): invalid value for \(quoted(k, limit: 96)): \(d)"
         }
     }
 }

@@ -241,22 +241,48 @@ public enum TokenizerLoader {
             }
         }
         guard let vocab = model["vocab"] as? [String: Any] else { throw TokenizerError.malformed("\(path): no model.vocab") }
-        let added = root["added_tokens"] as? [[String: Any]] ?? []
+        // A present value of the wrong type is an error, never a silent default.
+        func flag(_ object: [String: Any], _ key: String, at prefix: String, in file: String? = nil) throws -> Bool {
+            guard let value = object[key], !(value is NSNull) else { return false }
+            guard let b = JSONFile.boolean(value) else {
+                throw TokenizerError.malformed("\(file ?? path): \(prefix)\(key) is \(JSONFile.describe(value)), not true or false")
+            }
+            return b
+        }
+        let added: [[String: Any]]
+        switch root["added_tokens"] {
+        case nil, is NSNull: added = []
+        case let list as [[String: Any]]: added = list
+        case let other?: throw TokenizerError.malformed("\(path): added_tokens is \(JSONFile.describe(other)), not a list of objects")
+        }
 
+        // Token ids index arrays sized by the largest id, so an id is checked before it sizes anything: below
+        // `InputLimits.vocabularySize`, and with at most `idGapLimit` ids that no entry defines.
+        let definedCount = vocab.count + added.count
+        let idLimit = min(InputLimits.vocabularySize, definedCount + Self.idGapLimit)
+        func checkedId(_ value: Any?, of text: String, in where_: String) throws -> Int {
+            guard let id = JSONFile.integer(value), id >= 0 else {
+                throw TokenizerError.malformed("\(path): \(where_) id of \(quoted(text)) is \(value.map(JSONFile.describe) ?? "missing"), not a non-negative integer")
+            }
+            guard id < idLimit else {
+                throw TokenizerError.malformed("\(path): \(where_) id \(id) of \(quoted(text)) is out of range: \(definedCount) tokens are defined, so ids must be below \(idLimit)")
+            }
+            return id
+        }
         var texts: [Int: [UInt8]] = [:]
         for (text, idValue) in vocab {
-            guard let id = (idValue as? NSNumber)?.intValue, id >= 0 else { throw TokenizerError.malformed("\(path): vocab id of '\(text)'") }
-            texts[id] = Array(text.utf8)
+            texts[try checkedId(idValue, of: text, in: "model.vocab")] = Array(text.utf8)
         }
         var addedAttributes: [Int: TokenAttributes] = [:]
-        for token in added {
-            guard let id = (token["id"] as? NSNumber)?.intValue, id >= 0, let content = token["content"] as? String else {
-                throw TokenizerError.malformed("\(path): added_tokens entry without id/content")
+        for (index, token) in added.enumerated() {
+            guard let content = token["content"] as? String else {
+                throw TokenizerError.malformed("\(path): added_tokens[\(index)] has no \"content\" string")
             }
+            let id = try checkedId(token["id"], of: content, in: "added_tokens[\(index)]")
             texts[id] = Array(content.utf8)
-            var a: TokenAttributes = (token["special"] as? Bool ?? false) ? .control : .userDefined
-            if token["lstrip"] as? Bool ?? false { a.insert(.lstrip) }
-            if token["rstrip"] as? Bool ?? false { a.insert(.rstrip) }
+            var a: TokenAttributes = try flag(token, "special", at: "added_tokens[\(index)].") ? .control : .userDefined
+            if try flag(token, "lstrip", at: "added_tokens[\(index)].") { a.insert(.lstrip) }
+            if try flag(token, "rstrip", at: "added_tokens[\(index)].") { a.insert(.rstrip) }
             addedAttributes[id] = a
         }
         let count = (texts.keys.max() ?? -1) + 1
@@ -269,10 +295,16 @@ public enum TokenizerLoader {
         }
 
         var merges: [([UInt8], [UInt8])] = []
-        for (index, entry) in (model["merges"] as? [Any] ?? []).enumerated() {
+        let mergeList: [Any]
+        switch model["merges"] {
+        case nil, is NSNull: mergeList = []
+        case let list as [Any]: mergeList = list
+        case let other?: throw TokenizerError.malformed("\(path): model.merges is \(JSONFile.describe(other)), not a list")
+        }
+        for (index, entry) in mergeList.enumerated() {
             if let line = entry as? String {
                 let parts = line.split(separator: " ", omittingEmptySubsequences: false)
-                guard parts.count == 2 else { throw TokenizerError.malformed("\(path): merge #\(index) '\(line)' is not two parts") }
+                guard parts.count == 2 else { throw TokenizerError.malformed("\(path): merge #\(index) \(quoted(line)) is not two parts") }
                 merges.append((Array(parts[0].utf8), Array(parts[1].utf8)))
             } else if let pair = entry as? [String], pair.count == 2 {
                 merges.append((Array(pair[0].utf8), Array(pair[1].utf8)))
@@ -297,32 +329,53 @@ public enum TokenizerLoader {
         var vocabulary = Vocabulary(tokens: tokens, attributes: attributes, extraStrings: merges.count / 8)
         func tokenId(_ content: String?) -> Int32? { content.flatMap { vocabulary.id(of: Array($0.utf8)) } }
         let (prefix, suffix) = try postProcessorTokens(root["post_processor"], path: path, lookup: tokenId)
+        for id in prefix + suffix where id < 0 || Int(id) >= count {
+            throw TokenizerError.malformed("\(path): post_processor adds token id \(id), outside the vocabulary of \(count)")
+        }
 
         let config = try configDirectory.map { try readJSONObject(($0 as NSString).appendingPathComponent("tokenizer_config.json"), optional: true) } ?? [:]
-        func tokenName(_ value: Any?) -> String? {
-            (value as? String) ?? ((value as? [String: Any])?["content"] as? String)
+        let configPath = configDirectory.map { ($0 as NSString).appendingPathComponent("tokenizer_config.json") } ?? "tokenizer_config.json"
+        func tokenName(_ key: String) throws -> String? {
+            switch config[key] {
+            case nil, is NSNull: return nil
+            case let name as String: return name
+            case let object as [String: Any] where object["content"] is String: return object["content"] as? String
+            case let other?:
+                throw TokenizerError.malformed("\(configPath): \(key) is \(JSONFile.describe(other)), not a token string or {\"content\": ...}")
+            }
         }
-        let bos = tokenId(tokenName(config["bos_token"])) ?? prefix.first
-        let eos = tokenId(tokenName(config["eos_token"])) ?? suffix.last
-        var generationEOS: [Int32?] = []
+        let bos = tokenId(try tokenName("bos_token")) ?? prefix.first
+        let eos = tokenId(try tokenName("eos_token")) ?? suffix.last
+        var generationEOS: [Int] = []
         if let directory = configDirectory {
-            let generation = try readJSONObject((directory as NSString).appendingPathComponent("generation_config.json"), optional: true)
-            if let one = generation["eos_token_id"] as? NSNumber { generationEOS = [Int32(truncatingIfNeeded: one.intValue)] }
-            if let many = generation["eos_token_id"] as? [NSNumber] { generationEOS = many.map { Int32(truncatingIfNeeded: $0.intValue) } }
+            let generationPath = (directory as NSString).appendingPathComponent("generation_config.json")
+            let generation = try readJSONObject(generationPath, optional: true)
+            switch generation["eos_token_id"] {
+            case nil, is NSNull: break
+            case let value?:
+                // Ids outside the vocabulary are ignored (a model may list ids its tokenizer does not have).
+                guard let ids = JSONFile.integer(value).map({ [$0] }) ?? JSONFile.integers(value) else {
+                    throw TokenizerError.malformed("\(generationPath): eos_token_id is \(JSONFile.describe(value)), not an integer or a list of integers")
+                }
+                generationEOS = ids
+            }
         }
         var eog = applyLoadTimeRules(&vocabulary, metadata: [:], eos: eos)
-        for case let id? in generationEOS where id >= 0 && Int(id) < count { eog.insert(id) }
+        for id in generationEOS where id >= 0 && id < count { eog.insert(Int32(id)) }
 
-        let cleanUp = config["clean_up_tokenization_spaces"] as? Bool ?? false
-        let byteFallback = model["byte_fallback"] as? Bool ?? false
+        let cleanUp = try flag(config, "clean_up_tokenization_spaces", at: "", in: configPath)
+        let byteFallback = try flag(model, "byte_fallback", at: "model.")
         return try ByteLevelBPETokenizer(
             vocabulary: vocabulary, merges: merges,
             preTokenizer: try BPEPreTokenizer(name: "tokenizer.json", patterns: patterns, addsPrefixSpace: addsPrefixSpace),
             bos: bos, eos: eos, endOfGeneration: eog, prefixTokens: prefix, suffixTokens: suffix,
-            ignoresMerges: model["ignore_merges"] as? Bool ?? false,
+            ignoresMerges: try flag(model, "ignore_merges", at: "model."),
             spaceCleanup: cleanUp ? .huggingFace : .none, normalizesNFC: normalizesNFC,
             unknownSymbol: .huggingFace(byteFallback: byteFallback, unknown: tokenId(model["unk_token"] as? String)))
     }
+
+    /// Ids no vocabulary entry defines that a tokenizer.json may leave between its defined ids.
+    static let idGapLimit = 1 << 16
 
     /// GPT-2's regex as the `tokenizers` ByteLevel pre-tokenizer writes it (with a final `|\s+`).
     static let huggingFaceByteLevelPattern = #"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"#
@@ -383,7 +436,8 @@ public enum TokenizerLoader {
             for item in config["single"] as? [[String: Any]] ?? [] {
                 if item["Sequence"] != nil { seenSequence = true; continue }
                 guard let special = item["SpecialToken"] as? [String: Any], let name = special["id"] as? String else { continue }
-                let ids = ((specials[name] as? [String: Any])?["ids"] as? [NSNumber])?.map { Int32(truncatingIfNeeded: $0.intValue) }
+                // An id that does not fit Int32 becomes -1, which the caller rejects as outside the vocabulary.
+                let ids = JSONFile.integers((specials[name] as? [String: Any])?["ids"])?.map { Int32(exactly: $0) ?? -1 }
                 guard let resolved = ids ?? lookup(name).map({ [$0] }) else {
                     throw TokenizerError.malformed("\(path): post_processor token '\(name)' is not in the vocabulary")
                 }
@@ -392,7 +446,7 @@ public enum TokenizerLoader {
             return (prefix, suffix)
         case "RobertaProcessing", "BertProcessing":
             func id(_ key: String) -> Int32? {
-                ((config[key] as? [Any])?.last as? NSNumber).map { Int32(truncatingIfNeeded: $0.intValue) }
+                JSONFile.integer((config[key] as? [Any])?.last).map { Int32(exactly: $0) ?? -1 }
             }
             return (id("cls").map { [$0] } ?? [], id("sep").map { [$0] } ?? [])
         default:
@@ -405,16 +459,8 @@ public enum TokenizerLoader {
             if optional { return [:] }
             throw TokenizerError.unreadable(path: path, detail: "no such file")
         }
-        do {
-            let data = try Data(contentsOf: URL(fileURLWithPath: path))
-            guard let object = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-                throw TokenizerError.unreadable(path: path, detail: "not a JSON object")
-            }
-            return object
-        } catch let error as TokenizerError {
-            throw error
-        } catch {
-            throw TokenizerError.unreadable(path: path, detail: "\(error)")
+        do { return try JSONFile.object(at: path) } catch let failure as JSONFile.Failure {
+            throw TokenizerError.unreadable(path: path, detail: failure.detail)
         }
     }
 }

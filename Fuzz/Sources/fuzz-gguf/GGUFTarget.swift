@@ -1,0 +1,20 @@
+import FuzzSupport
+@testable import LongLMModels
+
+// A GGUF file: the reader, then what loading does with a file the reader accepts (the model config, the
+// config against the tensors, the tokenizer, and a short encode/decode with that tokenizer).
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzGGUF(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
+    let path = Scratch.write(input(data, size), to: "model.gguf")
+    guard let file = try? GGUFFile(path: path) else { return 0 }
+    for tensor in file.tensors.prefix(8) where tensor.byteCount <= 1 << 16 {
+        if let stored = file.tensor(named: tensor.name) { _ = try? file.dequantize(stored) }
+    }
+    if let config = try? ModelLoader.ggufConfig(file) { _ = try? config.check(against: file, naming: .gguf) }
+    if let tokenizer = try? TokenizerLoader.load(gguf: file) {
+        let ids = tokenizer.encode("Hello wörld, <b> 123 ▁x\n", addSpecial: true)
+        _ = tokenizer.decode(ids)
+        for id in ids { _ = tokenizer.pieceBytes(id) }
+    }
+    return 0
+}
