@@ -35,7 +35,6 @@ enum Llama: Architecture {
             activation: .silu, hasQKNorm: false, hasPostNorms: false,
             hasQKVBias: m.file.tensorsByName["blk.0.attn_q.bias"] != nil,
             tiedEmbeddings: m.file.tensorsByName["output.weight"] == nil)
-        config.slidingLayers = Array(repeating: config.slidingWindow != nil, count: layers)
         config.ropeScaling = ropeScaling
         return config
     }

@@ -35,7 +35,6 @@ public enum WeightError: Error, CustomStringConvertible {
 
 /// Where a model's tensors come from (a GGUF file, or safetensors shards).
 public protocol TensorSource: AnyObject {
-    var tensorNames: [String] { get }
     func tensor(named name: String) -> StoredTensor?
 }
 
@@ -77,7 +76,6 @@ extension TensorSource {
 }
 
 extension GGUFFile: TensorSource {
-    public var tensorNames: [String] { tensors.map(\.name) }
     public func tensor(named name: String) -> StoredTensor? {
         guard let info = tensorsByName[name] else { return nil }
         let cols = info.shape[0]
