@@ -23,8 +23,11 @@ fi
 command -v swift >/dev/null || export PATH=/opt/swift/usr/bin:$PATH
 
 # SwiftPM rebuilds only what changed, so this is quick when nothing did.
+# --sanitize instruments only the Fuzz package's own targets; -Xswiftc carries the coverage instrumentation
+# (and ASan) into the parsers of the root package too, without which libFuzzer mutates blind.
 (cd Fuzz && nice swift build -c release --scratch-path "$ROOT/.build-fuzz" \
-    --sanitize=fuzzer --sanitize=address -Xswiftc -enable-testing 2>&1 | grep -v '^\[' || true)
+    --sanitize=fuzzer --sanitize=address -Xswiftc -enable-testing -Xswiftc -sanitize=fuzzer,address 2>&1 \
+    | grep -vE '^\[|ld.gold: warning: Cannot export local symbol' || true)
 for t in "${TARGETS[@]}"; do
     [[ -x .build-fuzz/release/fuzz-$t ]] || { echo "error: the fuzz build did not produce fuzz-$t" >&2; exit 1; }
 done
@@ -42,6 +45,12 @@ run() {
         -max_total_time="$seconds" -timeout=20 -rss_limit_mb=2048 -malloc_limit_mb=512 -max_len=16384 \
         -artifact_prefix="$crashes/" -print_final_stats=1 >"$log" 2>&1 || status=$?
     grep -E '^stat::(number_of_executed_units|new_units_added|peak_rss_mb)' "$log" | sed "s/^/  /" || true
+    # A run that found nothing new is blind (the parsers were not instrumented): that checks nothing.
+    if grep -q "Is the code instrumented for coverage" "$log"; then
+        echo "fuzz-$t FAILED: libFuzzer saw no coverage (the parsers were built without instrumentation)" >&2
+        return 1
+    fi
+    grep -E '^#[0-9]+ +DONE' "$log" | sed -E 's/.*(cov: [0-9]+).*/  \1 edges covered/' || true
     if [[ $status -ne 0 ]]; then
         echo "fuzz-$t FAILED (exit $status); input(s) in $crashes:" >&2
         grep -E 'ERROR:|Test unit written to|SUMMARY' "$log" | head -5 >&2 || true
