@@ -50,7 +50,7 @@ run() {
         echo "fuzz-$t FAILED: libFuzzer saw no coverage (the parsers were built without instrumentation)" >&2
         return 1
     fi
-    grep -E '^#[0-9]+ +DONE' "$log" | sed -E 's/.*(cov: [0-9]+).*/  \1 edges covered/' || true
+    grep -E '^#[0-9]+[[:space:]]+DONE' "$log" | sed -E 's/.*(cov: [0-9]+).*/  \1 edges covered/' || true
     if [[ $status -ne 0 ]]; then
         echo "fuzz-$t FAILED (exit $status); input(s) in $crashes:" >&2
         grep -E 'ERROR:|Test unit written to|SUMMARY' "$log" | head -5 >&2 || true
