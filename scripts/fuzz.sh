@@ -24,7 +24,7 @@ command -v swift >/dev/null || export PATH=/opt/swift/usr/bin:$PATH
 
 # SwiftPM rebuilds only what changed, so this is quick when nothing did.
 (cd Fuzz && nice swift build -c release --scratch-path "$ROOT/.build-fuzz" \
-    --sanitize=fuzzer --sanitize=address -Xswiftc -enable-testing 2>&1 | grep -v '^\[' || true)
+    --sanitize=fuzzer --sanitize=address -Xswiftc -enable-testing 2>&1 | grep -vE '^\[|asan_extra_spill_area' || true)
 for t in "${TARGETS[@]}"; do
     [[ -x .build-fuzz/release/fuzz-$t ]] || { echo "error: the fuzz build did not produce fuzz-$t" >&2; exit 1; }
 done
@@ -42,7 +42,10 @@ run() {
         -max_total_time="$seconds" -timeout=20 -rss_limit_mb=2048 -malloc_limit_mb=512 -max_len=16384 \
         -artifact_prefix="$crashes/" -print_final_stats=1 >"$log" 2>&1 || status=$?
     grep -E '^stat::(number_of_executed_units|new_units_added|peak_rss_mb)' "$log" | sed "s/^/  /" || true
-    if [[ $status -ne 0 ]]; then
+    if [[ $status -ne 0 ]] && grep -q 'run interrupted' "$log"; then
+        echo "fuzz-$t INTERRUPTED by a signal (exit $status) before ${seconds}s; no crash" >&2
+        return 1
+    elif [[ $status -ne 0 ]]; then
         echo "fuzz-$t FAILED (exit $status); input(s) in $crashes:" >&2
         grep -E 'ERROR:|Test unit written to|SUMMARY' "$log" | head -5 >&2 || true
         return 1
