@@ -27,7 +27,7 @@ command -v swift >/dev/null || export PATH=/opt/swift/usr/bin:$PATH
 # (and ASan) into the parsers of the root package too, without which libFuzzer mutates blind.
 (cd Fuzz && nice swift build -c release --scratch-path "$ROOT/.build-fuzz" \
     --sanitize=fuzzer --sanitize=address -Xswiftc -enable-testing -Xswiftc -sanitize=fuzzer,address 2>&1 \
-    | grep -vE '^\[|ld.gold: warning: Cannot export local symbol' || true)
+    | grep -vE '^\[|asan_extra_spill_area' || true)
 for t in "${TARGETS[@]}"; do
     [[ -x .build-fuzz/release/fuzz-$t ]] || { echo "error: the fuzz build did not produce fuzz-$t" >&2; exit 1; }
 done
@@ -51,7 +51,10 @@ run() {
         return 1
     fi
     grep -E '^#[0-9]+[[:space:]]+DONE' "$log" | sed -E 's/.*(cov: [0-9]+).*/  \1 edges covered/' || true
-    if [[ $status -ne 0 ]]; then
+    if [[ $status -ne 0 ]] && grep -q 'run interrupted' "$log"; then
+        echo "fuzz-$t INTERRUPTED by a signal (exit $status) before ${seconds}s; no crash" >&2
+        return 1
+    elif [[ $status -ne 0 ]]; then
         echo "fuzz-$t FAILED (exit $status); input(s) in $crashes:" >&2
         grep -E 'ERROR:|Test unit written to|SUMMARY' "$log" | head -5 >&2 || true
         return 1

@@ -32,3 +32,22 @@ for n in ${LENGTHS//,/ }; do
     python3 scripts/bench/llamacpp_peer.py --model "$MODEL" --lengths "$n" --threads "$THREADS" | tag "llama.cpp"
   fi
 done
+
+# Under mpirun (2 ranks, 1 thread each): every rank makes the choice before MPI starts. Prefill of an
+# MPI_TOKENS-token prompt (plain attention: inside the trained context), per configuration.
+MPI_TOKENS=${MPI_TOKENS:-8192}
+if [ "$MPI_TOKENS" -gt 0 ] && command -v mpirun >/dev/null; then
+  ids=$(mktemp)
+  trap 'rm -f "$ids"' EXIT
+  $B tokenize --model "$MODEL" --file data/kjv.txt | tr ' ' '\n' | awk -v n="$MPI_TOKENS" 'NR <= n' > "$ids"
+  export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+  mpi() { mpirun --oversubscribe --bind-to none -np 2 "$@" $B generate --model "$MODEL" --tokens-file "$ids" \
+            --max-new-tokens 2 --greedy --json --quiet --threads 1; }
+  mpitag() { python3 -c "import sys, json; o = json.load(sys.stdin); print(json.dumps({'config': '$1', 'ranks': o['ranks'],
+    'length': o['prompt_tokens'], 'prefill_tokens_per_second': o['prompt_tokens'] / o['prefill_seconds']}))"; }
+  for round in 1 2; do
+    LONGLM_BLAS_CORE=library mpi -x LONGLM_BLAS_CORE | mpitag "mpirun-library-pick"
+    LONGLM_BLAS_ASSUME_LIBRARY_CORE=Prescott mpi -x LONGLM_BLAS_ASSUME_LIBRARY_CORE 2>/dev/null | mpitag "mpirun-longlm-choice-over-Prescott"
+    OPENBLAS_CORETYPE=Prescott mpi -x OPENBLAS_CORETYPE | mpitag "mpirun-forced-Prescott"
+  done
+fi
