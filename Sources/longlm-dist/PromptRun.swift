@@ -55,9 +55,11 @@ struct PromptRun {
         return reportingErrors(work)
     }
 
-    /// `--stats` under mpirun: each rank's ring statistics, in rank order (nothing on one process).
-    func printStatistics(timeout: Double) {
-        guard let job, let sequence = sequence as? DistributedSequence else { return }
+    /// `--stats` under mpirun: each rank's ring statistics, in rank order (nothing on one process or without
+    /// `--stats`).
+    func printStatistics(_ options: ParallelOptions) {
+        guard options.stats, let job, let sequence = sequence as? DistributedSequence else { return }
+        let timeout = options.stepTimeout
         for r in 0..<job.size {
             if r == job.rank {
                 // The report's lines carry the rank already.

@@ -74,6 +74,11 @@ extension CLITests {
         XCTAssertEqual(plain.status, 0, plain.stderr)
         let cores = reportedCores(plain.stderr)
         XCTAssertEqual(cores.count, 2, plain.stderr)
+        // Without --stats the ranks print no statistics.
+        let quiet = try runMPI(ranks: 2, transport: "vader", arguments: arguments.filter { $0 != "--stats" })
+        XCTAssertEqual(quiet.status, 0, quiet.stderr)
+        XCTAssertFalse(quiet.stderr.contains("layer"), quiet.stderr)
+        XCTAssertEqual(quiet.stdout, plain.stdout)
         cores.forEach { assertConsistentWithThisNode($0) }
 
         guard BLASCore.supportedTier(CPUFeatures.current).map({ $0 >= .avx }) == true, !BLAS.availableCores.isEmpty,

@@ -53,7 +53,7 @@ struct Generate: ParsableCommand {
                 return true
             }
         }
-        run.printStatistics(timeout: parallelOptions.stepTimeout)
+        run.printStatistics(parallelOptions)
         guard run.isCoordinator else { return }
         stream.finish()
         if let path = outputLogits {

@@ -53,14 +53,14 @@ struct Logits: ParsableCommand {
         if allPositions {
             let (hidden, _) = run.orFail { try sequence.prefillHidden(ids) }
             let gathered = run.orFail { try sequence.gatherByPosition(hidden.array, width: model.config.hiddenSize) }
-            run.printStatistics(timeout: parallelOptions.stepTimeout)
+            run.printStatistics(parallelOptions)
             guard run.isCoordinator, let gathered else { return }
             let all = FloatBuffer(rows: ids.count, cols: model.config.hiddenSize, zeroed: false)
             gathered.withUnsafeBufferPointer { all.pointer.update(from: $0.baseAddress!, count: $0.count) }
             run.orFail { try write(all, rows: 0..<ids.count); try writer!.close() }
         } else {
             let logits = run.orFail { try sequence.prefill(ids) }
-            run.printStatistics(timeout: parallelOptions.stepTimeout)
+            run.printStatistics(parallelOptions)
             guard run.isCoordinator, let logits else { return }
             run.orFail { try logits.withUnsafeBufferPointer { try writer!.write($0) }; try writer!.close() }
         }
