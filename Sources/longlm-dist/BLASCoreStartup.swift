@@ -1,3 +1,4 @@
+import ArgumentParser
 import Foundation
 import LongLMCore
 
@@ -24,26 +25,25 @@ enum BLASCoreStartup {
             let a = arguments[i]
             var value: String?
             if a == "--blas-core" {
-                guard i + 1 < arguments.count else { throw ValidationFailure("--blas-core needs a value: auto or library") }
+                guard i + 1 < arguments.count else { throw ValidationError("--blas-core needs a value: auto or library") }
                 value = arguments[i + 1]; i += 2
             } else if a.hasPrefix("--blas-core=") {
                 value = String(a.dropFirst("--blas-core=".count)); i += 1
             } else { rest.append(a); i += 1; continue }
             guard let v = value, let m = Mode(rawValue: v) else {
-                throw ValidationFailure("--blas-core must be auto or library, got '\(value ?? "")'")
+                throw ValidationError("--blas-core must be auto or library, got '\(value ?? "")'")
             }
             mode = m
         }
         return (mode, rest)
     }
 
-    struct ValidationFailure: Error, CustomStringConvertible { let description: String; init(_ d: String) { description = d } }
 
     /// Decides, and re-executes with the chosen core when it differs from the library's. Returns only when
     /// this process keeps running (no change needed, already re-executed, or exec failed).
     static func apply(mode: Mode?) {
         let environment = ProcessInfo.processInfo.environment
-        let announce = (environment["OMPI_COMM_WORLD_RANK"] ?? environment["PMI_RANK"] ?? "0") == "0"
+        let announce = isRankZeroOrAlone()
         if let replaced = environment[replacedVariable] {
             unsetenv(replacedVariable)
             let parts = replaced.split(separator: ">").map(String.init)
