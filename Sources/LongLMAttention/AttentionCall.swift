@@ -18,11 +18,16 @@ public struct KeyValueBlock {
     /// [count, kvHeads * headDim].
     public var values: UnsafePointer<Float>
     public var positions: [Int32]
+    /// The same keys already transformed by the call's scheme, when a cache keeps them (decode); nil: the
+    /// kernel transforms the keys it needs.
+    public var transformed: PretransformedKeys?
 
-    public init(keys: UnsafePointer<Float>, values: UnsafePointer<Float>, positions: [Int32]) {
+    public init(keys: UnsafePointer<Float>, values: UnsafePointer<Float>, positions: [Int32],
+                transformed: PretransformedKeys? = nil) {
         self.keys = keys
         self.values = values
         self.positions = positions
+        self.transformed = transformed
     }
 
     public var count: Int { positions.count }
@@ -30,7 +35,22 @@ public struct KeyValueBlock {
     /// Rows `range` of this block.
     public func rows(_ range: Range<Int>, width: Int) -> KeyValueBlock {
         KeyValueBlock(keys: keys + range.lowerBound * width, values: values + range.lowerBound * width,
-                      positions: Array(positions[range]))
+                      positions: Array(positions[range]), transformed: transformed?.rows(from: range.lowerBound, width: width))
+    }
+}
+
+/// Keys after a scheme's key transform, one array per key class, laid out like the raw keys
+/// ([count, kvHeads * headDim], row i is the block's key i). Only for schemes whose transform is fixed
+/// (`PositionScheme.fixedKeyClasses`), so rows written when a token was cached stay valid for every later query.
+public struct PretransformedKeys {
+    /// Base of each class's rows, by key class.
+    public var classes: [Int: UnsafePointer<Float>]
+
+    public init(classes: [Int: UnsafePointer<Float>]) { self.classes = classes }
+
+    /// The same classes from row `first` on.
+    public func rows(from first: Int, width: Int) -> PretransformedKeys {
+        PretransformedKeys(classes: classes.mapValues { $0 + first * width })
     }
 }
 

@@ -28,6 +28,10 @@ public protocol PositionScheme: Sendable {
     func queryScale(_ i: Int) -> Float
     /// Called once before a pass over positions up to `maxPosition` (to grow tables); not concurrently.
     func prepare(maxPosition: Int)
+    /// The key classes of a scheme whose key transform depends only on the key, its position and the class
+    /// (never on the queries, the pass or `prepare`), so a cache may keep transformed keys (decode); nil otherwise
+    /// (GALI, consistent dynamic NTK: their key transform depends on the query's context length).
+    var fixedKeyClasses: [Int]? { get }
     /// Whether `addLogitNoise` does anything (GALI); the kernel skips the call otherwise.
     var addsLogitNoise: Bool { get }
     /// Adds noise to a tile of logits [rows, keys] (row-major, `keys` columns) before masking. Row r is
@@ -40,6 +44,7 @@ public protocol PositionScheme: Sendable {
 extension PositionScheme {
     public func keyClass(of variant: Int) -> Int { variant }
     public func queryScale(_ i: Int) -> Float { 1 }
+    public var fixedKeyClasses: [Int]? { nil }
     public var addsLogitNoise: Bool { false }
     public func addLogitNoise(_ scores: UnsafeMutablePointer<Float>, rowPositions: [Int], rowHeads: [Int],
                               keyPositions: UnsafeBufferPointer<Int32>, layer: Int) {}
@@ -69,5 +74,6 @@ public struct RotaryScheme: PositionScheme {
         table.rotate(k, position: j, into: out)
     }
     public func queryScale(_ i: Int) -> Float { logitMultiplier }
+    public var fixedKeyClasses: [Int]? { [0] }
     public func prepare(maxPosition: Int) { table.reserve(positions: maxPosition + 1) }
 }

@@ -26,6 +26,10 @@ public enum TiledAttention {
     }
 
     /// Adds the call's keys to `partial` (the queries' running state): the step of a ring, or one shard of a cache.
+    ///
+    /// Work items are (kv head, query block) pairs. When there are fewer of them than worker threads (decode:
+    /// one query token), the key blocks are split as well and each split fills its own partial, merged at the
+    /// end in split order (so the result does not depend on thread timing).
     public static func accumulate(_ call: AttentionCall, into partial: inout AttentionPartial,
                                   queryBlock: Int = defaultQueryBlock, keyBlock: Int = defaultKeyBlock) {
         let shape = call.shape
@@ -35,16 +39,27 @@ public enum TiledAttention {
         let plan = TilePlan(call, queryBlock: queryBlock, keyBlock: keyBlock)
         let keys = TransformedKeys(call, plan: plan)
         defer { keys.deallocate() }
-        let items = shape.kvHeads * plan.queryBlocks
-        partial.withRows { rows in
-            Parallel.forEachWorker(items) { nextItem in
+        let pairs = shape.kvHeads * plan.queryBlocks
+        let wanted = pairs >= Parallel.threads ? 1 : max(1, min(plan.keyBlocks, 4 * Parallel.threads / pairs))
+        let perSplit = (plan.keyBlocks + wanted - 1) / wanted
+        let splits = (plan.keyBlocks + perSplit - 1) / perSplit      // none of them empty
+        let boxes = [PartialBox(partial)] + (1..<max(1, splits)).map { _ in
+            PartialBox(AttentionPartial(tokens: partial.tokens, heads: partial.heads, headDim: partial.headDim))
+        }
+        PartialBox.withRows(of: boxes[...]) { rows in
+            Parallel.forEachWorker(pairs * splits) { nextItem in
                 let kernel = TileKernel(call, plan: plan, keys: keys)
                 defer { kernel.deallocate() }
                 while let item = nextItem() {
-                    kernel.run(kvHead: item / plan.queryBlocks, queryBlock: item % plan.queryBlocks, rows: rows)
+                    let split = item / pairs, pair = item % pairs
+                    let blocks = (split * perSplit)..<min(plan.keyBlocks, (split + 1) * perSplit)
+                    kernel.run(kvHead: pair / plan.queryBlocks, queryBlock: pair % plan.queryBlocks, keyBlocks: blocks,
+                               rows: rows[split])
                 }
             }
         }
+        partial = boxes[0].partial
+        for other in boxes.dropFirst() { partial.merge(other.partial) }
     }
 
     /// Arrays in, array out: for tests and benchmarks.
@@ -57,6 +72,19 @@ public enum TiledAttention {
                                  shape: shape, scheme: scheme, scale: scale, window: window, layer: layer) { call in
             output.withUnsafeMutableBufferPointer { attend(call, output: $0.baseAddress!, queryBlock: queryBlock, keyBlock: keyBlock) }
         }
+    }
+}
+
+/// One key split's partial, a reference so that every split's rows can be borrowed at once.
+private final class PartialBox {
+    var partial: AttentionPartial
+    init(_ partial: AttentionPartial) { self.partial = partial }
+
+    /// Raw rows of every box (valid only inside `body`).
+    static func withRows(of boxes: ArraySlice<PartialBox>, collected: [AttentionPartial.Rows] = [],
+                         _ body: ([AttentionPartial.Rows]) -> Void) {
+        guard let first = boxes.first else { body(collected); return }
+        first.partial.withRows { rows in withRows(of: boxes.dropFirst(), collected: collected + [rows], body) }
     }
 }
 
@@ -106,13 +134,16 @@ struct TilePlan {
     }
 }
 
-/// The call's keys transformed once per key class (only in the key blocks that need that class), laid out
-/// [class slot, kv head, key, headDim].
+/// The call's keys transformed once per key class (only in the key blocks that need that class), each class
+/// laid out like the raw keys [key, kv head, headDim]. When the block carries the classes already transformed
+/// (a decode cache), they are used as they are.
 struct TransformedKeys {
-    let base: UnsafeMutablePointer<Float>
-    /// Slot of each key class in `base` (classes are small integers).
+    /// Base of each class's rows, by slot; owned when computed here.
+    let bases: [UnsafePointer<Float>]
+    let owned: UnsafeMutablePointer<Float>?
+    /// Slot of each key class in `bases` (classes are small integers).
     let slots: [Int]
-    let kvHeads: Int, count: Int, headDim: Int
+    let rowStride: Int, headDim: Int
 
     init(_ call: AttentionCall, plan: TilePlan) {
         let shape = call.shape, d = shape.headDim, S = call.keys.count
@@ -120,29 +151,35 @@ struct TransformedKeys {
         var slots = [Int](repeating: -1, count: (classes.last ?? 0) + 1)
         for (slot, cls) in classes.enumerated() { slots[cls] = slot }
         self.slots = slots
-        kvHeads = shape.kvHeads
-        count = S
         headDim = d
-        base = UnsafeMutablePointer<Float>.allocate(capacity: max(1, classes.count * shape.kvHeads * S * d))
-        let kvStride = shape.kvHeads * d
-        let this = self
+        rowStride = shape.kvHeads * d
+        if let given = call.keys.transformed, classes.allSatisfy({ given.classes[$0] != nil }) {
+            bases = classes.map { given.classes[$0]! }
+            owned = nil
+            return
+        }
+        let storage = UnsafeMutablePointer<Float>.allocate(capacity: max(1, classes.count * S * rowStride))
+        owned = storage
+        bases = classes.indices.map { UnsafePointer(storage + $0 * S * shape.kvHeads * d) }
+        let stride = rowStride
         Parallel.forEach(plan.keyBlocks) { kb in
             for cls in plan.keyClasses[kb] {
+                let out = storage + slots[cls] * S * stride
                 for j in plan.keyRange(kb, count: S) {
                     for g in 0..<shape.kvHeads {
-                        call.scheme.transformKey(call.keys.keys + j * kvStride + g * d, position: Int(call.keys.positions[j]),
-                                                 keyClass: cls, into: this.row(keyClass: cls, kvHead: g, key: j))
+                        call.scheme.transformKey(call.keys.keys + j * stride + g * d, position: Int(call.keys.positions[j]),
+                                                 keyClass: cls, into: out + j * stride + g * d)
                     }
                 }
             }
         }
     }
 
-    func row(keyClass: Int, kvHead g: Int, key j: Int) -> UnsafeMutablePointer<Float> {
-        base + ((slots[keyClass] * kvHeads + g) * count + j) * headDim
+    func row(keyClass: Int, kvHead g: Int, key j: Int) -> UnsafePointer<Float> {
+        bases[slots[keyClass]] + j * rowStride + g * headDim
     }
 
-    func deallocate() { base.deallocate() }
+    func deallocate() { owned?.deallocate() }
 }
 
 /// Runs the tiles of one (kv head, query block) item: its query rows against every visible key block.
@@ -185,7 +222,8 @@ final class TileKernel {
         return b
     }
 
-    func run(kvHead g: Int, queryBlock qb: Int, rows: AttentionPartial.Rows) {
+    /// Key blocks `keyBlocks` only (a split of the keys; all of them unless the call is split).
+    func run(kvHead g: Int, queryBlock qb: Int, keyBlocks: Range<Int>, rows: AttentionPartial.Rows) {
         let shape = call.shape, d = shape.headDim, group = shape.groupSize
         let T = call.queryPositions.count, S = call.keys.count
         let t0 = qb * plan.queryBlock, t1 = min(T, t0 + plan.queryBlock)
@@ -211,18 +249,19 @@ final class TileKernel {
             return q
         }
 
-        for kb in 0..<plan.keyBlocks {
+        for kb in keyBlocks {
             guard let variants = plan.variants[qb * plan.keyBlocks + kb] else { continue }
             let j0 = kb * plan.keyBlock, n = min(S, j0 + plan.keyBlock) - j0
             if variants.count == 1 {
                 let v = variants[0]
                 BLAS.matmulTransposedB(m: rowCount, n: n, k: d, a: queries(v), lda: d,
-                                       b: keys.row(keyClass: call.scheme.keyClass(of: v), kvHead: g, key: j0), ldb: d, c: scores, ldc: n)
+                                       b: keys.row(keyClass: call.scheme.keyClass(of: v), kvHead: g, key: j0), ldb: keys.rowStride,
+                                       c: scores, ldc: n)
             } else {
                 for v in variants {
                     BLAS.matmulTransposedB(m: rowCount, n: n, k: d, a: queries(v), lda: d,
-                                           b: keys.row(keyClass: call.scheme.keyClass(of: v), kvHead: g, key: j0), ldb: d,
-                                           c: buffer(&variantScores, v, size: maxRows * plan.keyBlock), ldc: n)
+                                           b: keys.row(keyClass: call.scheme.keyClass(of: v), kvHead: g, key: j0),
+                                           ldb: keys.rowStride, c: buffer(&variantScores, v, size: maxRows * plan.keyBlock), ldc: n)
                 }
                 for r in 0..<rowCount {
                     let i = rowPositions[r]

@@ -97,6 +97,7 @@ public final class DistributedSequence: TokenSequence {
         let owner = counts.indices.min { counts[$0] < counts[$1] }!   // smallest shard, lowest rank on ties
         let position = Int32(length)
         let backend = DecodeBackend(communicator: communicator, timeout: timeout)
+        cache.keepsTransformedKeys = true
         let hidden = try model.forward(tokens: [token], positions: [position], cache: cache, attention: backend,
                                        appendToCache: communicator.rank == owner)
         counts[owner] += 1

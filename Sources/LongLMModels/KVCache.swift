@@ -9,15 +9,23 @@ public final class KVCache {
     public private(set) var positions: [Int32] = []
     /// How this sequence's global layers place queries and keys (nil: the model's own RoPE). Fixed for the
     /// life of the sequence, because schemes such as GALI and dynamic NTK depend on the prompt length.
-    public var globalScheme: (any PositionScheme)?
+    public var globalScheme: (any PositionScheme)? { didSet { transformedKeys = Array(repeating: nil, count: layerCount) } }
     var keys: [[Float]]
     var values: [[Float]]
+    /// Decode only: when true, the global layers also keep their keys transformed by `globalScheme` (if its key
+    /// transform is fixed, `PositionScheme.fixedKeyClasses`), so a decode step transforms its one new key
+    /// instead of the whole cache. Costs one more copy of those layers' keys per key class; prefill-only runs
+    /// (perplexity, logits) leave it off.
+    public var keepsTransformedKeys = false
+    /// Per layer, the transformed keys kept for decode (nil: none).
+    var transformedKeys: [TransformedKeyRows?]
 
     public init(config: ModelConfig, reserve: Int = 0) {
         layerCount = config.layerCount
         rowWidth = config.kvHeads * config.headDim
         keys = Array(repeating: [], count: layerCount)
         values = Array(repeating: [], count: layerCount)
+        transformedKeys = Array(repeating: nil, count: layerCount)
         if reserve > 0 {
             for l in 0..<layerCount {
                 keys[l].reserveCapacity(reserve * rowWidth)
@@ -36,6 +44,67 @@ public final class KVCache {
     func append(layer: Int, keys k: UnsafePointer<Float>, values v: UnsafePointer<Float>, rows: Int) {
         keys[layer].append(contentsOf: UnsafeBufferPointer(start: k, count: rows * rowWidth))
         values[layer].append(contentsOf: UnsafeBufferPointer(start: v, count: rows * rowWidth))
+    }
+
+    /// The layer's keys transformed by `scheme` for every cached row, kept up to date, or nil when this cache
+    /// does not keep them (`keepsTransformedKeys`) or the scheme's key transform is not fixed.
+    func transformedKeys(layer: Int, scheme: any PositionScheme, shape: AttentionShape) -> PretransformedKeys? {
+        guard keepsTransformedKeys, let classes = scheme.fixedKeyClasses else { return nil }
+        let kept = transformedKeys[layer] ?? TransformedKeyRows(classes: classes, rowWidth: rowWidth)
+        transformedKeys[layer] = kept
+        if kept.count < count {
+            scheme.prepare(maxPosition: Int(positions.max()!))
+            keys[layer].withUnsafeBufferPointer { kept.extend(keys: $0.baseAddress!, positions: positions, scheme: scheme, shape: shape) }
+        }
+        return kept.view
+    }
+}
+
+/// Keys after a fixed key transform, one growing array per key class, laid out like the raw keys.
+final class TransformedKeyRows {
+    let classes: [Int]
+    let rowWidth: Int
+    private(set) var count = 0
+    private var capacity = 0
+    private var storage: [UnsafeMutablePointer<Float>]
+
+    init(classes: [Int], rowWidth: Int) {
+        self.classes = classes
+        self.rowWidth = rowWidth
+        storage = classes.map { _ in UnsafeMutablePointer<Float>.allocate(capacity: 1) }
+    }
+
+    deinit { storage.forEach { $0.deallocate() } }
+
+    var view: PretransformedKeys {
+        PretransformedKeys(classes: Dictionary(uniqueKeysWithValues: zip(classes, storage.map { UnsafePointer($0) })))
+    }
+
+    /// Transforms raw rows count..<positions.count and appends them.
+    func extend(keys: UnsafePointer<Float>, positions: [Int32], scheme: any PositionScheme, shape: AttentionShape) {
+        let total = positions.count, first = count, d = shape.headDim, width = rowWidth
+        if total > capacity {
+            let grown = max(total, capacity * 2, 64)
+            storage = storage.map { old in
+                let new = UnsafeMutablePointer<Float>.allocate(capacity: grown * width)
+                new.update(from: old, count: first * width)
+                old.deallocate()
+                return new
+            }
+            capacity = grown
+        }
+        let targets = zip(classes, storage).map { ($0, $1) }
+        Parallel.forRanges(total - first, minimumPerChunk: 256) { range in
+            for (cls, out) in targets {
+                for j in (first + range.lowerBound)..<(first + range.upperBound) {
+                    for g in 0..<shape.kvHeads {
+                        scheme.transformKey(keys + j * width + g * d, position: Int(positions[j]), keyClass: cls,
+                                            into: out + j * width + g * d)
+                    }
+                }
+            }
+        }
+        count = total
     }
 
 }

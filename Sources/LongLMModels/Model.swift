@@ -140,8 +140,12 @@ public final class TransformerModel: @unchecked Sendable {
                     // An empty cache still needs valid pointers (a rank without tokens joins the exchange).
                     let empty = [Float](repeating: 0, count: 1)
                     try empty.withUnsafeBufferPointer { placeholder in
+                        // Decode keeps the global layers' keys transformed (sliding layers transform only their window).
+                        let transformed = sliding || keys.isEmpty ? nil
+                            : cache.transformedKeys(layer: l, scheme: globalScheme, shape: c.attentionShape)
                         let block = KeyValueBlock(keys: keys.baseAddress ?? placeholder.baseAddress!,
-                                                  values: values.baseAddress ?? placeholder.baseAddress!, positions: cache.positions)
+                                                  values: values.baseAddress ?? placeholder.baseAddress!, positions: cache.positions,
+                                                  transformed: transformed)
                         try backend.attend(AttentionCall(queries: q.pointer, queryPositions: positions, keys: block,
                                                          shape: c.attentionShape, scheme: sliding ? slidingScheme : globalScheme,
                                                          scale: c.attentionScale, window: sliding ? c.slidingWindow : nil, layer: l),

@@ -58,6 +58,62 @@ final class TiledAttentionTests: XCTestCase {
         XCTAssertLessThan(relativeError(Case(T: 9, S: 70, heads: 4, kvHeads: 2, d: 16, window: 20, qBlock: 4, kBlock: 32), pairing: .halves), 1e-5)
     }
 
+    func testDecodeSplitAcrossKeyBlocksMatchesReference() {
+        // One query token and one kv head give fewer work items than threads, so the keys are split and each
+        // split's partial is merged; with 4 threads the 300 keys in blocks of 16 make 16 splits.
+        let saved = Parallel.threads
+        Parallel.threads = 4
+        defer { Parallel.threads = saved }
+        XCTAssertLessThan(relativeError(Case(T: 1, S: 300, heads: 3, kvHeads: 1, d: 16, window: nil, qBlock: 4, kBlock: 16), pairing: .halves), 1e-5)
+        XCTAssertLessThan(relativeError(Case(T: 2, S: 300, heads: 2, kvHeads: 1, d: 8, window: 40, qBlock: 4, kBlock: 16), pairing: .adjacent), 1e-5)
+        XCTAssertLessThan(relativeError(Case(T: 1, S: 300, heads: 2, kvHeads: 1, d: 8, window: nil, qBlock: 4, kBlock: 16),
+                                        pairing: .halves, shuffleKeys: true), 1e-5)
+    }
+
+    func testPretransformedKeysGiveExactlyTheKernelsOwnTransform() {
+        // A decode cache hands the kernel keys it transformed when they were cached; the output is bit for bit the
+        // output of the kernel transforming them itself, for a two-class scheme (SelfExtend) and a plain one.
+        var rng = SplitMix(seed: 11)
+        let d = 16, kvHeads = 2, S = 150, T = 3
+        let shape = AttentionShape(heads: 4, kvHeads: kvHeads, headDim: d)
+        let q = randomArray(T * 4 * d, &rng), k = randomArray(S * kvHeads * d, &rng), v = randomArray(S * kvHeads * d, &rng)
+        let keyPositions = (0..<Int32(S)).map { $0 }, queryPositions = (0..<Int32(T)).map { Int32(S - T) + $0 }
+        let table = standardTable(d: d)
+        for scheme in [SelfExtend(groupSize: 4, window: 16, table: table), RotaryScheme(table: table)] as [any PositionScheme] {
+            scheme.prepare(maxPosition: S)
+            let classes = scheme.fixedKeyClasses!
+            // Class c's rows at offset c * rowsPerClass of one array.
+            let rowsPerClass = S * kvHeads * d
+            var transformed = [Float](repeating: 0, count: classes.count * rowsPerClass)
+            transformed.withUnsafeMutableBufferPointer { out in
+                k.withUnsafeBufferPointer { raw in
+                    for (c, cls) in classes.enumerated() {
+                        for j in 0..<S {
+                            for g in 0..<kvHeads {
+                                scheme.transformKey(raw.baseAddress! + (j * kvHeads + g) * d, position: j, keyClass: cls,
+                                                    into: out.baseAddress! + c * rowsPerClass + (j * kvHeads + g) * d)
+                            }
+                        }
+                    }
+                }
+            }
+            var plain = [Float](repeating: .nan, count: T * 4 * d), given = plain
+            TiledAttention.attend(queries: q, queryPositions: queryPositions, keys: k, values: v, keyPositions: keyPositions,
+                                  shape: shape, scheme: scheme, scale: 0.25, window: nil, output: &plain, queryBlock: 2, keyBlock: 32)
+            AttentionCall.withArrays(queries: q, queryPositions: queryPositions, keys: k, values: v, keyPositions: keyPositions,
+                                     shape: shape, scheme: scheme, scale: 0.25, window: nil) { call in
+                transformed.withUnsafeBufferPointer { rows in
+                    var call = call
+                    call.keys.transformed = PretransformedKeys(classes: Dictionary(uniqueKeysWithValues: classes.enumerated().map {
+                        ($0.element, rows.baseAddress! + $0.offset * rowsPerClass)
+                    }))
+                    given.withUnsafeMutableBufferPointer { TiledAttention.attend(call, output: $0.baseAddress!, queryBlock: 2, keyBlock: 32) }
+                }
+            }
+            XCTAssertEqual(plain, given, scheme.name)
+        }
+    }
+
     func testKeyOrderDoesNotChangeTheResult() {
         // Masking is by position, so shuffled keys (as a ring delivers them) give the same answer.
         XCTAssertLessThan(relativeError(Case(T: 30, S: 30, heads: 2, kvHeads: 1, d: 16, window: 9, qBlock: 8, kBlock: 8),

@@ -34,6 +34,38 @@ final class ContextMethodTests: XCTestCase {
         }
     }
 
+    func testDecodeWithKeptTransformedKeysEqualsTransformingTheWholeCacheEachStep() throws {
+        // Decode keeps the global layers' keys transformed (one new key per step); the logits are bit for bit those
+        // of a cache that transforms every key at every step. GALI's keys are not fixed, so it keeps none.
+        let loaded = try ModelLoader.load(path: Fixtures.path("hf-tiny/llama-gqa-tied-bf16"))
+        let prompt = Array(try Fixtures.ints("hf-tiny/llama-gqa-tied-bf16/prompt.npy").prefix(150))
+        let gali = try ContextMethod(name: "gali", given: MethodArguments(), config: loaded.model.config)
+        for method in Self.methods + [gali] {
+            var generator = Generator(model: loaded.model, prefillChunk: 64)
+            generator.method = method
+            var logits: [[[Float]]] = []
+            for keeps in [false, true] {
+                let cache = try generator.makeCache(promptLength: prompt.count)
+                try generator.prefill(prompt, cache: cache)
+                cache.keepsTransformedKeys = keeps
+                var steps: [[Float]] = []
+                for token in prompt.prefix(4) {
+                    let hidden = try loaded.model.forward(tokens: [token], cache: cache)
+                    steps.append(loaded.model.logits(hidden: hidden, rows: 0..<1).array)
+                }
+                let kept = cache.transformedKeys.compactMap { $0 }
+                if keeps && method.name != "gali" {
+                    XCTAssertEqual(kept.count, loaded.model.config.layerCount, "\(method)")
+                    XCTAssertTrue(kept.allSatisfy { $0.count == cache.count }, "\(method)")
+                } else {
+                    XCTAssertTrue(kept.isEmpty, "\(method)")
+                }
+                logits.append(steps)
+            }
+            XCTAssertEqual(logits[0], logits[1], "\(method)")
+        }
+    }
+
     func testGALIResultDoesNotDependOnThePrefillBatchSize() throws {
         // GALI's context length per row comes from its own chunk schedule, not from how the engine batches
         // the prompt; so any prefill batching gives the same logits (noise included: it is keyed by position).

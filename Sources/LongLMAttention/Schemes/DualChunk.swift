@@ -54,5 +54,6 @@ public struct DualChunk: PositionScheme {
         table.rotate(k, position: j % chunkLength, into: out)
     }
 
+    public var fixedKeyClasses: [Int]? { [0] }
     public func prepare(maxPosition: Int) { table.reserve(positions: chunkSize + 1) }
 }

@@ -49,5 +49,7 @@ public struct DynamicNTK: PositionScheme {
     public func transformKey(_ k: UnsafePointer<Float>, position j: Int, keyClass: Int, into out: UnsafeMutablePointer<Float>) {
         rows.rotate(k, position: j, into: out)
     }
+    /// A key keeps the base of its own epoch (fixed once the prompt length is).
+    public var fixedKeyClasses: [Int]? { [0] }
     public func prepare(maxPosition: Int) { rows.reserve(positions: maxPosition + 1) }
 }

@@ -28,6 +28,7 @@ public struct LogNScaling: PositionScheme {
         base.transformKey(k, position: j, keyClass: keyClass, into: out)
     }
     public func prepare(maxPosition: Int) { base.prepare(maxPosition: maxPosition) }
+    public var fixedKeyClasses: [Int]? { base.fixedKeyClasses }
     public var addsLogitNoise: Bool { base.addsLogitNoise }
     public func addLogitNoise(_ scores: UnsafeMutablePointer<Float>, rowPositions: [Int], rowHeads: [Int],
                               keyPositions: UnsafeBufferPointer<Int32>, layer: Int) {

@@ -43,5 +43,6 @@ public struct SelfExtend: PositionScheme {
         table.rotate(k, position: keyClass == Self.neighbour ? j : groupedKeyPosition(j), into: out)
     }
 
+    public var fixedKeyClasses: [Int]? { [Self.neighbour, Self.grouped] }
     public func prepare(maxPosition: Int) { table.reserve(positions: maxPosition + 1) }
 }

@@ -32,6 +32,7 @@ public final class LocalSequence: TokenSequence {
     }
 
     public func decode(_ token: Int32) throws -> [Float]? {
+        cache.keepsTransformedKeys = true
         let hidden = try generator.model.forward(tokens: [token], cache: cache)
         return generator.model.logits(hidden: hidden, rows: 0..<1).array
     }
