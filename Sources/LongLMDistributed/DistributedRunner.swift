@@ -76,9 +76,7 @@ public final class DistributedRunner: SequenceRunner {
         let sequence = try DistributedSequence(model: model, communicator: communicator, layout: layout, method: method,
                                                promptLength: promptLength, timeout: timeout)
         lastStatistics = sequence.statistics
-        if let progress {
-            sequence.onLayer = { layer, layers in progress(promptLength * (layer + 1) / layers, promptLength) }
-        }
+        sequence.onPrefillProgress = progress
         return sequence
     }
 

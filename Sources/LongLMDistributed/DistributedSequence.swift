@@ -41,8 +41,10 @@ public final class DistributedSequence: TokenSequence {
         return token
     }
 
-    /// Called on every rank after each layer of the prefill with (layer, layers).
-    public var onLayer: ((Int, Int) -> Void)?
+    /// Called on every rank after each layer of the prefill with (done, total) in prompt tokens, `done` weighted
+    /// by the work of the layers so far (`PrefillWork`: a global layer at long context counts for far more than a
+    /// sliding-window one).
+    public var onPrefillProgress: ((Int, Int) -> Void)?
 
     /// Runs the prompt (the same ids on every rank) and returns the logits of its last position on rank 0
     /// (nil on the other ranks).
@@ -63,7 +65,11 @@ public final class DistributedSequence: TokenSequence {
         let mine = shards[rank]
         var ringAttention = RingAttention(communicator: communicator, stepTimeout: timeout)
         ringAttention.statistics = statistics
-        let ring = RingBackend(ring: ringAttention, shards: shards, layers: model.config.layerCount, onLayer: onLayer)
+        let work = PrefillWork(config: model.config, promptLength: tokens.count)
+        let onLayer = onPrefillProgress.map { report in
+            { (layer: Int) in report(work.tokens(atFraction: work.fraction(afterLayers: layer + 1)), tokens.count) }
+        }
+        let ring = RingBackend(ring: ringAttention, shards: shards, onLayer: onLayer)
         let hidden = try model.forward(tokens: mine.map { tokens[Int($0)] }, positions: mine, cache: cache, attention: ring)
         length = tokens.count
         return (hidden, mine)
@@ -125,11 +131,10 @@ public final class DistributedSequence: TokenSequence {
 struct RingBackend: AttentionBackend {
     let ring: RingAttention
     let shards: [[Int32]]
-    let layers: Int
-    let onLayer: ((Int, Int) -> Void)?
+    let onLayer: ((Int) -> Void)?
     func attend(_ call: AttentionCall, output: UnsafeMutablePointer<Float>) throws {
         try ring.attend(call, shards: shards, output: output)
-        onLayer?(call.layer, layers)
+        onLayer?(call.layer)
     }
 }
 

@@ -43,9 +43,7 @@ struct PromptRun {
             try DistributedSequence(model: loaded.model, communicator: job.communicator, layout: parallelOptions.layout,
                                     method: method, promptLength: ids.count, timeout: parallelOptions.stepTimeout)
         }
-        if job.rank == 0, let report = prefillProgress(total: ids.count, quiet: quiet) {
-            sequence.onLayer = { layer, layers in report(ids.count * (layer + 1) / layers, ids.count) }
-        }
+        if job.rank == 0 { sequence.onPrefillProgress = prefillProgress(total: ids.count, quiet: quiet) }
         (self.loaded, self.ids, self.method, self.sequence, self.job) = (loaded, ids, method, sequence, job)
     }
 

@@ -10,7 +10,8 @@ public struct Generator {
     public var enforcesMaximumLength = true
     /// Tokens per forward call during prefill (bounds activation memory; the KV cache holds the rest).
     public var prefillChunk: Int
-    /// Called after each prefill chunk with (tokens done, total).
+    /// Called after each prefill chunk with (done, total) in prompt tokens, `done` weighted by the work so far
+    /// (`PrefillWork`: later chunks attend over more keys and count for more).
     public var onPrefillProgress: ((Int, Int) -> Void)?
 
     public init(model: TransformerModel, prefillChunk: Int = 1024) {
@@ -33,13 +34,14 @@ public struct Generator {
         guard !tokens.isEmpty else { throw TransformerModel.ForwardError.emptyInput }
         var last: FloatBuffer? = nil
         var start = 0
+        let work = PrefillWork(config: model.config, promptLength: tokens.count)
         while start < tokens.count {
             let end = min(tokens.count, start + prefillChunk)
             let hidden = try model.forward(tokens: Array(tokens[start..<end]), cache: cache)
             try eachChunk(hidden, start)
             last = hidden
             start = end
-            onPrefillProgress?(start, tokens.count)
+            onPrefillProgress?(work.tokens(atFraction: work.fraction(afterTokens: start)), tokens.count)
         }
         return last!
     }
