@@ -10,7 +10,7 @@ struct WordTokenizer: Tokenizer {
     var eosToken: Int32? { 2 }
     var endOfGenerationTokens: Set<Int32> { [2] }
     var addsBOS: Bool { true }
-    func encode(_ text: String, addSpecial: Bool) -> [Int32] {
+    func encode(_ text: String, addSpecial: Bool, parseSpecial: Bool) -> [Int32] {
         (addSpecial ? [1] : []) + text.split(separator: " ").map { Int32(abs($0.hashValue) % 900_000 + 10) }
     }
     func decode(_ ids: [Int32]) -> String { ids.map(String.init).joined(separator: " ") }
