@@ -1,9 +1,10 @@
 import Foundation
 
 /// One line of a batch jobs file: `{"id": "...", "document": "..." | "document_path": "...", "prompt": "...{document}...",
-/// "max_new_tokens": N, "options": {...} | "..."}`. `options` are the command's method options for this job
-/// (`{"method": "selfextend", "group_size": 8}` or `"--method selfextend --group-size 8"`); when given they
-/// replace the command line's method options.
+/// "max_new_tokens": N, "options": {...} | "...", "chat": true, "system": "..."}`. `options` are the command's method
+/// options for this job (`{"method": "selfextend", "group_size": 8}` or `"--method selfextend --group-size 8"`); when
+/// given they replace the command line's method options. `chat` asks the prompt as one user turn in the model's chat
+/// template, after `system` if given; both default to the command line's `--chat` and `--system`.
 public struct BatchJob: Equatable {
     /// Tokens to generate for a job that does not say (the command's default).
     public static let defaultMaxNewTokens = 64
@@ -13,6 +14,9 @@ public struct BatchJob: Equatable {
     public var maxNewTokens: Int?
     /// Method options as command-line arguments, nil when the job has none.
     public var options: [String]?
+    /// Whether to ask the prompt as a chat turn, and the system prompt; nil when the job does not say.
+    public var chat: Bool?
+    public var system: String?
 
     public struct Failure: Error, CustomStringConvertible {
         /// The job's id when the line has one.
@@ -37,7 +41,7 @@ public struct BatchJob: Equatable {
             throw Failure(id: nil, message: "the job has no \"id\" string")
         }
         func failure(_ message: String) -> Failure { Failure(id: id, message: message) }
-        let known: Set<String> = ["id", "document", "document_path", "prompt", "max_new_tokens", "options"]
+        let known: Set<String> = ["id", "document", "document_path", "prompt", "max_new_tokens", "options", "chat", "system"]
         if let unknown = object.keys.filter({ !known.contains($0) }).sorted().first {
             throw failure("unknown field \"\(unknown)\" (known: \(known.sorted().joined(separator: ", ")))")
         }
@@ -88,6 +92,17 @@ public struct BatchJob: Equatable {
             }
         default: throw failure("\"options\" must be an object or a string")
         }
-        return BatchJob(id: id, text: text, maxNewTokens: maxNewTokens, options: options)
+        var chat: Bool?
+        if let value = object["chat"] {
+            guard isJSONBoolean(value), let flag = value as? Bool else { throw failure("\"chat\" must be true or false") }
+            chat = flag
+        }
+        var system: String?
+        if let value = object["system"] {
+            // "" would be a system turn with nothing in it; leaving the field out is how to ask for none.
+            guard let text = value as? String, !text.isEmpty else { throw failure("\"system\" must be a non-empty string") }
+            system = text
+        }
+        return BatchJob(id: id, text: text, maxNewTokens: maxNewTokens, options: options, chat: chat, system: system)
     }
 }

@@ -79,13 +79,17 @@ public struct HaystackPrompt: Sendable {
 
     /// Builds a prompt of about `length` tokens (within half a sentence) with the needle at `depth` (0: right
     /// after the introduction, 1: right before the question), placed at the sentence boundary nearest to it.
-    public static func build(_ recipe: HaystackRecipe, tokenizer: any Tokenizer, length: Int, depth: Double) throws -> HaystackPrompt {
+    /// With `chat`, the whole prompt is the content of one user turn: the turn's opening (BOS included) comes
+    /// before the introduction and its close, with the assistant's turn opened, after the question.
+    public static func build(_ recipe: HaystackRecipe, tokenizer: any Tokenizer, length: Int, depth: Double,
+                             chat: ChatFrame? = nil) throws -> HaystackPrompt {
         guard (0...1).contains(depth) else { throw Failure.badDepth(depth) }
         let sentences = recipe.sentences.map { tokenizer.encode(" " + $0, addSpecial: false) }.filter { !$0.isEmpty }
         guard !sentences.isEmpty else { throw Failure.emptyHaystack }
-        let introduction = tokenizer.encode(recipe.introduction, addSpecial: true)
+        let introduction = chat.map { $0.prefix + tokenizer.encode(recipe.introduction, addSpecial: false) }
+            ?? tokenizer.encode(recipe.introduction, addSpecial: true)
         let needle = tokenizer.encode(" " + recipe.needle, addSpecial: false)
-        let question = tokenizer.encode(" " + recipe.question, addSpecial: false)
+        let question = tokenizer.encode(" " + recipe.question, addSpecial: false) + (chat?.suffix ?? [])
         let fixed = introduction.count + needle.count + question.count
         guard length > fixed else { throw Failure.tooShort(requested: length, minimum: fixed + 1) }
 

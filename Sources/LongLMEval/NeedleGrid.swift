@@ -1,4 +1,5 @@
 import Foundation
+import LongLMModels
 
 /// A needle-in-a-haystack evaluation: what defines its cells, and the lengths x depths grid of scores, from
 /// an earlier run's records and the cells run since.
@@ -21,9 +22,11 @@ public struct NeedleSetup {
     public var sentences: [String]
     public var maxNewTokens: Int
     public var seed: UInt64
+    /// The prompt as one user turn of this chat format; nil: a plain prompt.
+    public var chat: ChatTurn?
 
     public init(model: String, method: String, needle: String, question: String, answer: String, haystackName: String,
-                sentences: [String], maxNewTokens: Int, seed: UInt64) {
+                sentences: [String], maxNewTokens: Int, seed: UInt64, chat: ChatTurn? = nil) {
         self.model = model
         self.method = method
         self.needle = needle
@@ -33,6 +36,7 @@ public struct NeedleSetup {
         self.sentences = sentences
         self.maxNewTokens = maxNewTokens
         self.seed = seed
+        self.chat = chat
     }
 
     public var recipe: HaystackRecipe {
@@ -46,7 +50,7 @@ public struct NeedleSetup {
                    "question": .text(question), "expected": .text(answer),
                    "haystack_fingerprint": .text(fingerprint(([Self.introduction] + sentences).joined(separator: "\n"))),
                    "max_new_tokens": .integer(maxNewTokens), "seed": .text(String(seed)),
-                   "length": .integer(length), "depth": .number(depth)])
+                   "length": .integer(length), "depth": .number(depth)]).appendingChat(chat)
     }
 }
 

@@ -1,5 +1,6 @@
 import Foundation
 import LongLMCore
+import LongLMModels
 
 /// A passkey evaluation: which trials it runs (a key and a depth for each length and trial index), and
 /// which of them an earlier run's records already answer.
@@ -15,8 +16,10 @@ public struct PasskeyRun {
     public var trials: Int
     /// Depths cycled over the trials; nil spreads them evenly.
     public var depths: [Double]?
+    /// The prompt as one user turn of this chat format; nil: a plain prompt.
+    public var chat: ChatTurn?
 
-    public init(model: String, method: String, seed: UInt64, maxNewTokens: Int, trials: Int, depths: [Double]?) {
+    public init(model: String, method: String, seed: UInt64, maxNewTokens: Int, trials: Int, depths: [Double]?, chat: ChatTurn? = nil) {
         precondition(trials >= 1 && depths?.isEmpty != true)
         self.model = model
         self.method = method
@@ -24,6 +27,7 @@ public struct PasskeyRun {
         self.maxNewTokens = maxNewTokens
         self.trials = trials
         self.depths = depths
+        self.chat = chat
     }
 
     public struct Trial: Equatable {
@@ -54,7 +58,7 @@ public struct PasskeyRun {
     public func key(of trial: Trial) -> ResultKey {
         ResultKey(["kind": .text("passkey"), "model": .text(model), "method": .text(method), "seed": .text(String(seed)),
                    "max_new_tokens": .integer(maxNewTokens), "length": .integer(trial.length), "trial": .integer(trial.index),
-                   "depth": .number(trial.depth), "key": .text(trial.key)])
+                   "depth": .number(trial.depth), "key": .text(trial.key)]).appendingChat(chat)
     }
 
     /// The latest earlier record of this trial, if any.

@@ -1,4 +1,5 @@
 import Foundation
+import LongLMModels
 
 /// The fields that define one result of an evaluation (a passkey trial, a needle cell): a rerun reuses a
 /// record of an earlier run only when the record has every one of them, equal. Anything that changes the
@@ -8,6 +9,9 @@ public struct ResultKey {
         case text(String)
         case integer(Int)
         case number(Double)
+        /// A JSON boolean. `false` also matches a record without the field: a setting added later (chat) is off
+        /// in the records written before it existed.
+        case flag(Bool)
     }
     public private(set) var fields: [(name: String, value: Value)]
 
@@ -33,6 +37,7 @@ public struct ResultKey {
             case .text(let s): object[name] = s
             case .integer(let n): object[name] = n
             case .number(let x): object[name] = x
+            case .flag(let b): object[name] = b
             }
         }
         return object
@@ -45,8 +50,18 @@ public struct ResultKey {
             case .integer(let n): return !isJSONBoolean(record[name]) && record[name] as? Int == n
             // A JSON round trip keeps a double exactly; the slack only forgives a writer that rounds its last digit.
             case .number(let x): return (record[name] as? Double).map { abs($0 - x) <= 1e-12 * max(1, abs(x)) } ?? false
+            case .flag(let b): return isJSONBoolean(record[name]) ? record[name] as? Bool == b : !b && record[name] == nil
             }
         }
+    }
+}
+
+extension ResultKey {
+    /// The key with how the prompt was asked: "chat" (false for a plain prompt) and, for a chat turn, its
+    /// "chat_template" and "system" ("" without one), so chat and plain runs never answer for each other.
+    public func appendingChat(_ turn: ChatTurn?) -> ResultKey {
+        guard let turn else { return appending(["chat": .flag(false)]) }
+        return appending(["chat": .flag(true), "chat_template": .text(turn.template.name), "system": .text(turn.system ?? "")])
     }
 }
 

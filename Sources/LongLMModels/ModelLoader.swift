@@ -7,6 +7,8 @@ public struct LoadedModel {
     public let format: String
     public let model: TransformerModel
     public let tokenizer: (any Tokenizer)?
+    /// The chat template text the file carries, nil when it has none (`ChatTemplate.text(gguf:)`).
+    public let chatTemplateText: String?
 }
 
 public enum ModelLoader {
@@ -38,7 +40,8 @@ public enum ModelLoader {
             try naming(file: path) { try config.check(against: file, naming: .gguf) }
             let tokenizer = try TokenizerLoader.load(gguf: file)
             let model = try TransformerModel(config: config, source: file, naming: .gguf)
-            return LoadedModel(path: path, format: "GGUF v\(file.version)", model: model, tokenizer: tokenizer)
+            return LoadedModel(path: path, format: "GGUF v\(file.version)", model: model, tokenizer: tokenizer,
+                               chatTemplateText: ChatTemplate.text(gguf: file))
         case .huggingFace:
             let config = try hfConfig(directory: path)
             let shards = try FileManager.default.contentsOfDirectory(atPath: path)
@@ -52,7 +55,7 @@ public enum ModelLoader {
                 ? try TokenizerLoader.load(tokenizerJSON: tokenizerPath, configDirectory: path) : nil
             let model = try TransformerModel(config: config, source: checkpoint, naming: .huggingFace)
             return LoadedModel(path: path, format: "safetensors (\(shards.count) file\(shards.count == 1 ? "" : "s"))",
-                               model: model, tokenizer: tokenizer)
+                               model: model, tokenizer: tokenizer, chatTemplateText: try ChatTemplate.text(huggingFaceDirectory: path))
         }
     }
 

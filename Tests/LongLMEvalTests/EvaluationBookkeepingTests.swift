@@ -1,5 +1,6 @@
 import XCTest
 import Foundation
+import LongLMModels
 @testable import LongLMEval
 
 /// What the evaluation tools reuse from an earlier run, what they run, and how they read their options.
@@ -81,6 +82,33 @@ final class EvaluationBookkeepingTests: XCTestCase {
         XCTAssertNotNil(run.previous(trial, in: parsed))
         // A record written before the key fields existed is not reused.
         XCTAssertNil(run.previous(trial, in: [["kind": "passkey", "method": "none", "length": 500, "trial": 1, "success": true]]))
+    }
+
+    /// A chat trial never answers for a plain one nor the other way round; plain trials still match records written
+    /// before the chat fields existed.
+    func testPasskeyChatTrialsAreKeptApartFromPlainOnes() {
+        let plain = PasskeyRun(model: "m", method: "none", seed: 0, maxNewTokens: 8, trials: 1, depths: nil)
+        let chat = PasskeyRun(model: "m", method: "none", seed: 0, maxNewTokens: 8, trials: 1, depths: nil,
+                              chat: ChatTurn(template: .chatml, system: "Be brief."))
+        let trial = plain.trials(length: 100)[0]
+        let plainRecord = plain.key(of: trial).object, chatRecord = chat.key(of: trial).object
+        XCTAssertEqual(plainRecord["chat"] as? Bool, false)
+        XCTAssertEqual(chatRecord["chat"] as? Bool, true)
+        XCTAssertEqual(chatRecord["chat_template"] as? String, "chatml")
+        XCTAssertNotNil(plain.previous(trial, in: [plainRecord]))
+        XCTAssertNil(plain.previous(trial, in: [chatRecord]))
+        XCTAssertNil(chat.previous(trial, in: [plainRecord]))
+        XCTAssertNotNil(chat.previous(trial, in: [chatRecord]))
+        var older = plainRecord
+        older["chat"] = nil
+        XCTAssertNotNil(plain.previous(trial, in: [older]), "a record from before the chat fields is a plain trial")
+        XCTAssertNil(chat.previous(trial, in: [older]))
+        var otherSystem = chat
+        otherSystem.chat?.system = nil
+        XCTAssertNil(otherSystem.previous(trial, in: [chatRecord]))
+        var otherTemplate = chat
+        otherTemplate.chat?.template = .phi3
+        XCTAssertNil(otherTemplate.previous(trial, in: [chatRecord]))
     }
 
     func testFirstNumberOfAnAnswer() {

@@ -10,7 +10,7 @@ struct WordTokenizer: Tokenizer {
     var eosToken: Int32? { 2 }
     var endOfGenerationTokens: Set<Int32> { [2] }
     var addsBOS: Bool { true }
-    func encode(_ text: String, addSpecial: Bool) -> [Int32] {
+    func encode(_ text: String, addSpecial: Bool, parseSpecial: Bool) -> [Int32] {
         (addSpecial ? [1] : []) + text.split(separator: " ").map { Int32(abs($0.hashValue) % 900_000 + 10) }
     }
     func decode(_ ids: [Int32]) -> String { ids.map(String.init).joined(separator: " ") }
@@ -56,6 +56,29 @@ final class HaystackPromptTests: XCTestCase {
         let text = tokenizer.decode(prompt.tokens)
         XCTAssertTrue(text.contains("The pass key is 71432. Remember it. 71432 is the pass key."))
         XCTAssertTrue(text.hasSuffix("What is the pass key? The pass key is"))
+    }
+
+    /// As a chat turn, the whole prompt is the user's content: the turn's opening (with BOS) before the
+    /// introduction, its close and the assistant's opening after the question, the needle still where the depth says.
+    func testChatFramePutsTheWholePromptInOneUserTurn() throws {
+        let path = Self.repository + "/models/gemma-3-270m-q4_k_m.gguf"
+        guard FileManager.default.fileExists(atPath: path) else { throw XCTSkip("run scripts/setup.sh for the Gemma 3 model") }
+        let tokenizer = try TokenizerLoader.load(modelPath: path)
+        let turn = ChatTurn(template: .gemma, system: "Answer with the number.")
+        let frame = turn.frame(tokenizer: tokenizer)
+        let recipe = HaystackRecipe.passkey(key: "71432")
+        let prompt = try HaystackPrompt.build(recipe, tokenizer: tokenizer, length: 2000, depth: 0.5, chat: frame)
+        let plain = try HaystackPrompt.build(recipe, tokenizer: tokenizer, length: 2000, depth: 0.5)
+        XCTAssertEqual(Array(prompt.tokens.prefix(frame.prefix.count)), frame.prefix)
+        XCTAssertEqual(Array(prompt.tokens.suffix(frame.suffix.count)), frame.suffix)
+        XCTAssertEqual(prompt.tokens.filter { $0 == tokenizer.bosToken }.count, 1, "one BOS, the frame's")
+        XCTAssertEqual(prompt.tokens.count, 2000, accuracy: 20)
+        XCTAssertEqual(Array(prompt.tokens[prompt.needle]), Array(plain.tokens[plain.needle]))
+        XCTAssertEqual(prompt.depth, 0.5, accuracy: 0.02)
+        // Between the frame: the introduction, the haystack with the needle, and the question.
+        let content = prompt.tokens.dropFirst(frame.prefix.count).dropLast(frame.suffix.count)
+        XCTAssertTrue(tokenizer.decode(Array(content)).hasPrefix(recipe.introduction))
+        XCTAssertTrue(tokenizer.decode(Array(content)).hasSuffix(recipe.question))
     }
 
     func testProseHaystackIsCutIntoSentences() throws {

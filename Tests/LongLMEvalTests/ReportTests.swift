@@ -72,6 +72,10 @@ final class ReportTests: XCTestCase {
         XCTAssertEqual(try BatchJob.parse(line: #"{"id": "j2", "document": "d", "options": "--method ntk  --factor 2"}"#, directory: directory).options,
                        ["--method", "ntk", "--factor", "2"])
         XCTAssertNil(try BatchJob.parse(line: #"{"id": "j3", "document": "d"}"#, directory: directory).options)
+        let chat = try BatchJob.parse(line: #"{"id": "j4", "document": "d", "chat": true, "system": "Be brief."}"#, directory: directory)
+        XCTAssertEqual(chat.chat, true)
+        XCTAssertEqual(chat.system, "Be brief.")
+        XCTAssertNil(try BatchJob.parse(line: #"{"id": "j5", "document": "d"}"#, directory: directory).chat, "the command line decides")
 
         let bad: [(String, String?, String)] = [
             ("nonsense", nil, "not a JSON object"),
@@ -84,6 +88,8 @@ final class ReportTests: XCTestCase {
             (#"{"id": "x", "document": "d", "max_new_tokens": true}"#, "x", "an integer in 1...1000000"),
             (#"{"id": "x", "document": "d", "options": 3}"#, "x", "object or a string"),
             (#"{"id": "x", "document": "d", "colour": "red"}"#, "x", "unknown field"),
+            (#"{"id": "x", "document": "d", "chat": 1}"#, "x", "\"chat\" must be true or false"),
+            (#"{"id": "x", "document": "d", "chat": true, "system": ""}"#, "x", "\"system\" must be a non-empty string"),
         ]
         for (line, id, message) in bad {
             XCTAssertThrowsError(try BatchJob.parse(line: line, directory: directory), line) { error in

@@ -219,12 +219,12 @@ public struct ByteLevelBPETokenizer: Tokenizer {
         self.byteTokens = vocabulary.byteFallbackTokens()
     }
 
-    public func encode(_ text: String, addSpecial: Bool) -> [Int32] {
+    public func encode(_ text: String, addSpecial: Bool, parseSpecial: Bool) -> [Int32] {
         let input = Array((normalizesNFC ? text.precomposedStringWithCanonicalMapping : text).utf8)
         var output: [Int32] = addSpecial ? prefixTokens : []
         output.reserveCapacity(input.count / 3 + 2)
         var session = Session()
-        for fragment in partitioner.partition(input) {
+        for fragment in partitioner.partition(input, parseSpecial: parseSpecial) {
             switch fragment {
             case .token(let id):
                 output.append(id)

@@ -45,7 +45,7 @@ public struct SentencePieceTokenizer: Tokenizer {
 
     private static let escapedSpace: [UInt8] = [0xE2, 0x96, 0x81]  // U+2581 "▁"
 
-    public func encode(_ text: String, addSpecial: Bool) -> [Int32] {
+    public func encode(_ text: String, addSpecial: Bool, parseSpecial: Bool) -> [Int32] {
         let input = Array(text.utf8)
         var output: [Int32] = []
         output.reserveCapacity(input.count / 3 + 2)
@@ -53,7 +53,7 @@ public struct SentencePieceTokenizer: Tokenizer {
         var session = Session()
         var isPreviousSpecial = true  // the first fragment gets the space prefix too
         var escaped: [UInt8] = []
-        for fragment in partitioner.partition(input) {
+        for fragment in partitioner.partition(input, parseSpecial: parseSpecial) {
             switch fragment {
             case .token(let id):
                 output.append(id)

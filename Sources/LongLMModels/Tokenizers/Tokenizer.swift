@@ -12,9 +12,10 @@ public protocol Tokenizer: Sendable {
     var endOfGenerationTokens: Set<Int32> { get }
     /// Whether `encode(_, addSpecial: true)` prepends BOS (the model's `add_bos_token`).
     var addsBOS: Bool { get }
-    /// `addSpecial`: prepend BOS (and append EOS) as the model's metadata says. Control tokens written in the text
-    /// are not parsed (llama.cpp `parse_special = false`); user-defined tokens are split out first, as llama.cpp does.
-    func encode(_ text: String, addSpecial: Bool) -> [Int32]
+    /// `addSpecial`: prepend BOS (and append EOS) as the model's metadata says. User-defined tokens are split out
+    /// first, as llama.cpp does; `parseSpecial` (llama.cpp's `parse_special`) also turns control tokens written in
+    /// the text into their ids, which a rendered chat template needs (`<start_of_turn>` is one token, not text).
+    func encode(_ text: String, addSpecial: Bool, parseSpecial: Bool) -> [Int32]
     /// The text of `ids`, as llama.cpp's `llama_detokenize(remove_special: false, unparse_special: false)`:
     /// control tokens render as nothing; invalid UTF-8 becomes U+FFFD. It equals the concatenated `pieceBytes`
     /// except where llama.cpp tidies the joined text: the first space of a SentencePiece model with a space prefix,
@@ -91,6 +92,11 @@ let endOfGenerationTokenTexts: Set<String> = [
     "<|endoftext|>", "</s>", "<|eom_id|>", "<EOT>", "_<EOT>", "[EOT]", "[EOS]", "<|end_of_text|>",
     "<end_of_utterance>", "<eos>", "<turn|>", "<|tool_response>", "<｜end▁of▁sentence｜>", "[e~[",
 ]
+
+extension Tokenizer {
+    /// Control tokens written in the text stay text (llama.cpp `parse_special = false`): what a user's document needs.
+    public func encode(_ text: String, addSpecial: Bool) -> [Int32] { encode(text, addSpecial: addSpecial, parseSpecial: false) }
+}
 
 /// The vocabulary shared by both tokenizers: token bytes in one arena, attributes, and a byte-keyed lookup.
 /// Keys are bytes, not `String`s: Swift's `String` equality is canonical equivalence, and Gemma 3's vocabulary has
@@ -270,8 +276,8 @@ enum TextFragment: Equatable {
     case token(Int32)
 }
 
-/// llama.cpp's `tokenizer_st_partition` with `parse_special = false`: USER_DEFINED tokens written in the text are cut
-/// out before the main algorithm runs; CONTROL and UNKNOWN tokens are left as text. Tokens are tried longest first,
+/// llama.cpp's `tokenizer_st_partition`: USER_DEFINED tokens written in the text are cut out before the main
+/// algorithm runs; CONTROL and UNKNOWN tokens too with `parse_special`, else they are left as text. Tokens are tried longest first,
 /// each one over every remaining text fragment, left to right, non-overlapping (so a longer token wins over a
 /// shorter one anywhere in the text, not only at the same position). Matching is on bytes.
 struct SpecialTokenPartitioner: Sendable {
@@ -280,6 +286,8 @@ struct SpecialTokenPartitioner: Sendable {
         let text: [UInt8]
         let lstrip: Bool
         let rstrip: Bool
+        /// CONTROL or UNKNOWN: split out only with `parse_special`.
+        let isSpecialOnly: Bool
     }
     private let candidates: [Candidate]
 
@@ -289,27 +297,30 @@ struct SpecialTokenPartitioner: Sendable {
             let a = vocabulary.attributes[id]
             // llama.cpp caches CONTROL | USER_DEFINED | UNKNOWN tokens, then skips CONTROL and UNKNOWN when
             // parse_special is false.
-            guard a.contains(.userDefined), a.isDisjoint(with: [.control, .unknown]) else { continue }
+            guard !a.isDisjoint(with: [.userDefined, .control, .unknown]) else { continue }
             let text = Array(vocabulary.text(Int32(id)))
             guard !text.isEmpty else { continue }
-            list.append(Candidate(id: Int32(id), text: text, lstrip: a.contains(.lstrip), rstrip: a.contains(.rstrip)))
+            list.append(Candidate(id: Int32(id), text: text, lstrip: a.contains(.lstrip), rstrip: a.contains(.rstrip),
+                                  isSpecialOnly: !a.isDisjoint(with: [.control, .unknown])))
         }
         // llama.cpp sorts by length only (std::sort, unstable); ties are broken here by id so the order is defined.
         list.sort { $0.text.count != $1.text.count ? $0.text.count > $1.text.count : $0.id < $1.id }
         candidates = list
     }
 
-    var isEmpty: Bool { candidates.isEmpty }
-
-    func partition(_ bytes: [UInt8]) -> [TextFragment] {
+    func partition(_ bytes: [UInt8], parseSpecial: Bool) -> [TextFragment] {
         guard !bytes.isEmpty else { return [] }
         var fragments: [TextFragment] = [.text(0..<bytes.count)]
         guard !candidates.isEmpty else { return fragments }
         bytes.withUnsafeBufferPointer { input in
-            // Which bytes occur at all: most candidates can be skipped without a scan.
+            // Which bytes occur at all: most candidates can be skipped without a scan. With control tokens, which
+            // byte pairs too (Gemma has 6,000 of them, nearly all starting "<u").
             var present = [Bool](repeating: false, count: 256)
             for b in input { present[Int(b)] = true }
-            for candidate in candidates where present[Int(candidate.text[0])] {
+            var presentPairs = [Bool](repeating: false, count: parseSpecial ? 1 << 16 : 0)
+            if parseSpecial { for i in 1..<input.count { presentPairs[Int(input[i - 1]) << 8 | Int(input[i])] = true } }
+            for candidate in candidates where present[Int(candidate.text[0])] && (parseSpecial || !candidate.isSpecialOnly) {
+                if parseSpecial, candidate.text.count > 1, !presentPairs[Int(candidate.text[0]) << 8 | Int(candidate.text[1])] { continue }
                 var next: [TextFragment] = []
                 next.reserveCapacity(fragments.count)
                 var changed = false

@@ -11,8 +11,10 @@ struct Batch: ParsableCommand {
         A job line: {"id": "a1", "document": "..." or "document_path": "doc.txt" (relative to the jobs file), \
         "prompt": "Summarise: {document}" (optional template), "max_new_tokens": 64 (optional), \
         "options": {"method": "selfextend", "group_size": 8} or "--method selfextend --group-size 8" (optional; \
-        replaces the command line's method options for this job)}. Each finished job appends one line to --output \
-        with its id, the generated text, token counts and timings, or an "error" (a bad job never stops the batch). \
+        replaces the command line's method options for this job), "chat": true and "system": "..." (optional; the \
+        prompt as one user turn of the model's chat template; default --chat and --system)}. Each finished job appends \
+        one line to --output with its id, the generated text, token counts, timings and whether it was asked as a chat \
+        turn, or an "error" (a bad job never stops the batch). \
         A line is written whole with one append and fsync, so killing the process at any moment loses no finished \
         result; a rerun skips every id already in --output (a line without an id is known by its line number; a \
         repeated id runs once and is reported; an output line that is not a whole result is reported and its job runs \
@@ -23,6 +25,7 @@ struct Batch: ParsableCommand {
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup(title: "Context extension (defaults for jobs without options)") var contextOptions: ContextOptions
     @OptionGroup(title: "Distributed runs (under mpirun)") var parallelOptions: ParallelOptions
+    @OptionGroup(title: "Chat (defaults for jobs that do not say)") var chatOptions: ChatOptions
     @Option(help: ArgumentHelp("Jobs, one JSON object per line.", valueName: "file")) var jobs: String
     @Option(help: ArgumentHelp("Results, one JSON object per line (appended).", valueName: "file")) var output: String
     @Option(help: "Tokens to generate for jobs that do not say.") var maxNewTokens = BatchJob.defaultMaxNewTokens
@@ -59,10 +62,15 @@ struct Batch: ParsableCommand {
                 // Whatever goes wrong with one job (its line, its options, its run) is that job's error line;
                 // only the output itself failing ends the batch.
                 do {
-                    let (text, outcome, method) = try runJob(line, directory: directory, runner: runner, tokenizer: tokenizer, stops: stops)
-                    try record(["text": text, "prompt_tokens": outcome.promptTokens, "generated_tokens": outcome.ids.count,
-                                "prefill_seconds": outcome.prefillSeconds, "decode_seconds": outcome.decodeSeconds,
-                                "method": method.description, "ranks": ranks])
+                    let (text, outcome, method, chat) = try runJob(line, directory: directory, runner: runner, loaded: loaded,
+                                                                   tokenizer: tokenizer, stops: stops)
+                    var fields: [String: Any] = [
+                        "text": text, "prompt_tokens": outcome.promptTokens, "generated_tokens": outcome.ids.count,
+                        "prefill_seconds": outcome.prefillSeconds, "decode_seconds": outcome.decodeSeconds,
+                        "method": method.description, "ranks": ranks, "chat": chat != nil,
+                    ]
+                    if let chat { fields["chat_template"] = chat.template.name }
+                    try record(fields)
                     counts.done += 1
                 } catch let failure as JobFailure {
                     try record(["error": failure.message])
@@ -76,12 +84,21 @@ struct Batch: ParsableCommand {
         }
     }
 
+    /// The job's chat turn: its own "chat" and "system", else the command line's; nil for a plain prompt.
+    func chatTurn(for job: BatchJob, loaded: LoadedModel) throws -> ChatTurn? {
+        guard job.chat ?? chatOptions.chat else {
+            if job.system != nil { throw ValidationError("\"system\" needs \"chat\": true (or --chat)") }
+            return nil
+        }
+        return try chatOptions.turn(for: loaded, system: job.system ?? chatOptions.system)
+    }
+
     /// An error of one job, as its result line says it.
     struct JobFailure: Error { var message: String }
 
     /// Parses, checks and runs one job line. Every error becomes a `JobFailure`.
-    func runJob(_ line: BatchPlan.Line, directory: String, runner: any SequenceRunner, tokenizer: any Tokenizer,
-                stops: [Int32]) throws -> (String, GenerationOutcome, ContextMethod) {
+    func runJob(_ line: BatchPlan.Line, directory: String, runner: any SequenceRunner, loaded: LoadedModel, tokenizer: any Tokenizer,
+                stops: [Int32]) throws -> (String, GenerationOutcome, ContextMethod, ChatTurn?) {
         let job: BatchJob
         do { job = try BatchJob.parse(line: line.text, directory: directory) } catch {
             throw JobFailure(message: "jobs line \(line.number): \(error)")
@@ -95,14 +112,16 @@ struct Batch: ParsableCommand {
                 }
             }
             let method = try options.method(for: runner.model.config)
-            let request = GenerationRequest(prompt: tokenizer.encode(job.text, addSpecial: true), maxNewTokens: job.maxNewTokens ?? maxNewTokens,
+            let chat = try chatTurn(for: job, loaded: loaded)
+            let prompt = chat?.tokens(user: job.text, tokenizer: tokenizer) ?? tokenizer.encode(job.text, addSpecial: true)
+            let request = GenerationRequest(prompt: prompt, maxNewTokens: job.maxNewTokens ?? maxNewTokens,
                                             method: method, checksLength: !options.noWindowCheck, stopTokens: stops)
             try request.check(config: runner.model.config)
             let progress = ProgressReporter(label: "job \(job.id)", quiet: quiet || request.prompt.count < 4096)
             defer { progress.end() }
             let outcome = try runner.generate(request, progress: progress.update)
             let text = tokenizer.decode(outcome.ids.filter { !tokenizer.endOfGenerationTokens.contains($0) })
-            return (text, outcome, method)
+            return (text, outcome, method, chat)
         } catch let error as CommunicationError {
             throw error   // a lost peer is not this job's fault: the batch stops and a rerun resumes here
         } catch {

@@ -67,6 +67,8 @@ struct Generate: ParsableCommand {
                 "prefill_seconds": outcome.prefillSeconds, "decode_seconds": outcome.decodeSeconds,
             ]
             if run.job != nil { object["ranks"] = ranks }
+            object["chat"] = promptOptions.chatOptions.chat
+            if let turn = try promptOptions.chatOptions.turn(for: run.loaded) { object["chat_template"] = turn.template.name }
             let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
             print(String(decoding: data, as: UTF8.self))
         } else {

@@ -28,6 +28,7 @@ struct Info: ParsableCommand {
         print("vocabulary:       \(c.vocabularySize)")
         print("trained context:  \(c.trainedContext) tokens")
         print("rope:             base \(c.ropeBase)\(c.slidingRopeBase.map { ", sliding layers \($0)" } ?? ""), \(c.rotaryPairing.rawValue) pairs")
+        print("chat template:    \(chatTemplateSummary(model))")
         if model.hasSuffix(".gguf"), let file = try? GGUFFile(path: model) {
             var byType: [String: (count: Int, elements: Int)] = [:]
             for t in file.tensors {
@@ -52,6 +53,17 @@ struct Info: ParsableCommand {
             reportingErrors { try method.checkLength(n, config: c) }
             print("a prompt of \(n) tokens fits")
         }
+    }
+}
+
+/// The family `--chat` would use for the model, or why it needs `--chat-template`.
+func chatTemplateSummary(_ path: String) -> String {
+    do {
+        guard let text = try ChatTemplate.text(modelAt: path) else { return "none in the file (--chat needs --chat-template NAME)" }
+        guard let family = ChatTemplate.detect(in: text) else { return "not a known family (--chat needs --chat-template NAME)" }
+        return "\(family.name) (detected in the file's template)"
+    } catch {
+        return "unreadable (\(error))"
     }
 }
 

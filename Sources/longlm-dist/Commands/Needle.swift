@@ -10,14 +10,16 @@ struct Needle: ParsableCommand {
         discussion: """
         Each cell hides --needle at its depth in a haystack of --haystack-file's sentences (default: the passkey \
         filler), asks --question (which ends with the first words of the answer), decodes greedily and scores the \
-        fraction of --answer's words that come back. Cells already in --output with the same model, method, seed, \
-        --max-new-tokens, needle, question, answer and haystack contents are skipped, so a rerun resumes; --output is \
-        locked while the run writes it; --csv and --svg are rewritten from every finished cell.
+        fraction of --answer's words that come back. With --chat the whole prompt (haystack and question) is one user \
+        turn of the model's chat template. Cells already in --output with the same model, method, seed, \
+        --max-new-tokens, needle, question, answer, haystack contents and chat settings are skipped, so a rerun \
+        resumes; --output is locked while the run writes it; --csv and --svg are rewritten from every finished cell.
         """)
 
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup(title: "Context extension") var contextOptions: ContextOptions
     @OptionGroup(title: "Distributed runs (under mpirun)") var parallelOptions: ParallelOptions
+    @OptionGroup(title: "Chat (instruct models)") var chatOptions: ChatOptions
     @Option(help: ArgumentHelp("Prompt lengths in tokens, comma separated (x axis).", valueName: "tokens")) var lengths: String
     @Option(help: ArgumentHelp("Needle depths (0 = start, 1 = end), comma separated (y axis).", valueName: "fractions"))
     var depths = NeedleSetup.defaultDepths
@@ -39,6 +41,7 @@ struct Needle: ParsableCommand {
 
     func validate() throws {
         do { _ = try lengthList; _ = try depthList } catch { throw ValidationError("\(error)") }
+        try chatOptions.checkChatIsOn()
         if !(1...EvaluationLimits.newTokens).contains(maxNewTokens) {
             throw ValidationError("--max-new-tokens must be in 1...\(EvaluationLimits.newTokens)")
         }
@@ -59,19 +62,21 @@ struct Needle: ParsableCommand {
             if let haystackFile {
                 sentences = HaystackRecipe.sentences(of: try String(contentsOfFile: haystackFile, encoding: .utf8))
             }
+            let chat = try chatOptions.turn(for: loaded)
+            let frame = chat?.frame(tokenizer: tokenizer)
             // Every output is looked at before the first cell runs: a read-only --svg must not cost the grid.
             let writer = try JSONLinesWriter(path: output)
             let csvFile = try csv.map { try OutputFile($0) }, svgFile = try svg.map { try OutputFile($0) }
             let setup = NeedleSetup(model: loaded.path, method: label, needle: needle, question: question, answer: answer,
                                     haystackName: haystackFile ?? "passkey filler", sentences: sentences,
-                                    maxNewTokens: maxNewTokens, seed: contextOptions.seed)
+                                    maxNewTokens: maxNewTokens, seed: contextOptions.seed, chat: chat)
             var grid = NeedleGrid(setup: setup, lengths: lengthList, depths: depthList, records: writer.existing.objects)
             let todo = grid.todo
             if !quiet && todo.count < grid.cellCount {
                 log("needle: \(grid.cellCount - todo.count) cells already in \(output), \(todo.count) to run")
             }
             for (index, (length, depth)) in todo.enumerated() {
-                let prompt = try HaystackPrompt.build(setup.recipe, tokenizer: tokenizer, length: length, depth: depth)
+                let prompt = try HaystackPrompt.build(setup.recipe, tokenizer: tokenizer, length: length, depth: depth, chat: frame)
                 let progress = ProgressReporter(label: "needle cell \(index + 1)/\(todo.count) (\(length) tokens, depth \(depth))", quiet: quiet)
                 let started = Date()
                 let (text, _) = try askGreedily(runner, tokenizer, prompt.tokens, maxNewTokens: maxNewTokens, method: method,
@@ -87,7 +92,8 @@ struct Needle: ParsableCommand {
             try csvFile?.write(Data(grid.csv().utf8))
             try svgFile?.write(Data(Heatmap(title: "needle in a haystack: \(label)", lengths: lengthList, depths: depthList,
                                             scores: grid.scores).svg().utf8))
-            print("needle in a haystack, \(label) (score: fraction of the answer's words recalled)")
+            print("needle in a haystack, \(label)" + (chat.map { ", asked as a \($0.template.name) chat turn" } ?? "")
+                  + " (score: fraction of the answer's words recalled)")
             print("depth  " + lengthList.map { String(format: "%8d", $0) }.joined())
             for (d, depth) in depthList.enumerated() {
                 print(String(format: "%4.0f%%  ", depth * 100) + grid.scores[d].map { $0.map { String(format: "%8.2f", $0) } ?? "       -" }.joined())

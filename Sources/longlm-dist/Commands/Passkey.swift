@@ -10,14 +10,16 @@ struct Passkey: ParsableCommand {
         discussion: """
         Each trial builds the standard prompt (an instruction, the filler sentences repeated, "The pass key is NNNNN. \
         Remember it. NNNNN is the pass key." at the trial's depth, the question, and "The pass key is"), decodes a few \
-        tokens greedily and counts a success when the first number in the answer is the key. Trials already in \
-        --output with the same model, method, seed, depth and --max-new-tokens are skipped (a rerun resumes); \
-        --output is locked while the run writes it.
+        tokens greedily and counts a success when the first number in the answer is the key. With --chat the whole \
+        prompt is one user turn of the model's chat template. Trials already in --output with the same model, method, \
+        seed, depth, --max-new-tokens and chat settings are skipped (a rerun resumes); --output is locked while the run \
+        writes it.
         """)
 
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup(title: "Context extension") var contextOptions: ContextOptions
     @OptionGroup(title: "Distributed runs (under mpirun)") var parallelOptions: ParallelOptions
+    @OptionGroup(title: "Chat (instruct models)") var chatOptions: ChatOptions
     @Option(help: ArgumentHelp("Prompt lengths in tokens, comma separated.", valueName: "tokens"))
     var length: String
     @Option(help: "Trials per length.") var trials = PasskeyRun.defaultTrials
@@ -32,6 +34,7 @@ struct Passkey: ParsableCommand {
 
     func validate() throws {
         do { _ = try lengths; _ = try depthList } catch { throw ValidationError("\(error)") }
+        try chatOptions.checkChatIsOn()
         if trials < 1 { throw ValidationError("--trials must be at least 1") }
         if !(1...EvaluationLimits.newTokens).contains(maxNewTokens) {
             throw ValidationError("--max-new-tokens must be in 1...\(EvaluationLimits.newTokens)")
@@ -49,10 +52,12 @@ struct Passkey: ParsableCommand {
                 try EvaluationLimits.checkLengths(lengths, maxNewTokens: maxNewTokens, option: "--length", method: method, config: runner.model.config)
             }
             let label = method.description + (contextOptions.noWindowCheck ? " (no window check)" : "")
+            let chat = try chatOptions.turn(for: loaded)
+            let frame = chat?.frame(tokenizer: tokenizer)
             let writer = try output.map { try JSONLinesWriter(path: $0) }
             let previous = writer?.existing.objects ?? []
             let evaluation = PasskeyRun(model: loaded.path, method: label, seed: contextOptions.seed, maxNewTokens: maxNewTokens,
-                                        trials: trials, depths: depthList)
+                                        trials: trials, depths: depthList, chat: chat)
             var results: [(length: Int, success: Bool)] = []
             for length in lengths {
                 for trial in evaluation.trials(length: length) {
@@ -60,7 +65,8 @@ struct Passkey: ParsableCommand {
                         results.append((length, old["success"] as? Bool ?? false))
                         continue
                     }
-                    let prompt = try HaystackPrompt.build(.passkey(key: trial.key), tokenizer: tokenizer, length: length, depth: trial.depth)
+                    let prompt = try HaystackPrompt.build(.passkey(key: trial.key), tokenizer: tokenizer, length: length, depth: trial.depth,
+                                                          chat: frame)
                     let progress = ProgressReporter(label: "passkey \(length) tokens, trial \(trial.index + 1)/\(trials)", quiet: quiet)
                     let started = Date()
                     let (answer, outcome) = try askGreedily(runner, tokenizer, prompt.tokens, maxNewTokens: maxNewTokens, method: method,
@@ -79,7 +85,7 @@ struct Passkey: ParsableCommand {
                     ]) { key, _ in key })
                 }
             }
-            print("passkey retrieval, \(label)")
+            print("passkey retrieval, \(label)" + (chat.map { ", asked as a \($0.template.name) chat turn" } ?? ""))
             print("length (tokens)  accuracy")
             for length in lengths {
                 let trialsAtLength = results.filter { $0.length == length }

@@ -39,9 +39,18 @@ struct PromptOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Read the prompt text from a file (- for standard input).", valueName: "file"))
     var promptFile: String?
 
+    @Flag(help: "Print the prompt on stderr before running: its token ids and, with --chat, the rendered conversation.")
+    var showPrompt = false
+
+    @OptionGroup(title: "Chat (instruct models)") var chatOptions: ChatOptions
+
     func validate() throws {
         let given = [tokens != nil, tokensFile != nil, prompt != nil, promptFile != nil].filter { $0 }.count
         if given != 1 { throw ValidationError("give exactly one of --tokens, --tokens-file, --prompt, --prompt-file") }
+        try chatOptions.checkChatIsOn()
+        if chatOptions.chat && prompt == nil && promptFile == nil {
+            throw ValidationError("--chat needs a text prompt (--prompt or --prompt-file): token ids are fed exactly as given")
+        }
     }
 
     func promptTokens(_ loaded: LoadedModel) -> [Int32] {
@@ -60,8 +69,14 @@ struct PromptOptions: ParsableArguments {
                 guard let tokenizer = loaded.tokenizer else {
                     throw ValidationError("\(loaded.path) has no tokenizer; pass --tokens")
                 }
-                ids = tokenizer.encode(text, addSpecial: true)
+                if let turn = try chatOptions.turn(for: loaded) {
+                    ids = turn.tokens(user: text, tokenizer: tokenizer)
+                    if showPrompt { log("prompt text (\(turn.template.name)): " + turn.text(user: text).debugDescription) }
+                } else {
+                    ids = tokenizer.encode(text, addSpecial: true)
+                }
             }
+            if showPrompt { log("prompt ids (\(ids.count)): " + ids.map(String.init).joined(separator: ",")) }
             guard !ids.isEmpty else { throw ValidationError("the prompt is empty (no tokens)") }
             let vocab = loaded.model.config.vocabularySize
             if let bad = ids.firstIndex(where: { $0 < 0 || Int($0) >= vocab }) {
