@@ -14,7 +14,9 @@ public protocol Tokenizer: Sendable {
     var addsBOS: Bool { get }
     /// `addSpecial`: prepend BOS (and append EOS) as the model's metadata says. Control tokens written in the text
     /// are not parsed (llama.cpp `parse_special = false`); user-defined tokens are split out first, as llama.cpp does.
-    func encode(_ text: String, addSpecial: Bool) -> [Int32]
+    /// Throws only when text cannot be encoded at all (an unknown pre-tokenizer); the vocabulary-only operations
+    /// never need it.
+    func encode(_ text: String, addSpecial: Bool) throws -> [Int32]
     /// The text of `ids`, as llama.cpp's `llama_detokenize(remove_special: false, unparse_special: false)`:
     /// control tokens render as nothing; invalid UTF-8 becomes U+FFFD. It equals the concatenated `pieceBytes`
     /// except where llama.cpp tidies the joined text: the first space of a SentencePiece model with a space prefix,
@@ -42,7 +44,9 @@ public enum TokenizerError: Error, CustomStringConvertible {
         case .unsupportedModel(let detail):
             return "unsupported tokenizer: \(detail)"
         case .unsupportedPreTokenizer(let name, let supported):
-            return "unsupported pre-tokenizer '\(name)' (tokenizer.ggml.pre); supported: \(supported.joined(separator: ", "))"
+            return "unsupported pre-tokenizer '\(name)' (tokenizer.ggml.pre), so this model cannot encode text; pass "
+                + "token ids instead (--tokens), or re-convert the model naming one of the \(supported.count) known "
+                + "pre-tokenizers: \(supported.joined(separator: ", "))"
         case .malformed(let detail):
             return "malformed tokenizer: \(detail)"
         case .unreadable(let path, let detail):
@@ -140,11 +144,13 @@ struct Vocabulary: Sendable {
 
     /// `<0xXX>` tokens for every byte (or the one-byte string), as llama.cpp's `byte_to_token` looks them up.
     func byteFallbackTokens() -> [Int32?] {
+        zip(hexByteTokens(), 0..<256).map { hexToken, b in hexToken ?? id(of: [UInt8(b)]) }
+    }
+
+    /// The `<0xXX>` token of every byte, where the vocabulary has one.
+    func hexByteTokens() -> [Int32?] {
         let hex = Array("0123456789ABCDEF".utf8)
-        return (0..<256).map { b in
-            let name: [UInt8] = Array("<0x".utf8) + [hex[b >> 4], hex[b & 15]] + Array(">".utf8)
-            return id(of: name) ?? id(of: [UInt8(b)])
-        }
+        return (0..<256).map { b in id(of: Array("<0x".utf8) + [hex[b >> 4], hex[b & 15]] + Array(">".utf8)) }
     }
 
     /// The byte of a byte-fallback token `<0xXX>` (llama.cpp `token_to_byte` reads text[3..<5] as hex).

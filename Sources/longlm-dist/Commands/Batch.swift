@@ -95,7 +95,7 @@ struct Batch: ParsableCommand {
                 }
             }
             let method = try options.method(for: runner.model.config)
-            let request = GenerationRequest(prompt: tokenizer.encode(job.text, addSpecial: true), maxNewTokens: job.maxNewTokens ?? maxNewTokens,
+            let request = GenerationRequest(prompt: try tokenizer.encode(job.text, addSpecial: true), maxNewTokens: job.maxNewTokens ?? maxNewTokens,
                                             method: method, checksLength: !options.noWindowCheck, stopTokens: stops)
             try request.check(config: runner.model.config)
             let progress = ProgressReporter(label: "job \(job.id)", quiet: quiet || request.prompt.count < 4096)

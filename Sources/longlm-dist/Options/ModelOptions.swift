@@ -60,7 +60,7 @@ struct PromptOptions: ParsableArguments {
                 guard let tokenizer = loaded.tokenizer else {
                     throw ValidationError("\(loaded.path) has no tokenizer; pass --tokens")
                 }
-                ids = tokenizer.encode(text, addSpecial: true)
+                ids = try tokenizer.encode(text, addSpecial: true)
             }
             guard !ids.isEmpty else { throw ValidationError("the prompt is empty (no tokens)") }
             let vocab = loaded.model.config.vocabularySize
