@@ -229,6 +229,22 @@ final class PreTokenizerTableTests: XCTestCase {
         XCTAssertEqual(words("äpfelÖl"), ["äpfelÖl"])
     }
 
+    /// llama.cpp accepts a Kimi K2 vocabulary without merges; every byte is then its own token (llama.cpp gives
+    /// the same ids for this string on this vocabulary).
+    func testKimiK2LoadsWithoutMergesAndSpellsEveryByte() throws {
+        var metadata = try XCTUnwrap(Self.vocabularies.get()["byte-level.gguf"])
+        metadata["tokenizer.ggml.pre"] = .string("kimi-k2")
+        metadata["tokenizer.ggml.merges"] = nil
+        let tokenizer = try TokenizerLoader.load(metadata: metadata)
+        let text = "Hello 世界 the"
+        XCTAssertEqual(try tokenizer.encode(text, addSpecial: true), Array(text.utf8).map { Int32($0) })
+        metadata["tokenizer.ggml.pre"] = .string("qwen2")
+        XCTAssertThrowsError(try TokenizerLoader.load(metadata: metadata)) { error in
+            guard case TokenizerError.missingMetadata(let key) = error else { return XCTFail("got \(error)") }
+            XCTAssertEqual(key, "tokenizer.ggml.merges")
+        }
+    }
+
     /// The "whitespace" tokenizer model drops white space and lowercases when the file's normalizer asks for it.
     func testWhitespaceTokenizerLowercasesOnlyWhenTheFileAsks() throws {
         var metadata = try XCTUnwrap(Self.vocabularies.get()["raw-utf8.gguf"])

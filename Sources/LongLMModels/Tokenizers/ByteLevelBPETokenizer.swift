@@ -2,9 +2,9 @@ import Foundation
 
 // Byte-level BPE (GGUF `tokenizer.ggml.model = "gpt2"`; Hugging Face tokenizer.json with a ByteLevel decoder):
 // GPT-2, Llama 3, Qwen 2 and every other pre-tokenizer in `PreTokenizerTable`, plus the SentencePiece-style BPE
-// that llama.cpp runs on raw UTF-8 (Gemma 4, Sarvam) and the "whitespace" tokenizer model. Port of the rules in
-// llama.cpp src/llama-vocab.cpp (`llm_tokenizer_bpe`, `llm_tokenizer_bpe_session`, the BPE branches of
-// `token_to_piece` and `detokenize`) and src/unicode.cpp (`unicode_regex_split`, `unicode_byte_to_utf8_map`).
+// that llama.cpp runs on raw UTF-8 (Gemma 4, Sarvam) and the "whitespace" tokenizer model. The rules of llama.cpp's
+// vocabulary code (`llm_tokenizer_bpe_session`, the BPE branches of `token_to_piece` and `detokenize`,
+// `unicode_byte_to_utf8_map`); the pre-tokenizers are in `BPEPreTokenizer` and `PreTokenizerTable`.
 
 /// GPT-2's byte-to-character map: printable Latin-1 bytes map to themselves, the other 68 bytes to U+0100 onwards,
 /// so every byte string is a string of visible characters (llama.cpp `unicode_byte_to_utf8_map`).
@@ -176,7 +176,7 @@ public struct ByteLevelBPETokenizer: Tokenizer {
         var out: [UInt8] = []
         out.reserveCapacity(bytes.count + bytes.count / 4)
         for b in bytes {
-            if b == 0x20 { out.append(contentsOf: [0xE2, 0x96, 0x81]) } else { out.append(b) }
+            if b == 0x20 { out.append(contentsOf: EscapedSpace.bytes) } else { out.append(b) }
         }
         return out
     }
@@ -205,7 +205,7 @@ public struct ByteLevelBPETokenizer: Tokenizer {
         if !attributes.isDisjoint(with: [.unknown, .control]) { return [] }
         if attributes.contains(.userDefined) { return Array(vocabulary.text(id)) }
         if attributes.contains(.normal) {
-            if rules.escapesSpaces { return Self.unescapingSpaces(vocabulary.text(id)) }
+            if rules.escapesSpaces { return EscapedSpace.unescape(vocabulary.text(id)) }
             // Without byte encoding a token is its own text. (llama.cpp still reads it as GPT-2 characters, which
             // garbles the "whitespace" tokenizer's non-ASCII text; that is not copied.)
             if !rules.spellsBytes { return Array(vocabulary.text(id)) }
@@ -224,23 +224,6 @@ public struct ByteLevelBPETokenizer: Tokenizer {
         }
         if attributes.contains(.byte) { return vocabulary.byteValue(id).map { [$0] } ?? Array(vocabulary.text(id)) }
         return []
-    }
-
-    /// U+2581 back to spaces.
-    static func unescapingSpaces(_ text: ArraySlice<UInt8>) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(text.count)
-        var i = text.startIndex
-        while i < text.endIndex {
-            if text[i] == 0xE2, i + 2 < text.endIndex, text[i + 1] == 0x96, text[i + 2] == 0x81 {
-                out.append(0x20)
-                i += 3
-            } else {
-                out.append(text[i])
-                i += 1
-            }
-        }
-        return out
     }
 
     public func decode(_ ids: [Int32]) -> String {

@@ -1,6 +1,6 @@
 import Foundation
 
-// One step of a BPE pre-tokenizer, and the three ways llama.cpp's `unicode_regex_split` (unicode.cpp) runs a step.
+// One step of a BPE pre-tokenizer, and the three ways llama.cpp's `unicode_regex_split` runs a step.
 // llama.cpp does not hand its expressions to a Unicode-aware regex engine: for a few exact strings it runs a
 // hand-written splitter, and everything else goes to C++ std::regex, which knows no Unicode categories, on a
 // rewritten copy of the text. The ids depend on which path a string takes, so this file takes the same path for the
@@ -32,7 +32,7 @@ enum TextView: Sendable {
     }
 }
 
-/// The character classes llama.cpp's collapsed text distinguishes (unicode.cpp `k_ucat_cpt`, plus "other").
+/// The character classes llama.cpp's collapsed text distinguishes (its `k_ucat_cpt`, plus "other").
 enum LlamaCategory: CaseIterable, Sendable {
     case number, letter, punctuation, mark, symbol, other
 

@@ -88,6 +88,28 @@ struct TokenAttributes: OptionSet, Sendable {
     }
 }
 
+/// SentencePiece's spelling of a space, U+2581 "▁" (SentencePiece vocabularies, and the BPE names that escape spaces).
+enum EscapedSpace {
+    static let bytes: [UInt8] = [0xE2, 0x96, 0x81]
+
+    /// U+2581 back to spaces.
+    static func unescape(_ text: ArraySlice<UInt8>) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(text.count)
+        var i = text.startIndex
+        while i < text.endIndex {
+            if text[i] == 0xE2, i + 2 < text.endIndex, text[i + 1] == 0x96, text[i + 2] == 0x81 {
+                out.append(0x20)
+                i += 3
+            } else {
+                out.append(text[i])
+                i += 1
+            }
+        }
+        return out
+    }
+}
+
 /// Token texts that end generation in llama.cpp (`special_eog_ids` in `llama_vocab::impl::load`); llama.cpp also marks
 /// each as CONTROL.
 let endOfGenerationTokenTexts: Set<String> = [

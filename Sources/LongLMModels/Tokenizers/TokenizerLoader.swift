@@ -75,7 +75,9 @@ public enum TokenizerLoader {
         } else {
             preTokenizer = .failure(.unsupportedPreTokenizer(name: preName, supported: PreTokenizerTable.names))
         }
-        guard let mergesValue = metadata[Key.merges] else { throw TokenizerError.missingMetadata(key: Key.merges) }
+        // llama.cpp lets a Kimi K2 vocabulary come without merges (every word is then looked up as bytes).
+        let mergesValue = metadata[Key.merges] ?? (preName == "kimi-k2" ? .array(.string, []) : nil)
+        guard let mergesValue else { throw TokenizerError.missingMetadata(key: Key.merges) }
         guard let mergeStrings = mergesValue.array else {
             throw TokenizerError.wrongMetadataType(key: Key.merges, expected: "an array of strings")
         }
