@@ -160,7 +160,7 @@ public struct ByteLevelBPETokenizer: Tokenizer {
             case .text(let range):
                 var bytes = input[range]
                 if preTokenizer.addsPrefixSpace && bytes.first != 0x20 { bytes = ArraySlice([0x20] + bytes) }
-                if rules.escapesSpaces { bytes = ArraySlice(Self.escapingSpaces(bytes)) }
+                if rules.escapesSpaces { bytes = ArraySlice(EscapedSpace.escape(bytes)) }
                 let segments = rules.dropsWhitespace ? Self.nonWhitespaceRuns(bytes, lowercased: rules.lowercases) : [bytes]
                 for segment in segments {
                     for word in preTokenizer.words(segment) { session.tokenize(segment[word], tokenizer: self, into: &output) }
@@ -169,16 +169,6 @@ public struct ByteLevelBPETokenizer: Tokenizer {
         }
         if addSpecial { output.append(contentsOf: suffixTokens) }
         return output
-    }
-
-    /// Spaces (U+0020 only) written as U+2581, as SentencePiece vocabularies spell them.
-    static func escapingSpaces(_ bytes: ArraySlice<UInt8>) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(bytes.count + bytes.count / 4)
-        for b in bytes {
-            if b == 0x20 { out.append(contentsOf: EscapedSpace.bytes) } else { out.append(b) }
-        }
-        return out
     }
 
     /// The "whitespace" tokenizer's words: maximal runs without White_Space characters, optionally lowercased.

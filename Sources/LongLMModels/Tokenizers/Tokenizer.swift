@@ -92,6 +92,16 @@ struct TokenAttributes: OptionSet, Sendable {
 enum EscapedSpace {
     static let bytes: [UInt8] = [0xE2, 0x96, 0x81]
 
+    /// Spaces (U+0020 only) written as U+2581.
+    static func escape(_ text: ArraySlice<UInt8>) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(text.count + text.count / 4)
+        for b in text {
+            if b == 0x20 { out.append(contentsOf: bytes) } else { out.append(b) }
+        }
+        return out
+    }
+
     /// U+2581 back to spaces.
     static func unescape(_ text: ArraySlice<UInt8>) -> [UInt8] {
         var out: [UInt8] = []
