@@ -140,6 +140,10 @@ def llama_ids_and_text(llm, text):
     size = 16 * len(text.encode("utf-8")) + 64
     buf = ctypes.create_string_buffer(size)
     n = llama_cpp.llama_detokenize(llm._model.vocab, arr, len(ids), buf, size, False, False)
+    if n < 0:  # the buffer was too small; -n is the size needed
+        size = -n
+        buf = ctypes.create_string_buffer(size)
+        n = llama_cpp.llama_detokenize(llm._model.vocab, arr, len(ids), buf, size, False, False)
     assert 0 <= n <= size, n
     return ids, buf.raw[:n].decode("utf-8", errors="replace")
 
@@ -216,6 +220,13 @@ def to_gguf(tok, path, pre):
         tokens[i] = t["content"]
         types[i] = gguf.TokenType.CONTROL if t["special"] else gguf.TokenType.USER_DEFINED
     merges = [m if isinstance(m, str) else " ".join(m) for m in spec["model"]["merges"]]
+    write_vocab_gguf(path, pre, tokens, types, merges, bos=tok.token_to_id("<|begin_of_text|>"),
+                     eos=tok.token_to_id("<|end_of_text|>"), add_bos=pre == "llama-bpe")
+
+
+def write_vocab_gguf(path, pre, tokens, types, merges, bos=None, eos=None, add_bos=None, model="gpt2"):
+    """A vocab-only BPE GGUF (tokenizer model `model`) with the llama hparams llama.cpp needs to open it; BOS/EOS ids and add_bos are
+    written only when given, so that llama.cpp's defaults for the pre-tokenizer apply otherwise."""
     w = gguf.GGUFWriter(path, "llama")
     w.add_context_length(128)
     w.add_embedding_length(8)
@@ -223,14 +234,17 @@ def to_gguf(tok, path, pre):
     w.add_feed_forward_length(16)
     w.add_head_count(1)
     w.add_layer_norm_rms_eps(1e-5)
-    w.add_tokenizer_model("gpt2")
+    w.add_tokenizer_model(model)
     w.add_tokenizer_pre(pre)
     w.add_token_list(tokens)
     w.add_token_types(types)
     w.add_token_merges(merges)
-    w.add_bos_token_id(tok.token_to_id("<|begin_of_text|>"))
-    w.add_eos_token_id(tok.token_to_id("<|end_of_text|>"))
-    w.add_add_bos_token(pre == "llama-bpe")
+    if bos is not None:
+        w.add_bos_token_id(bos)
+    if eos is not None:
+        w.add_eos_token_id(eos)
+    if add_bos is not None:
+        w.add_add_bos_token(add_bos)
     w.write_header_to_file()
     w.write_kv_data_to_file()
     w.write_tensors_to_file()

@@ -84,12 +84,12 @@ public struct HaystackPrompt: Sendable {
     public static func build(_ recipe: HaystackRecipe, tokenizer: any Tokenizer, length: Int, depth: Double,
                              chat: ChatFrame? = nil) throws -> HaystackPrompt {
         guard (0...1).contains(depth) else { throw Failure.badDepth(depth) }
-        let sentences = recipe.sentences.map { tokenizer.encode(" " + $0, addSpecial: false) }.filter { !$0.isEmpty }
+        let sentences = try recipe.sentences.map { try tokenizer.encode(" " + $0, addSpecial: false) }.filter { !$0.isEmpty }
         guard !sentences.isEmpty else { throw Failure.emptyHaystack }
-        let introduction = chat.map { $0.prefix + tokenizer.encode(recipe.introduction, addSpecial: false) }
+        let introduction = try chat.map { $0.prefix + (try tokenizer.encode(recipe.introduction, addSpecial: false)) }
             ?? tokenizer.encode(recipe.introduction, addSpecial: true)
-        let needle = tokenizer.encode(" " + recipe.needle, addSpecial: false)
-        let question = tokenizer.encode(" " + recipe.question, addSpecial: false) + (chat?.suffix ?? [])
+        let needle = try tokenizer.encode(" " + recipe.needle, addSpecial: false)
+        let question = try tokenizer.encode(" " + recipe.question, addSpecial: false) + (chat?.suffix ?? [])
         let fixed = introduction.count + needle.count + question.count
         guard length > fixed else { throw Failure.tooShort(requested: length, minimum: fixed + 1) }
 

@@ -22,8 +22,8 @@ final class HaystackPromptTests: XCTestCase {
 
     /// The needle sits where the depth says, in tokens, and the prompt is within 1% of the requested length.
     func checkPlacement(tokenizer: any Tokenizer, recipe: HaystackRecipe, lengths: [Int], file: StaticString = #filePath, line: UInt = #line) throws {
-        let needle = tokenizer.encode(" " + recipe.needle, addSpecial: false)
-        let longestSentence = recipe.sentences.map { tokenizer.encode(" " + $0, addSpecial: false).count }.max()!
+        let needle = try tokenizer.encode(" " + recipe.needle, addSpecial: false)
+        let longestSentence = try recipe.sentences.map { try tokenizer.encode(" " + $0, addSpecial: false).count }.max()!
         for length in lengths {
             for depth in [0, 0.1, 0.25, 0.5, 0.77, 0.9, 1] {
                 let prompt = try HaystackPrompt.build(recipe, tokenizer: tokenizer, length: length, depth: depth)
@@ -37,8 +37,8 @@ final class HaystackPromptTests: XCTestCase {
                                          "length \(length) depth \(depth)", file: file, line: line)
                 XCTAssertEqual(prompt.depth, depth, accuracy: Double(longestSentence) / Double(hay), file: file, line: line)
                 XCTAssertEqual(prompt.tokens.first, tokenizer.bosToken, file: file, line: line)
-                XCTAssertEqual(Array(prompt.tokens.suffix(tokenizer.encode(" " + recipe.question, addSpecial: false).count)),
-                               tokenizer.encode(" " + recipe.question, addSpecial: false), file: file, line: line)
+                XCTAssertEqual(Array(prompt.tokens.suffix(try tokenizer.encode(" " + recipe.question, addSpecial: false).count)),
+                               try tokenizer.encode(" " + recipe.question, addSpecial: false), file: file, line: line)
             }
         }
     }
@@ -65,7 +65,7 @@ final class HaystackPromptTests: XCTestCase {
         guard FileManager.default.fileExists(atPath: path) else { throw XCTSkip("run scripts/setup.sh for the Gemma 3 model") }
         let tokenizer = try TokenizerLoader.load(modelPath: path)
         let turn = ChatTurn(template: .gemma, system: "Answer with the number.")
-        let frame = turn.frame(tokenizer: tokenizer)
+        let frame = try turn.frame(tokenizer: tokenizer)
         let recipe = HaystackRecipe.passkey(key: "71432")
         let prompt = try HaystackPrompt.build(recipe, tokenizer: tokenizer, length: 2000, depth: 0.5, chat: frame)
         let plain = try HaystackPrompt.build(recipe, tokenizer: tokenizer, length: 2000, depth: 0.5)

@@ -135,7 +135,7 @@ final class ChatTemplateTests: XCTestCase {
         let family = try ChatTemplate(named: expected.family)
         for conversation in try Self.conversations.get() {
             let text = family.render(conversation.chatMessages, addGenerationPrompt: conversation.add_generation_prompt)
-            XCTAssertEqual(ChatTurn.tokens(rendered: text, tokenizer: tokenizer), expected.ids[conversation.name],
+            XCTAssertEqual(try ChatTurn.tokens(rendered: text, tokenizer: tokenizer), expected.ids[conversation.name],
                            conversation.name, line: line)
         }
     }
@@ -158,10 +158,10 @@ final class ChatTemplateTests: XCTestCase {
 
     func testControlTokensInTheTextBecomeTheirIdsOnlyWithParseSpecial() throws {
         let tokenizer = try tokenizer(Fixtures.gemmaModel)
-        let parsed = tokenizer.encode("<start_of_turn>user", addSpecial: false, parseSpecial: true)
+        let parsed = try tokenizer.encode("<start_of_turn>user", addSpecial: false, parseSpecial: true)
         XCTAssertEqual(parsed.count, 2)
         XCTAssertEqual(tokenizer.decode([parsed[0]]), "", "a control token renders as nothing")
-        let plain = tokenizer.encode("<start_of_turn>user", addSpecial: false)
+        let plain = try tokenizer.encode("<start_of_turn>user", addSpecial: false)
         XCTAssertGreaterThan(plain.count, 2, "without parse_special the marker is text")
         XCTAssertFalse(plain.contains(parsed[0]))
     }
@@ -186,8 +186,8 @@ final class ChatTemplateTests: XCTestCase {
         let tokenizer = MarkerTokenizer()
         let gigachat = ChatTurn(template: .gigachat).text(user: "a")
         XCTAssertTrue(gigachat.hasPrefix("<s>"))
-        XCTAssertEqual(Array(ChatTurn.tokens(rendered: gigachat, tokenizer: tokenizer).prefix(2)), [1, tokenizer.encode("u", addSpecial: false)[0]])
-        XCTAssertEqual(ChatTurn.tokens(rendered: "ab", tokenizer: tokenizer), [1] + tokenizer.encode("ab", addSpecial: false))
+        XCTAssertEqual(Array(try ChatTurn.tokens(rendered: gigachat, tokenizer: tokenizer).prefix(2)), [1, try tokenizer.encode("u", addSpecial: false)[0]])
+        XCTAssertEqual(try ChatTurn.tokens(rendered: "ab", tokenizer: tokenizer), [1] + (try tokenizer.encode("ab", addSpecial: false)))
     }
 
     // MARK: One user turn
@@ -204,12 +204,12 @@ final class ChatTemplateTests: XCTestCase {
 
     func testGemmaFrameIsBOSAndTheTurnMarkersAroundTheContent() throws {
         let tokenizer = try tokenizer(Fixtures.gemmaModel)
-        let frame = ChatTurn(template: .gemma).frame(tokenizer: tokenizer)
-        XCTAssertEqual(frame.prefix, ChatTurn.tokens(rendered: "<start_of_turn>user\n", tokenizer: tokenizer))
+        let frame = try ChatTurn(template: .gemma).frame(tokenizer: tokenizer)
+        XCTAssertEqual(frame.prefix, try ChatTurn.tokens(rendered: "<start_of_turn>user\n", tokenizer: tokenizer))
         XCTAssertEqual(frame.prefix.first, tokenizer.bosToken)
-        XCTAssertEqual(frame.suffix, tokenizer.encode("<end_of_turn>\n<start_of_turn>model\n", addSpecial: false, parseSpecial: true))
+        XCTAssertEqual(frame.suffix, try tokenizer.encode("<end_of_turn>\n<start_of_turn>model\n", addSpecial: false, parseSpecial: true))
         // With the content tokenized apart the ids equal the whole turn's here (the content starts a new word).
-        let content = tokenizer.encode("What is the pass key?", addSpecial: false)
-        XCTAssertEqual(frame.prefix + content + frame.suffix, ChatTurn(template: .gemma).tokens(user: "What is the pass key?", tokenizer: tokenizer))
+        let content = try tokenizer.encode("What is the pass key?", addSpecial: false)
+        XCTAssertEqual(frame.prefix + content + frame.suffix, try ChatTurn(template: .gemma).tokens(user: "What is the pass key?", tokenizer: tokenizer))
     }
 }

@@ -5,9 +5,7 @@ import FuzzSupport
 // tile the text exactly), the user-defined-token partition, and a whole encode/decode with small tokenizers of
 // both kinds. The input is text, as `encode` receives it (a String, so valid UTF-8).
 
-let preTokenizers: [BPEPreTokenizer] = TokenizerLoader.preTokenizerRules.sorted { $0.key < $1.key }.map {
-    try! BPEPreTokenizer(name: $0.key, patterns: $0.value.patterns)
-}
+let preTokenizers: [BPEPreTokenizer] = PreTokenizerRule.allCases.map { try! BPEPreTokenizer(name: $0.rawValue, rule: $0) }
 
 /// A byte-level vocabulary (the 256 byte characters, a few merges) with two user-defined tokens.
 let byteLevel: any Tokenizer = {
@@ -60,7 +58,7 @@ public func fuzzPreTokenizer(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int3
         guard next == bytes.count else { fatalError("pre-tokenizer \(p.name): words end at \(next) of \(bytes.count)") }
     }
     for tokenizer in [byteLevel, sentencePiece] {
-        let ids = tokenizer.encode(text, addSpecial: true)
+        let ids = try! tokenizer.encode(text, addSpecial: true)
         _ = tokenizer.decode(ids)
         for id in ids { _ = tokenizer.pieceBytes(id) }
     }

@@ -21,8 +21,8 @@ public struct ChatTurn: Sendable, Equatable {
     }
 
     /// The turn's token ids, as llama.cpp tokenizes a rendered chat prompt (`ChatTurn.tokens(rendered:tokenizer:)`).
-    public func tokens(user: String, tokenizer: any Tokenizer) -> [Int32] {
-        Self.tokens(rendered: text(user: user), tokenizer: tokenizer)
+    public func tokens(user: String, tokenizer: any Tokenizer) throws -> [Int32] {
+        try Self.tokens(rendered: text(user: user), tokenizer: tokenizer)
     }
 
     /// The ids of a rendered conversation. llama.cpp tokenizes a chat prompt with `add_special` (BOS when the
@@ -30,8 +30,8 @@ public struct ChatTurn: Sendable, Equatable {
     /// Two refinements, both what llama.cpp's own Jinja chat path does to the rendered text: no BOS is added when
     /// the text already starts with it (GigaChat's renderer writes `<s>` itself; plain tokenizing would give two
     /// BOS), and no EOS is appended even for a model whose metadata asks for one (the answer has yet to come).
-    public static func tokens(rendered: String, tokenizer: any Tokenizer) -> [Int32] {
-        let body = tokenizer.encode(rendered, addSpecial: false, parseSpecial: true)
+    public static func tokens(rendered: String, tokenizer: any Tokenizer) throws -> [Int32] {
+        let body = try tokenizer.encode(rendered, addSpecial: false, parseSpecial: true)
         guard tokenizer.addsBOS, let bos = tokenizer.bosToken, body.first != bos else { return body }
         return [bos] + body
     }
@@ -40,10 +40,10 @@ public struct ChatTurn: Sendable, Equatable {
     /// pieces (the haystack prompts, which must know the needle's token position): `prefix + content + suffix`
     /// is the turn, with the content tokenized as plain text (`addSpecial: false`). Content with leading or
     /// trailing white space would be trimmed by some families' renderers; the pieces are taken as they are.
-    public func frame(tokenizer: any Tokenizer) -> ChatFrame {
+    public func frame(tokenizer: any Tokenizer) throws -> ChatFrame {
         let (before, after) = textAround()
-        return ChatFrame(prefix: Self.tokens(rendered: before, tokenizer: tokenizer),
-                         suffix: tokenizer.encode(after, addSpecial: false, parseSpecial: true))
+        return ChatFrame(prefix: try Self.tokens(rendered: before, tokenizer: tokenizer),
+                         suffix: try tokenizer.encode(after, addSpecial: false, parseSpecial: true))
     }
 
     /// The rendered text before and after the user's content.

@@ -1,109 +1,10 @@
 import Foundation
 
 // Byte-level BPE (GGUF `tokenizer.ggml.model = "gpt2"`; Hugging Face tokenizer.json with a ByteLevel decoder):
-// GPT-2, Llama 3, Qwen 2. Port of the rules in llama.cpp src/llama-vocab.cpp (`llm_tokenizer_bpe`,
-// `llm_tokenizer_bpe_session`, the BPE branches of `token_to_piece` and `detokenize`) and src/unicode.cpp
-// (`unicode_regex_split`, `unicode_byte_to_utf8_map`).
-
-/// Splits text into the words BPE merges within. Each expression splits every piece the previous one produced;
-/// both the matches and the text between them become pieces (llama.cpp `unicode_regex_split`, HF `Split` with
-/// behavior `Isolated`).
-public struct BPEPreTokenizer: Sendable {
-    public let name: String
-    public let patterns: [String]
-    /// Hugging Face ByteLevel `add_prefix_space`: a text fragment that does not start with a space gets one.
-    public let addsPrefixSpace: Bool
-    private let expressions: [RegexBox]
-
-    /// `patterns` use Rust/PCRE syntax; `\s` and `\S` are rewritten to the Unicode White_Space property, which is
-    /// what llama.cpp and the `tokenizers` library match (ICU's own `\s` leaves out U+000B and U+0085).
-    public init(name: String, patterns: [String], addsPrefixSpace: Bool = false) throws {
-        self.name = name
-        self.patterns = patterns
-        self.addsPrefixSpace = addsPrefixSpace
-        self.expressions = try patterns.map { pattern in
-            do {
-                return RegexBox(try NSRegularExpression(pattern: Self.icuPattern(pattern)))
-            } catch {
-                throw TokenizerError.malformed("pre-tokenizer '\(name)': cannot compile regex \(pattern): \(error)")
-            }
-        }
-    }
-
-    static let gpt2Pattern = #"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)"#
-    static let llama3Pattern =
-        #"(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"#
-    static let qwen2Pattern =
-        #"(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"#
-    /// llama.cpp's LLAMA_VOCAB_PRE_TYPE_DEFAULT, used when a file names no pre-tokenizer.
-    static let defaultPatterns = [#"[\p{P}\$\+<=>\^~\|]+"#, gpt2Pattern, #"\p{N}+"#, "[0-9][0-9][0-9]"]
-
-    /// Rewrites `\s` / `\S` (outside escapes such as `\\s`) to `\p{White_Space}` / `\P{White_Space}`.
-    static func icuPattern(_ pattern: String) -> String {
-        var out = ""
-        var escaped = false
-        for c in pattern {
-            if escaped {
-                switch c {
-                case "s": out += #"\p{White_Space}"#
-                case "S": out += #"\P{White_Space}"#
-                default: out.append("\\"); out.append(c)
-                }
-                escaped = false
-            } else if c == "\\" {
-                escaped = true
-            } else {
-                out.append(c)
-            }
-        }
-        if escaped { out.append("\\") }
-        return out
-    }
-
-    /// Byte ranges (into `bytes`' indices) of the words of one text fragment, in order, none empty.
-    func words(_ bytes: ArraySlice<UInt8>) -> [Range<Int>] {
-        var pieces = [bytes.indices]
-        for expression in expressions {
-            var next: [Range<Int>] = []
-            next.reserveCapacity(pieces.count)
-            for piece in pieces { Self.split(bytes[piece], with: expression.regex, into: &next) }
-            pieces = next
-        }
-        return pieces
-    }
-
-    /// Matches and gaps of one piece, each piece searched on its own (as llama.cpp does: lookahead stops at the
-    /// piece's end), which also keeps the work linear in the text length.
-    private static func split(_ bytes: ArraySlice<UInt8>, with regex: NSRegularExpression, into out: inout [Range<Int>]) {
-        guard !bytes.isEmpty else { return }
-        let string = String(decoding: bytes, as: UTF8.self)
-        // UTF-16 offset (what NSRegularExpression reports) to byte index.
-        var byteIndex: [Int] = []
-        byteIndex.reserveCapacity(bytes.count + 1)
-        var position = bytes.startIndex
-        for scalar in string.unicodeScalars {
-            byteIndex.append(position)
-            if scalar.value > 0xFFFF { byteIndex.append(position) }
-            position += UTF8.width(scalar)
-        }
-        byteIndex.append(position)
-        var last = 0
-        let whole = NSRange(location: 0, length: byteIndex.count - 1)
-        for match in regex.matches(in: string, options: [], range: whole) where match.range.length > 0 {
-            let range = match.range
-            if range.location > last { out.append(byteIndex[last]..<byteIndex[range.location]) }
-            out.append(byteIndex[range.location]..<byteIndex[range.location + range.length])
-            last = range.location + range.length
-        }
-        if last < whole.length { out.append(byteIndex[last]..<byteIndex[whole.length]) }
-    }
-}
-
-/// NSRegularExpression is immutable and documented as safe to share between threads.
-final class RegexBox: @unchecked Sendable {
-    let regex: NSRegularExpression
-    init(_ regex: NSRegularExpression) { self.regex = regex }
-}
+// GPT-2, Llama 3, Qwen 2 and every other pre-tokenizer in `PreTokenizerTable`, plus the SentencePiece-style BPE
+// that llama.cpp runs on raw UTF-8 (Gemma 4, Sarvam) and the "whitespace" tokenizer model. The rules of llama.cpp's
+// vocabulary code (`llm_tokenizer_bpe_session`, the BPE branches of `token_to_piece` and `detokenize`,
+// `unicode_byte_to_utf8_map`); the pre-tokenizers are in `BPEPreTokenizer` and `PreTokenizerTable`.
 
 /// GPT-2's byte-to-character map: printable Latin-1 bytes map to themselves, the other 68 bytes to U+0100 onwards,
 /// so every byte string is a string of visible characters (llama.cpp `unicode_byte_to_utf8_map`).
@@ -132,8 +33,26 @@ enum ByteLevelAlphabet {
 }
 
 /// Byte-level BPE: the text is split into words, each word's bytes become GPT-2 alphabet characters, and adjacent
-/// symbols merge in `merges` rank order (lowest rank first, leftmost on ties).
+/// symbols merge in `merges` rank order (lowest rank first, leftmost on ties). With `WordRules.spellsBytes` off, the
+/// symbols are the word's UTF-8 characters instead.
 public struct ByteLevelBPETokenizer: Tokenizer {
+    /// How text becomes the words and symbols BPE merges: llama.cpp's per-name flags.
+    struct WordRules: Sendable {
+        /// Symbols are GPT-2 byte characters; otherwise the raw UTF-8 characters, with `<0xXX>` byte tokens for a
+        /// symbol that is not a token (llama.cpp `byte_encode = false`).
+        var spellsBytes = true
+        /// A word that is itself a token is that token (llama.cpp `ignore_merges`).
+        var ignoresMerges = false
+        /// Spaces become U+2581 before splitting and decode back to spaces (llama.cpp `escape_whitespaces`).
+        var escapesSpaces = false
+        /// A word made only of newlines that is itself a token is that token (llama.cpp's Gemma 4 rule).
+        var wholeNewlineRuns = false
+        /// The "whitespace" tokenizer model: white space separates words and is dropped.
+        var dropsWhitespace = false
+        /// With `dropsWhitespace`: each character lowercased first (its simple lowercase mapping).
+        var lowercases = false
+    }
+
     /// How `decode` tidies spaces after joining pieces.
     public enum SpaceCleanup: Sendable {
         case none
@@ -148,6 +67,8 @@ public struct ByteLevelBPETokenizer: Tokenizer {
     enum UnknownSymbol: Sendable {
         /// llama.cpp: each byte of the symbol's text looked up as a one-byte token; bytes without one are dropped.
         case singleByteTokens
+        /// llama.cpp without byte encoding: each byte of the symbol as its `<0xXX>` token; bytes without one are dropped.
+        case hexByteTokens
         /// Hugging Face BPE: `<0xXX>` tokens with `byte_fallback`, else the unknown token, else nothing.
         case huggingFace(byteFallback: Bool, unknown: Int32?)
     }
@@ -155,7 +76,9 @@ public struct ByteLevelBPETokenizer: Tokenizer {
     public let bosToken: Int32?
     public let eosToken: Int32?
     public let endOfGenerationTokens: Set<Int32>
-    public let preTokenizer: BPEPreTokenizer
+    /// The pre-tokenizer, or why there is none: then `encode` throws, and everything that needs only the vocabulary
+    /// (decoding, token pieces, special tokens) still works.
+    let preTokenization: Result<BPEPreTokenizer, TokenizerError>
     public let spaceCleanup: SpaceCleanup
     /// Tokens `encode(_, addSpecial: true)` puts before and after the text.
     public let prefixTokens: [Int32]
@@ -167,11 +90,13 @@ public struct ByteLevelBPETokenizer: Tokenizer {
     /// the vocabulary size for merge parts that are not tokens.
     private let merges: [UInt64: Merge]
     private let symbolOfByte: [Int32]
-    private let ignoresMerges: Bool
+    private let rules: WordRules
     private let normalizesNFC: Bool
     private let unknownSymbol: UnknownSymbol
     private let partitioner: SpecialTokenPartitioner
     private let byteTokens: [Int32?]
+    /// `<0xXX>` tokens only (`byteTokens` falls back to one-byte tokens).
+    private let hexByteTokens: [Int32?]
 
     struct Merge: Sendable {
         let rank: Int32
@@ -182,9 +107,10 @@ public struct ByteLevelBPETokenizer: Tokenizer {
     public var addsBOS: Bool { bosToken != nil && prefixTokens.first == bosToken }
 
     /// `merges` in rank order, each as (left, right) in the GPT-2 alphabet; a repeated pair keeps its first rank.
-    init(vocabulary: Vocabulary, merges mergeList: [([UInt8], [UInt8])], preTokenizer: BPEPreTokenizer,
+    init(vocabulary: Vocabulary, merges mergeList: [([UInt8], [UInt8])],
+         preTokenizer: Result<BPEPreTokenizer, TokenizerError>,
          bos: Int32?, eos: Int32?, endOfGeneration: Set<Int32>, prefixTokens: [Int32], suffixTokens: [Int32],
-         ignoresMerges: Bool, spaceCleanup: SpaceCleanup, normalizesNFC: Bool = false,
+         rules: WordRules, spaceCleanup: SpaceCleanup, normalizesNFC: Bool = false,
          unknownSymbol: UnknownSymbol) throws {
         var vocabulary = vocabulary
         vocabularyCount = vocabulary.count
@@ -205,21 +131,24 @@ public struct ByteLevelBPETokenizer: Tokenizer {
         self.merges = table
         self.symbolOfByte = ByteLevelAlphabet.utf8OfByte.map { vocabulary.symbolId(of: $0) ?? -1 }
         self.vocabulary = vocabulary
-        self.preTokenizer = preTokenizer
+        self.preTokenization = preTokenizer
         self.bosToken = bos
         self.eosToken = eos
         self.endOfGenerationTokens = endOfGeneration
         self.prefixTokens = prefixTokens
         self.suffixTokens = suffixTokens
-        self.ignoresMerges = ignoresMerges
+        self.rules = rules
         self.spaceCleanup = spaceCleanup
         self.normalizesNFC = normalizesNFC
         self.unknownSymbol = unknownSymbol
         self.partitioner = SpecialTokenPartitioner(vocabulary: vocabulary)
         self.byteTokens = vocabulary.byteFallbackTokens()
+        self.hexByteTokens = vocabulary.hexByteTokens()
     }
 
-    public func encode(_ text: String, addSpecial: Bool, parseSpecial: Bool) -> [Int32] {
+    /// Throws `TokenizerError.unsupportedPreTokenizer` when the file names a pre-tokenizer this build does not know.
+    public func encode(_ text: String, addSpecial: Bool, parseSpecial: Bool) throws -> [Int32] {
+        let preTokenizer = try preTokenization.get()
         let input = Array((normalizesNFC ? text.precomposedStringWithCanonicalMapping : text).utf8)
         var output: [Int32] = addSpecial ? prefixTokens : []
         output.reserveCapacity(input.count / 3 + 2)
@@ -231,11 +160,33 @@ public struct ByteLevelBPETokenizer: Tokenizer {
             case .text(let range):
                 var bytes = input[range]
                 if preTokenizer.addsPrefixSpace && bytes.first != 0x20 { bytes = ArraySlice([0x20] + bytes) }
-                for word in preTokenizer.words(bytes) { session.tokenize(bytes[word], tokenizer: self, into: &output) }
+                if rules.escapesSpaces { bytes = ArraySlice(EscapedSpace.escape(bytes)) }
+                let segments = rules.dropsWhitespace ? Self.nonWhitespaceRuns(bytes, lowercased: rules.lowercases) : [bytes]
+                for segment in segments {
+                    for word in preTokenizer.words(segment) { session.tokenize(segment[word], tokenizer: self, into: &output) }
+                }
             }
         }
         if addSpecial { output.append(contentsOf: suffixTokens) }
         return output
+    }
+
+    /// The "whitespace" tokenizer's words: maximal runs without White_Space characters, optionally lowercased.
+    static func nonWhitespaceRuns(_ bytes: ArraySlice<UInt8>, lowercased: Bool) -> [ArraySlice<UInt8>] {
+        var runs: [ArraySlice<UInt8>] = []
+        var current: [UInt8] = []
+        for scalar in String(decoding: bytes, as: UTF8.self).unicodeScalars {
+            if scalar.properties.isWhitespace {
+                if !current.isEmpty { runs.append(current[...]) }
+                current = []
+            } else {
+                // The simple (one-character) mapping, as llama.cpp's lowercase table has it.
+                let mapped = lowercased ? scalar.properties.lowercaseMapping.unicodeScalars.first ?? scalar : scalar
+                current.append(contentsOf: String(mapped).utf8)
+            }
+        }
+        if !current.isEmpty { runs.append(current[...]) }
+        return runs
     }
 
     public func pieceBytes(_ id: Int32) -> [UInt8] {
@@ -244,6 +195,10 @@ public struct ByteLevelBPETokenizer: Tokenizer {
         if !attributes.isDisjoint(with: [.unknown, .control]) { return [] }
         if attributes.contains(.userDefined) { return Array(vocabulary.text(id)) }
         if attributes.contains(.normal) {
+            if rules.escapesSpaces { return EscapedSpace.unescape(vocabulary.text(id)) }
+            // Without byte encoding a token is its own text. (llama.cpp still reads it as GPT-2 characters, which
+            // garbles the "whitespace" tokenizer's non-ASCII text; that is not copied.)
+            if !rules.spellsBytes { return Array(vocabulary.text(id)) }
             // Characters outside the GPT-2 alphabet pass through as their UTF-8 (llama.cpp writes an
             // "[UNK_BYTE_0x..]" marker instead; converted vocabularies do not contain any).
             var out: [UInt8] = []
@@ -351,14 +306,28 @@ public struct ByteLevelBPETokenizer: Tokenizer {
             symbol.removeAll(keepingCapacity: true)
             symbols.reset()
             queue.removeAll()
-            // One symbol per byte of the word (one GPT-2 alphabet character each).
-            for (k, b) in word.enumerated() {
-                let utf8 = ByteLevelAlphabet.utf8OfByte[Int(b)]
-                symbols.append(offset: encoded.count, count: utf8.count, isLast: k + 1 == word.count)
-                encoded.append(contentsOf: utf8)
-                symbol.append(t.symbolOfByte[Int(b)])
+            if t.rules.spellsBytes {
+                // One symbol per byte of the word (one GPT-2 alphabet character each).
+                for (k, b) in word.enumerated() {
+                    let utf8 = ByteLevelAlphabet.utf8OfByte[Int(b)]
+                    symbols.append(offset: encoded.count, count: utf8.count, isLast: k + 1 == word.count)
+                    encoded.append(contentsOf: utf8)
+                    symbol.append(t.symbolOfByte[Int(b)])
+                }
+            } else {
+                // One symbol per UTF-8 character of the word (llama.cpp `unicode_len_utf8`).
+                var k = word.startIndex
+                while k < word.endIndex {
+                    let n = min(utf8SequenceLength(word[k]), word.endIndex - k)
+                    let character = Array(word[k..<(k + n)])
+                    symbols.append(offset: encoded.count, count: n, isLast: k + n == word.endIndex)
+                    encoded.append(contentsOf: character)
+                    symbol.append(t.vocabulary.symbolId(of: character) ?? -1)
+                    k += n
+                }
             }
-            if t.ignoresMerges, let id = t.vocabulary.id(of: encoded) {
+            let wholeWordCounts = t.rules.ignoresMerges || (t.rules.wholeNewlineRuns && word.allSatisfy { $0 == 0x0A })
+            if wholeWordCounts, let id = t.vocabulary.id(of: encoded) {
                 output.append(id)
                 return
             }
@@ -394,6 +363,10 @@ public struct ByteLevelBPETokenizer: Tokenizer {
             case .singleByteTokens:
                 for k in s..<(s + n) {
                     if let id = t.vocabulary.id(of: [encoded[k]]) { output.append(id) }
+                }
+            case .hexByteTokens:
+                for k in s..<(s + n) {
+                    if let id = t.hexByteTokens[Int(encoded[k])] { output.append(id) }
                 }
             case .huggingFace(let byteFallback, let unknown):
                 if byteFallback {

@@ -43,7 +43,6 @@ public struct SentencePieceTokenizer: Tokenizer {
         self.byteTokens = vocabulary.byteFallbackTokens()
     }
 
-    private static let escapedSpace: [UInt8] = [0xE2, 0x96, 0x81]  // U+2581 "▁"
 
     public func encode(_ text: String, addSpecial: Bool, parseSpecial: Bool) -> [Int32] {
         let input = Array(text.utf8)
@@ -60,9 +59,9 @@ public struct SentencePieceTokenizer: Tokenizer {
                 isPreviousSpecial = true
             case .text(let range):
                 escaped.removeAll(keepingCapacity: true)
-                if addsSpacePrefix && isPreviousSpecial { escaped.append(contentsOf: Self.escapedSpace) }
+                if addsSpacePrefix && isPreviousSpecial { escaped.append(contentsOf: EscapedSpace.bytes) }
                 for b in input[range] {
-                    if b == 0x20 { escaped.append(contentsOf: Self.escapedSpace) } else { escaped.append(b) }
+                    if b == 0x20 { escaped.append(contentsOf: EscapedSpace.bytes) } else { escaped.append(b) }
                 }
                 session.tokenize(escaped, tokenizer: self, into: &output)
                 isPreviousSpecial = false
@@ -77,7 +76,7 @@ public struct SentencePieceTokenizer: Tokenizer {
         let attributes = vocabulary.attributes[Int(id)]
         if !attributes.isDisjoint(with: [.unknown, .control]) { return [] }
         if attributes.contains(.userDefined) { return Array(vocabulary.text(id)) }
-        if attributes.contains(.normal) { return Self.unescapeSpaces(vocabulary.text(id)) }
+        if attributes.contains(.normal) { return EscapedSpace.unescape(vocabulary.text(id)) }
         if attributes.contains(.byte) { return vocabulary.byteValue(id).map { [$0] } ?? Array(vocabulary.text(id)) }
         return []  // UNUSED and UNDEFINED render as nothing, as in llama.cpp
     }
@@ -94,22 +93,6 @@ public struct SentencePieceTokenizer: Tokenizer {
             bytes.append(contentsOf: piece)
         }
         return String(decoding: bytes, as: UTF8.self)
-    }
-
-    private static func unescapeSpaces(_ text: ArraySlice<UInt8>) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(text.count)
-        var i = text.startIndex
-        while i < text.endIndex {
-            if text[i] == 0xE2, i + 2 < text.endIndex, text[i + 1] == 0x96, text[i + 2] == 0x81 {
-                out.append(0x20)
-                i += 3
-            } else {
-                out.append(text[i])
-                i += 1
-            }
-        }
-        return out
     }
 
     /// Per-call scratch (llama.cpp's `llm_tokenizer_spm_session`), reused across the fragments of one call.

@@ -15,7 +15,9 @@ public protocol Tokenizer: Sendable {
     /// `addSpecial`: prepend BOS (and append EOS) as the model's metadata says. User-defined tokens are split out
     /// first, as llama.cpp does; `parseSpecial` (llama.cpp's `parse_special`) also turns control tokens written in
     /// the text into their ids, which a rendered chat template needs (`<start_of_turn>` is one token, not text).
-    func encode(_ text: String, addSpecial: Bool, parseSpecial: Bool) -> [Int32]
+    /// Throws only when text cannot be encoded at all (an unknown pre-tokenizer); the vocabulary-only operations
+    /// never need it.
+    func encode(_ text: String, addSpecial: Bool, parseSpecial: Bool) throws -> [Int32]
     /// The text of `ids`, as llama.cpp's `llama_detokenize(remove_special: false, unparse_special: false)`:
     /// control tokens render as nothing; invalid UTF-8 becomes U+FFFD. It equals the concatenated `pieceBytes`
     /// except where llama.cpp tidies the joined text: the first space of a SentencePiece model with a space prefix,
@@ -43,7 +45,9 @@ public enum TokenizerError: Error, CustomStringConvertible {
         case .unsupportedModel(let detail):
             return "unsupported tokenizer: \(detail)"
         case .unsupportedPreTokenizer(let name, let supported):
-            return "unsupported pre-tokenizer '\(name)' (tokenizer.ggml.pre); supported: \(supported.joined(separator: ", "))"
+            return "unsupported pre-tokenizer '\(name)' (tokenizer.ggml.pre), so this model cannot encode text; pass "
+                + "token ids instead (--tokens), or re-convert the model naming one of the \(supported.count) known "
+                + "pre-tokenizers: \(supported.joined(separator: ", "))"
         case .malformed(let detail):
             return "malformed tokenizer: \(detail)"
         case .unreadable(let path, let detail):
@@ -85,6 +89,38 @@ struct TokenAttributes: OptionSet, Sendable {
     }
 }
 
+/// SentencePiece's spelling of a space, U+2581 "▁" (SentencePiece vocabularies, and the BPE names that escape spaces).
+enum EscapedSpace {
+    static let bytes: [UInt8] = [0xE2, 0x96, 0x81]
+
+    /// Spaces (U+0020 only) written as U+2581.
+    static func escape(_ text: ArraySlice<UInt8>) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(text.count + text.count / 4)
+        for b in text {
+            if b == 0x20 { out.append(contentsOf: bytes) } else { out.append(b) }
+        }
+        return out
+    }
+
+    /// U+2581 back to spaces.
+    static func unescape(_ text: ArraySlice<UInt8>) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(text.count)
+        var i = text.startIndex
+        while i < text.endIndex {
+            if text[i] == 0xE2, i + 2 < text.endIndex, text[i + 1] == 0x96, text[i + 2] == 0x81 {
+                out.append(0x20)
+                i += 3
+            } else {
+                out.append(text[i])
+                i += 1
+            }
+        }
+        return out
+    }
+}
+
 /// Token texts that end generation in llama.cpp (`special_eog_ids` in `llama_vocab::impl::load`); llama.cpp also marks
 /// each as CONTROL.
 let endOfGenerationTokenTexts: Set<String> = [
@@ -95,7 +131,7 @@ let endOfGenerationTokenTexts: Set<String> = [
 
 extension Tokenizer {
     /// Control tokens written in the text stay text (llama.cpp `parse_special = false`): what a user's document needs.
-    public func encode(_ text: String, addSpecial: Bool) -> [Int32] { encode(text, addSpecial: addSpecial, parseSpecial: false) }
+    public func encode(_ text: String, addSpecial: Bool) throws -> [Int32] { try encode(text, addSpecial: addSpecial, parseSpecial: false) }
 }
 
 /// The vocabulary shared by both tokenizers: token bytes in one arena, attributes, and a byte-keyed lookup.
@@ -146,11 +182,13 @@ struct Vocabulary: Sendable {
 
     /// `<0xXX>` tokens for every byte (or the one-byte string), as llama.cpp's `byte_to_token` looks them up.
     func byteFallbackTokens() -> [Int32?] {
+        zip(hexByteTokens(), 0..<256).map { hexToken, b in hexToken ?? id(of: [UInt8(b)]) }
+    }
+
+    /// The `<0xXX>` token of every byte, where the vocabulary has one.
+    func hexByteTokens() -> [Int32?] {
         let hex = Array("0123456789ABCDEF".utf8)
-        return (0..<256).map { b in
-            let name: [UInt8] = Array("<0x".utf8) + [hex[b >> 4], hex[b & 15]] + Array(">".utf8)
-            return id(of: name) ?? id(of: [UInt8(b)])
-        }
+        return (0..<256).map { b in id(of: Array("<0x".utf8) + [hex[b >> 4], hex[b & 15]] + Array(">".utf8)) }
     }
 
     /// The byte of a byte-fallback token `<0xXX>` (llama.cpp `token_to_byte` reads text[3..<5] as hex).

@@ -20,6 +20,7 @@ public enum TokenizerLoader {
         static let addBOS = "tokenizer.ggml.add_bos_token"
         static let addEOS = "tokenizer.ggml.add_eos_token"
         static let addSpacePrefix = "tokenizer.ggml.add_space_prefix"
+        static let lowercase = "tokenizer.ggml.normalizer.lowercase"
     }
 
     public static func load(gguf: GGUFFile) throws -> any Tokenizer {
@@ -32,10 +33,12 @@ public enum TokenizerLoader {
         guard let model = modelValue.string else { throw TokenizerError.wrongMetadataType(key: Key.model, expected: "a string") }
         switch model {
         case "llama": return try loadSentencePiece(metadata)
-        case "gpt2": return try loadByteLevelBPE(metadata)
+        case "gpt2": return try loadBPE(metadata, dropsWhitespace: false)
+        case "whitespace": return try loadBPE(metadata, dropsWhitespace: true)
         default:
             throw TokenizerError.unsupportedModel(
-                "\(Key.model) = '\(model)'; supported: 'llama' (SentencePiece with scores), 'gpt2' (byte-level BPE)")
+                "\(Key.model) = '\(model)'; supported: 'llama' (SentencePiece with scores), 'gpt2' (byte-level BPE), "
+                + "'whitespace' (BPE over white-space separated words)")
         }
     }
 
@@ -57,34 +60,24 @@ public enum TokenizerLoader {
             addsSpacePrefix: try bool(metadata, Key.addSpacePrefix) ?? true)
     }
 
-    /// llama.cpp pre-tokenizer names (`tokenizer.ggml.pre`) this loader knows, with the flags llama.cpp sets for them.
-    struct PreTokenizerRules {
-        let patterns: [String]
-        let ignoresMerges: Bool
-        let cleansSpaces: Bool
-        let addsBOSByDefault: Bool
-    }
-
-    static let preTokenizerRules: [String: PreTokenizerRules] = {
-        let gpt2 = PreTokenizerRules(patterns: [BPEPreTokenizer.gpt2Pattern], ignoresMerges: false, cleansSpaces: true, addsBOSByDefault: false)
-        let llama3 = PreTokenizerRules(patterns: [BPEPreTokenizer.llama3Pattern], ignoresMerges: true, cleansSpaces: true, addsBOSByDefault: true)
-        let qwen2 = PreTokenizerRules(patterns: [BPEPreTokenizer.qwen2Pattern], ignoresMerges: false, cleansSpaces: false, addsBOSByDefault: false)
-        let byDefault = PreTokenizerRules(patterns: BPEPreTokenizer.defaultPatterns, ignoresMerges: false, cleansSpaces: true, addsBOSByDefault: false)
-        var rules: [String: PreTokenizerRules] = ["default": byDefault]
-        for name in ["gpt-2", "phi-2", "gigachat", "mellum", "a.x-4.0", "mpt", "olmo"] { rules[name] = gpt2 }
-        for name in ["llama3", "llama-v3", "llama-bpe", "falcon3", "falcon-h1", "pixtral", "midm-2.0", "lfm2"] { rules[name] = llama3 }
-        for name in ["qwen2", "deepseek-r1-qwen", "kormo", "f2llmv2"] { rules[name] = qwen2 }
-        return rules
-    }()
-
-    private static func loadByteLevelBPE(_ metadata: [String: GGUFValue]) throws -> ByteLevelBPETokenizer {
+    /// A BPE vocabulary (`gpt2`, or `whitespace`, whose words are the white-space separated runs). The pre-tokenizer
+    /// name selects the split rule and flags from `PreTokenizerTable`; an unknown name leaves a tokenizer that decodes
+    /// but throws when asked to encode, so token ids still work with the model.
+    private static func loadBPE(_ metadata: [String: GGUFValue], dropsWhitespace: Bool) throws -> ByteLevelBPETokenizer {
         let tokens = try tokenTexts(metadata)
         // llama.cpp treats a missing pre-tokenizer as "default" (and warns that quality will suffer).
         let preName = try string(metadata, Key.pre) ?? "default"
-        guard let rules = preTokenizerRules[preName] else {
-            throw TokenizerError.unsupportedPreTokenizer(name: preName, supported: preTokenizerRules.keys.sorted())
+        let spec = PreTokenizerTable.spec(named: preName)
+        let flags = spec?.flags ?? []
+        let preTokenizer: Result<BPEPreTokenizer, TokenizerError>
+        if let spec {
+            preTokenizer = .success(try BPEPreTokenizer(name: preName, rule: spec.rule))
+        } else {
+            preTokenizer = .failure(.unsupportedPreTokenizer(name: preName, supported: PreTokenizerTable.names))
         }
-        guard let mergesValue = metadata[Key.merges] else { throw TokenizerError.missingMetadata(key: Key.merges) }
+        // llama.cpp lets a Kimi K2 vocabulary come without merges (every word is then looked up as bytes).
+        let mergesValue = metadata[Key.merges] ?? (preName == "kimi-k2" ? .array(.string, []) : nil)
+        guard let mergesValue else { throw TokenizerError.missingMetadata(key: Key.merges) }
         guard let mergeStrings = mergesValue.array else {
             throw TokenizerError.wrongMetadataType(key: Key.merges, expected: "an array of strings")
         }
@@ -101,20 +94,27 @@ public enum TokenizerLoader {
         }
         var vocabulary = Vocabulary(tokens: tokens, attributes: try attributes(metadata, count: tokens.count),
                                     extraStrings: merges.count / 8)
-        let bos = try specialId(metadata, Key.bos, default: 11, count: tokens.count)
+        let bos = try specialId(metadata, Key.bos, default: flags.contains(.noDefaultBOS) ? nil : 11, count: tokens.count)
         let eos = try specialId(metadata, Key.eos, default: 11, count: tokens.count)
         let eog = applyLoadTimeRules(&vocabulary, metadata: metadata, eos: eos)
-        let addsBOS = try bool(metadata, Key.addBOS) ?? rules.addsBOSByDefault
+        let fileAddsBOS = try bool(metadata, Key.addBOS)
+        let addsBOS = flags.contains(.forcesBOS) || (fileAddsBOS ?? flags.contains(.addsBOS))
         let addsEOS = try bool(metadata, Key.addEOS) ?? false
         if addsBOS && bos == nil { throw TokenizerError.malformed("add_bos_token is true but there is no BOS token") }
         if addsEOS && eos == nil { throw TokenizerError.malformed("add_eos_token is true but there is no EOS token") }
+        let spellsBytes = spec?.rule.encodesBytes ?? true
+        let rules = ByteLevelBPETokenizer.WordRules(
+            spellsBytes: spellsBytes, ignoresMerges: flags.contains(.ignoresMerges),
+            escapesSpaces: flags.contains(.escapesSpaces), wholeNewlineRuns: flags.contains(.wholeNewlineRuns),
+            dropsWhitespace: dropsWhitespace,
+            // llama.cpp's normalizer lowercases unless the pre-tokenizer or the file says otherwise.
+            lowercases: try bool(metadata, Key.lowercase) ?? !flags.contains(.keepsCase))
         return try ByteLevelBPETokenizer(
-            vocabulary: vocabulary, merges: merges,
-            preTokenizer: try BPEPreTokenizer(name: preName, patterns: rules.patterns),
+            vocabulary: vocabulary, merges: merges, preTokenizer: preTokenizer,
             bos: bos, eos: eos, endOfGeneration: eog,
             prefixTokens: addsBOS ? [bos!] : [], suffixTokens: addsEOS ? [eos!] : [],
-            ignoresMerges: rules.ignoresMerges, spaceCleanup: rules.cleansSpaces ? .llamaCpp : .none,
-            unknownSymbol: .singleByteTokens)
+            rules: rules, spaceCleanup: flags.contains(.keepsSpaces) ? .none : .llamaCpp,
+            unknownSymbol: spellsBytes ? .singleByteTokens : .hexByteTokens)
     }
 
     /// Token attribute changes llama.cpp makes at load time, and the end-of-generation set:
@@ -367,9 +367,10 @@ public enum TokenizerLoader {
         let byteFallback = try flag(model, "byte_fallback", at: "model.")
         return try ByteLevelBPETokenizer(
             vocabulary: vocabulary, merges: merges,
-            preTokenizer: try BPEPreTokenizer(name: "tokenizer.json", patterns: patterns, addsPrefixSpace: addsPrefixSpace),
+            preTokenizer: .success(try BPEPreTokenizer(name: "tokenizer.json", huggingFacePatterns: patterns,
+                                                       addsPrefixSpace: addsPrefixSpace)),
             bos: bos, eos: eos, endOfGeneration: eog, prefixTokens: prefix, suffixTokens: suffix,
-            ignoresMerges: try flag(model, "ignore_merges", at: "model."),
+            rules: .init(ignoresMerges: try flag(model, "ignore_merges", at: "model.")),
             spaceCleanup: cleanUp ? .huggingFace : .none, normalizesNFC: normalizesNFC,
             unknownSymbol: .huggingFace(byteFallback: byteFallback, unknown: tokenId(model["unk_token"] as? String)))
     }

@@ -113,7 +113,7 @@ struct Batch: ParsableCommand {
             }
             let method = try options.method(for: runner.model.config)
             let chat = try chatTurn(for: job, loaded: loaded)
-            let prompt = chat?.tokens(user: job.text, tokenizer: tokenizer) ?? tokenizer.encode(job.text, addSpecial: true)
+            let prompt = try chat?.tokens(user: job.text, tokenizer: tokenizer) ?? tokenizer.encode(job.text, addSpecial: true)
             let request = GenerationRequest(prompt: prompt, maxNewTokens: job.maxNewTokens ?? maxNewTokens,
                                             method: method, checksLength: !options.noWindowCheck, stopTokens: stops)
             try request.check(config: runner.model.config)

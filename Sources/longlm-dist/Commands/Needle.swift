@@ -63,7 +63,7 @@ struct Needle: ParsableCommand {
                 sentences = HaystackRecipe.sentences(of: try String(contentsOfFile: haystackFile, encoding: .utf8))
             }
             let chat = try chatOptions.turn(for: loaded)
-            let frame = chat?.frame(tokenizer: tokenizer)
+            let frame = try chat?.frame(tokenizer: tokenizer)
             // Every output is looked at before the first cell runs: a read-only --svg must not cost the grid.
             let writer = try JSONLinesWriter(path: output)
             let csvFile = try csv.map { try OutputFile($0) }, svgFile = try svg.map { try OutputFile($0) }

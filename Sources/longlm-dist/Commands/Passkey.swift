@@ -53,7 +53,7 @@ struct Passkey: ParsableCommand {
             }
             let label = method.description + (contextOptions.noWindowCheck ? " (no window check)" : "")
             let chat = try chatOptions.turn(for: loaded)
-            let frame = chat?.frame(tokenizer: tokenizer)
+            let frame = try chat?.frame(tokenizer: tokenizer)
             let writer = try output.map { try JSONLinesWriter(path: $0) }
             let previous = writer?.existing.objects ?? []
             let evaluation = PasskeyRun(model: loaded.path, method: label, seed: contextOptions.seed, maxNewTokens: maxNewTokens,

@@ -42,7 +42,7 @@ struct Perplexity: ParsableCommand {
             let method = try contextOptions.method(for: runner.model.config)
             // Opened (and locked) before the scoring, so that an unwritable output costs nothing.
             let writer = try output.map { try JSONLinesWriter(path: $0) }
-            var tokens = tokenizer.encode(try String(contentsOfFile: textFile, encoding: .utf8), addSpecial: true)
+            var tokens = try tokenizer.encode(String(contentsOfFile: textFile, encoding: .utf8), addSpecial: true)
             if let limit { tokens = Array(tokens.prefix(limit)) }
             guard tokens.count >= 2 else { throw ValidationError("\(textFile) has fewer than 2 tokens") }
             let windows = PerplexityWindow.plan(tokens: tokens.count, maxTokens: maxTokens, stride: stride ?? maxTokens)

@@ -19,7 +19,7 @@ struct Tokenize: ParsableCommand {
         guard isRankZeroOrAlone() else { return }
         let tokenizer = reportingErrors { try TokenizerLoader.load(modelPath: model) }
         let input = reportingErrors { try text ?? readText(file!, option: "--file") }
-        let ids = tokenizer.encode(input, addSpecial: true)
+        let ids = reportingErrors { try tokenizer.encode(input, addSpecial: true) }
         if json {
             let pieces = ids.map { String(decoding: tokenizer.pieceBytes($0), as: UTF8.self) }
             let object: [String: Any] = ["ids": ids.map(Int.init), "pieces": pieces, "count": ids.count]

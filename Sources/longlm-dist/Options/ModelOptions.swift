@@ -70,10 +70,10 @@ struct PromptOptions: ParsableArguments {
                     throw ValidationError("\(loaded.path) has no tokenizer; pass --tokens")
                 }
                 if let turn = try chatOptions.turn(for: loaded) {
-                    ids = turn.tokens(user: text, tokenizer: tokenizer)
+                    ids = try turn.tokens(user: text, tokenizer: tokenizer)
                     if showPrompt { log("prompt text (\(turn.template.name)): " + turn.text(user: text).debugDescription) }
                 } else {
-                    ids = tokenizer.encode(text, addSpecial: true)
+                    ids = try tokenizer.encode(text, addSpecial: true)
                 }
             }
             if showPrompt { log("prompt ids (\(ids.count)): " + ids.map(String.init).joined(separator: ",")) }
