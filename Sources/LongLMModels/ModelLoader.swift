@@ -32,6 +32,20 @@ public enum ModelLoader {
         }
     }
 
+    /// Bytes of the weight files (the GGUF file, or every safetensors shard): what the weights occupy once a run
+    /// has touched them all (mapped, or copied to f32 from files of that size).
+    public static func weightFileBytes(path: String) throws -> Int {
+        switch try kind(of: path) {
+        case .gguf: return try GGUFFile(path: path).file.size
+        case .huggingFace:
+            return try FileManager.default.contentsOfDirectory(atPath: path).filter { $0.hasSuffix(".safetensors") }
+                .reduce(0) { total, name in
+                    let size = try FileManager.default.attributesOfItem(atPath: (path as NSString).appendingPathComponent(name))[.size]
+                    return total + ((size as? NSNumber)?.intValue ?? 0)
+                }
+        }
+    }
+
     public static func load(path: String) throws -> LoadedModel {
         switch try kind(of: path) {
         case .gguf:

@@ -24,6 +24,8 @@ struct PromptRun {
             let loaded = modelOptions.load()
             let ids = promptOptions.promptTokens(loaded)
             let method = contextOptions.resolved(for: loaded.model.config, tokens: ids.count + generatedTokens)
+            checkMemory(path: modelOptions.model, config: loaded.model.config, tokens: ids.count + generatedTokens, ranks: 1,
+                        ranksOnThisNode: 1, batchSize: batchSize, method: method, skip: promptOptions.noMemoryCheck)
             var generator = Generator(model: loaded.model, prefillChunk: batchSize)
             generator.method = method
             generator.enforcesMaximumLength = !contextOptions.noWindowCheck
@@ -39,6 +41,12 @@ struct PromptRun {
         // Rank 0 checks the window (and reports); the others take the same method from the same options.
         let method = job.rank == 0 ? contextOptions.resolved(for: config, tokens: ids.count + generatedTokens)
                                    : job.orAbort { try contextOptions.method(for: config) }
+        // Each rank checks its own node (ranks of one node share its memory).
+        let localRanks = ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_LOCAL_SIZE"].flatMap(Int.init) ?? 1
+        job.orAbort {
+            try memoryCheck(path: modelOptions.model, config: config, tokens: ids.count + generatedTokens, ranks: job.size,
+                            ranksOnThisNode: localRanks, batchSize: batchSize, method: method, skip: promptOptions.noMemoryCheck)
+        }
         let sequence = job.orAbort {
             try DistributedSequence(model: loaded.model, communicator: job.communicator, layout: parallelOptions.layout,
                                     method: method, promptLength: ids.count, timeout: parallelOptions.stepTimeout)
@@ -53,20 +61,55 @@ struct PromptRun {
         return reportingErrors(work)
     }
 
-    /// `--stats` under mpirun: each rank's ring statistics, in rank order (nothing on one process or without
-    /// `--stats`).
+    /// `--stats`: under mpirun each rank's ring statistics and peak memory, in rank order; on one process the peak
+    /// memory (nothing without `--stats`).
     func printStatistics(_ options: ParallelOptions) {
-        guard options.stats, let job, let sequence = sequence as? DistributedSequence else { return }
+        guard options.stats else { return }
+        guard let job, let sequence = sequence as? DistributedSequence else {
+            log("peak resident memory: \(MemoryPlan.format(MemoryPlan.peakResidentBytes()))")
+            return
+        }
         let timeout = options.stepTimeout
         for r in 0..<job.size {
             if r == job.rank {
                 // The report's lines carry the rank already.
                 let lines = ["[rank \(r)] cpu: \(CPUFeatures.current.summary)", "[rank \(r)] blas: \(BLAS.report.line)",
-                             sequence.statistics.report(rank: r)]
+                             sequence.statistics.report(rank: r),
+                             "[rank \(r)] peak resident memory: \(MemoryPlan.format(MemoryPlan.peakResidentBytes()))"]
                 FileHandle.standardError.write((lines.joined(separator: "\n") + "\n").data(using: .utf8)!)
             }
             job.orAbort { try job.communicator.barrier(timeout: timeout) }
         }
+    }
+}
+
+/// Why a run is refused before it starts.
+struct MemoryPlanError: Error, CustomStringConvertible {
+    let lines: [String]
+    var description: String {
+        "the run does not fit in this node's available memory (pass --no-memory-check to run anyway):\n"
+            + lines.joined(separator: "\n")
+    }
+}
+
+/// Refuses a run whose memory plan exceeds the node's available memory (a warning with `skip`).
+func memoryCheck(path: String, config: ModelConfig, tokens: Int, ranks: Int, ranksOnThisNode: Int, batchSize: Int,
+                 method: ContextMethod, skip: Bool) throws {
+    guard let available = MemoryPlan.availableBytes() else { return }
+    let plan = MemoryPlan(config: config, weightBytes: try ModelLoader.weightFileBytes(path: path), tokens: tokens, ranks: ranks,
+                          prefillChunk: batchSize, keyClasses: method.keyClassesEstimate)
+    guard !plan.fits(ranksOnThisNode: ranksOnThisNode, available: available) else { return }
+    let lines = plan.table(ranksOnThisNode: ranksOnThisNode, available: available)
+    guard skip else { throw MemoryPlanError(lines: lines) }
+    log("warning: the memory plan does not fit (continuing: --no-memory-check)\n" + lines.joined(separator: "\n"))
+}
+
+/// One process: `memoryCheck`, an error exits with the table.
+func checkMemory(path: String, config: ModelConfig, tokens: Int, ranks: Int, ranksOnThisNode: Int, batchSize: Int,
+                 method: ContextMethod, skip: Bool) {
+    reportingErrors {
+        try memoryCheck(path: path, config: config, tokens: tokens, ranks: ranks, ranksOnThisNode: ranksOnThisNode,
+                        batchSize: batchSize, method: method, skip: skip)
     }
 }
 

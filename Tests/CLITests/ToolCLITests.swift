@@ -1,4 +1,5 @@
 import XCTest
+import LongLMModels
 import Foundation
 
 /// The evaluation and batch tools end to end on a tiny checkpoint with a tokenizer: one process and
@@ -163,6 +164,24 @@ extension CLITests {
 
     /// Long prefills report tokens done, the rate and an ETA on stderr (plain lines when stderr is not a
     /// terminal); --quiet turns them off; under mpirun only rank 0 reports, with its rank.
+    func testARunThatDoesNotFitIsRefusedWithItsMemoryPlanAndStatsReportThePeak() throws {
+        // The node is said to have 100 MB: the Gemma weights alone (241 MiB) do not fit, so the run stops before
+        // loading anything more, with the plan; --no-memory-check runs it with a warning; --stats gives the peak.
+        guard FileManager.default.fileExists(atPath: Self.gemma) else { throw XCTSkip("run scripts/setup.sh for the Gemma 3 model") }
+        var environment = ProcessInfo.processInfo.environment
+        environment[MemoryPlan.assumedAvailableVariable] = "100000000"
+        let common = [binary, "generate", "--model", Self.gemma, "--tokens", "2,1234,5678", "--max-new-tokens", "2"]
+        let refused = try launch("/usr/bin/env", common, environment: environment)
+        XCTAssertNotEqual(refused.status, 0)
+        XCTAssertTrue(refused.stderr.contains("does not fit in this node's available memory"), refused.stderr)
+        XCTAssertTrue(refused.stderr.contains("weights (mapped)") && refused.stderr.contains("--no-memory-check"), refused.stderr)
+        XCTAssertEqual(refused.stdout, "")
+        let forced = try launch("/usr/bin/env", common + ["--no-memory-check", "--stats"], environment: environment)
+        XCTAssertEqual(forced.status, 0, forced.stderr)
+        XCTAssertTrue(forced.stderr.contains("warning: the memory plan does not fit"), forced.stderr)
+        XCTAssertTrue(forced.stderr.contains("peak resident memory: "), forced.stderr)
+    }
+
     func testProgressLinesAndQuiet() throws {
         let tokens = (0..<4100).map { String(($0 * 37) % 256) }.joined(separator: ",")
         let common = ["generate", "--model", Self.tiny, "--tokens", tokens, "--max-new-tokens", "2", "--json",

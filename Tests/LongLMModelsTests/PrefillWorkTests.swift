@@ -3,16 +3,6 @@ import XCTest
 import LongLMAttention
 
 final class PrefillWorkTests: XCTestCase {
-    /// Gemma 3 270M's shapes: 18 layers, every sixth global, the others with a 512-token window.
-    func gemmaLikeConfig() -> ModelConfig {
-        let sliding = (0..<18).map { ($0 + 1) % 6 != 0 }
-        return ModelConfig(
-            architecture: "gemma3", vocabularySize: 262_144, hiddenSize: 640, layerCount: 18, heads: 4, kvHeads: 1, headDim: 256,
-            ffnSize: 2048, trainedContext: 32768, rmsEpsilon: 1e-6, ropeBase: 1_000_000, rotaryPairing: .halves,
-            slidingWindow: 512, slidingLayers: sliding, slidingRopeBase: 10000, embeddingScale: nil, attentionScale: 1,
-            activation: .geluTanh, hasQKNorm: true, hasPostNorms: true, hasQKVBias: false, tiedEmbeddings: true)
-    }
-
     func testVisiblePairsMatchACountOfTheCausalMask() {
         for window in [nil, 1, 3, 7] as [Int?] {
             for n in 0..<20 {
@@ -26,7 +16,7 @@ final class PrefillWorkTests: XCTestCase {
     func testLayerProgressAtLongContextIsDominatedByTheGlobalLayers() {
         // 129,428 tokens layer by layer: the five sliding layers before the first global one are a small share of
         // the work (under a tenth; counting layers said 5/18 = 28%), and each global layer is more than a quarter.
-        let work = PrefillWork(config: gemmaLikeConfig(), promptLength: 129_428)
+        let work = PrefillWork(config: TestConfigs.gemma3_270m(), promptLength: 129_428)
         let afterSliding = work.fraction(afterLayers: 5), afterFirstGlobal = work.fraction(afterLayers: 6)
         XCTAssertLessThan(afterSliding, 0.1)
         XCTAssertGreaterThan(afterFirstGlobal - afterSliding, 0.25)
@@ -39,9 +29,9 @@ final class PrefillWorkTests: XCTestCase {
     func testChunkProgressWeighsLaterChunksMore() {
         // One process, chunk by chunk: the second half of a long prompt attends over more keys, so half the tokens
         // is well under half the work; a short prompt is almost linear.
-        let long = PrefillWork(config: gemmaLikeConfig(), promptLength: 131_072)
+        let long = PrefillWork(config: TestConfigs.gemma3_270m(), promptLength: 131_072)
         XCTAssertLessThan(long.fraction(afterTokens: 65_536), 0.4)
-        let short = PrefillWork(config: gemmaLikeConfig(), promptLength: 1024)
+        let short = PrefillWork(config: TestConfigs.gemma3_270m(), promptLength: 1024)
         XCTAssertEqual(short.fraction(afterTokens: 512), 0.5, accuracy: 0.05)
         XCTAssertEqual(long.fraction(afterTokens: 131_072), 1, accuracy: 1e-12)
     }

@@ -78,6 +78,10 @@ public struct ContextMethod: Sendable, CustomStringConvertible {
         }
     }
 
+    /// Key classes the global layers' keys are transformed into (SelfExtend's neighbour and grouped keys; GALI's
+    /// mix of two rotations needs about as much): what a call's transformed keys and a decode cache hold.
+    public var keyClassesEstimate: Int { name == SelfExtendMethod.name || name == GALIMethod.name ? 2 : 1 }
+
     /// Checks the parameters against the model.
     public func validate(config: ModelConfig) throws { try method.validate(config: config) }
 

@@ -8,10 +8,16 @@ struct Info: ParsableCommand {
 
     @Option(name: [.short, .long], help: ArgumentHelp("A .gguf file or a Hugging Face directory.", valueName: "path"))
     var model: String
-    @Option(help: "Also check a prompt of this many tokens against the method, and print its KV-cache memory.") var tokens: Int?
+    @Option(help: "Also check a sequence of this many tokens against the method, and print the memory plan of a run over it.") var tokens: Int?
+    @Option(help: "The memory plan for this many ranks on this node (the sequence split among them).") var ranks = 1
+    @Option(help: "The memory plan for this many prompt tokens per forward call on one process (generate's --batch-size).") var batchSize = 1024
     @OptionGroup(title: "Context extension") var contextOptions: ContextOptions
 
-    func validate() throws { try OptionRange.check(tokens, 1...(1 << 40), "--tokens") }
+    func validate() throws {
+        try OptionRange.check(tokens, 1...(1 << 40), "--tokens")
+        try OptionRange.check(ranks, 1...65536, "--ranks")
+        try OptionRange.check(batchSize, 1...65536, "--batch-size")
+    }
 
     func run() throws {
         guard isRankZeroOrAlone() else { return }
@@ -49,9 +55,12 @@ struct Info: ParsableCommand {
         ModelOptions.applyThreads(nil)   // report what a run on this node would use
         printNodeReport()
         if let n = tokens {
-            print("KV for \(n) tokens: \(formatBytes(kvPerToken * n))")
+            let weights = reportingErrors { try ModelLoader.weightFileBytes(path: model) }
+            let plan = MemoryPlan(config: c, weightBytes: weights, tokens: n, ranks: ranks, prefillChunk: batchSize,
+                                  keyClasses: method.keyClassesEstimate)
+            plan.table(ranksOnThisNode: ranks, available: MemoryPlan.availableBytes()).forEach { print($0) }
             reportingErrors { try method.checkLength(n, config: c) }
-            print("a prompt of \(n) tokens fits")
+            print("a sequence of \(n) tokens fits the method")
         }
     }
 }

@@ -44,6 +44,9 @@ struct PromptOptions: ParsableArguments {
 
     @OptionGroup(title: "Chat (instruct models)") var chatOptions: ChatOptions
 
+    @Flag(help: "Run even if the memory plan (see info --tokens) says the run does not fit in this node's available memory.")
+    var noMemoryCheck = false
+
     func validate() throws {
         let given = [tokens != nil, tokensFile != nil, prompt != nil, promptFile != nil].filter { $0 }.count
         if given != 1 { throw ValidationError("give exactly one of --tokens, --tokens-file, --prompt, --prompt-file") }

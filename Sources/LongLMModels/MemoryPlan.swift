@@ -1,0 +1,112 @@
+import Foundation
+
+/// What one rank of a run will hold in memory, estimated from the model's shapes before anything is allocated,
+/// so a run that cannot fit is refused at the start instead of being killed by the OOM killer halfway through a
+/// long prefill. Every figure follows an allocation the engine makes (docs/memory.md explains each):
+///
+/// - weights: the tensors stay in the memory-mapped file (shared by the ranks of a node; counted once per rank
+///   here, as resident pages are charged to each process that touches them); f32 copies of tensors without a
+///   kernel count in full;
+/// - KV cache: keys and values in f32 for every layer, for this rank's share of the tokens; decode also keeps
+///   the global layers' keys transformed once per key class (`KVCache.keepsTransformedKeys`);
+/// - activations: the buffers of one forward call over `callTokens` tokens (the prefill batch on one process, the
+///   whole shard on a ring): x, h, q, k, v, attention output, gate and up, plus the attention's running softmax
+///   state of its queries;
+/// - attention keys: the keys of one call transformed per key class (one process: the whole cache; the ring:
+///   one travelling block), and on the ring the send and receive buffers of a block;
+/// - logits: one row per token the run scores (every position for perplexity, the last one otherwise).
+public struct MemoryPlan: Sendable {
+    public struct Rank: Sendable {
+        public var tokens: Int
+        public var weights: Int
+        public var kvCache: Int
+        public var decodeKeys: Int
+        public var activations: Int
+        public var attentionKeys: Int
+        public var logits: Int
+        public var total: Int { weights + kvCache + decodeKeys + activations + attentionKeys + logits }
+    }
+
+    public let ranks: Int
+    /// Per rank; the largest share first (the zigzag and contiguous layouts differ by at most one token).
+    public let rank: Rank
+
+    /// - Parameters:
+    ///   - weightBytes: resident bytes of the weights (mapped file tensors plus f32 copies).
+    ///   - tokens: the whole sequence (prompt plus generated tokens).
+    ///   - prefillChunk: tokens per forward call on one process (ignored on a ring, which runs whole shards).
+    ///   - keyClasses: key classes of the global layers' scheme (SelfExtend 2, most 1).
+    ///   - scoredRows: logits rows the run keeps at once (perplexity: the chunk; generation: 1).
+    public init(config c: ModelConfig, weightBytes: Int, tokens: Int, ranks: Int, prefillChunk: Int, keyClasses: Int = 1,
+                scoredRows: Int = 1) {
+        self.ranks = ranks
+        let float = 4
+        let share = (tokens + ranks - 1) / ranks
+        let kvWidth = c.kvHeads * c.headDim, qWidth = c.heads * c.headDim
+        let globalLayers = c.slidingLayers.filter { !$0 }.count
+        let callTokens = ranks > 1 ? share : min(prefillChunk, tokens)
+        let perCallToken = 2 * c.hiddenSize + 2 * qWidth + 2 * kvWidth + 2 * c.ffnSize + qWidth
+        let keysPerCall = ranks > 1 ? share : tokens
+        let ringBuffers = ranks > 1 ? 2 * share * (2 * kvWidth + 1) : 0
+        rank = Rank(
+            tokens: share,
+            weights: weightBytes,
+            kvCache: share * c.layerCount * 2 * kvWidth * float,
+            decodeKeys: share * globalLayers * keyClasses * kvWidth * float,
+            activations: callTokens * perCallToken * float,
+            attentionKeys: (keysPerCall * max(keyClasses, 1) * kvWidth + ringBuffers) * float,
+            logits: max(1, scoredRows) * c.vocabularySize * float)
+    }
+
+    /// Testing hook: pretend the node has this many bytes available (a run can then be refused on any machine).
+    public static let assumedAvailableVariable = "LONGLM_ASSUME_AVAILABLE_MEMORY"
+
+    /// Memory the kernel says a new allocation can use without swapping (`MemAvailable`), or nil off Linux.
+    public static func availableBytes() -> Int? {
+        if let assumed = ProcessInfo.processInfo.environment[assumedAvailableVariable].flatMap(Int.init) { return assumed }
+        guard let text = try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8) else { return nil }
+        for line in text.split(separator: "\n") where line.hasPrefix("MemAvailable:") {
+            let fields = line.split(separator: " ")
+            if fields.count >= 2, let kib = Int(fields[1]) { return kib * 1024 }
+        }
+        return nil
+    }
+
+    /// This process's peak resident memory so far.
+    public static func peakResidentBytes() -> Int {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return Int(usage.ru_maxrss) * 1024
+    }
+
+    /// The table `info` prints and a refused run shows: per rank, then the node's share.
+    public func table(ranksOnThisNode: Int, available: Int?) -> [String] {
+        let r = rank
+        func row(_ name: String, _ bytes: Int) -> String { name.padding(toLength: 34, withPad: " ", startingAt: 0) + Self.format(bytes) }
+        var lines = [
+            "memory plan per rank (\(r.tokens) tokens of the sequence on each of \(ranks) rank\(ranks == 1 ? "" : "s")):",
+            row("  weights (mapped)", r.weights),
+            row("  KV cache (f32)", r.kvCache),
+            row("  decode: transformed global keys", r.decodeKeys),
+            row("  activations of one forward call", r.activations),
+            row("  attention keys of one call", r.attentionKeys),
+            row("  logits", r.logits),
+            row("  total per rank", r.total),
+        ]
+        let node = r.total * ranksOnThisNode
+        if let available {
+            lines.append(row("  \(ranksOnThisNode) rank\(ranksOnThisNode == 1 ? "" : "s") on this node", node)
+                         + " of \(Self.format(available)) available: " + (node <= available ? "fits" : "does not fit"))
+        }
+        return lines
+    }
+
+    public func fits(ranksOnThisNode: Int, available: Int) -> Bool { rank.total * ranksOnThisNode <= available }
+
+    public static func format(_ n: Int) -> String {
+        let units = ["B", "KiB", "MiB", "GiB", "TiB"]
+        var v = Double(n), u = 0
+        while v >= 1024 && u < units.count - 1 { v /= 1024; u += 1 }
+        return u == 0 ? "\(n) B" : String(format: "%.2f %@", v, units[u])
+    }
+}

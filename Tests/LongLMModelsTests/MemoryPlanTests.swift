@@ -1,0 +1,49 @@
+import XCTest
+@testable import LongLMModels
+
+final class MemoryPlanTests: XCTestCase {
+    func testRingPlanCountsTheShardsCacheAndTheWholeShardsActivations() {
+        // Gemma 3 270M, 129,428 tokens over 2 ranks, SelfExtend (two key classes): each rank holds 64,714 tokens.
+        let c = TestConfigs.gemma3_270m()
+        let plan = MemoryPlan(config: c, weightBytes: 253_113_024, tokens: 129_428, ranks: 2, prefillChunk: 1024, keyClasses: 2)
+        let share = 64_714, kvWidth = 256
+        XCTAssertEqual(plan.rank.tokens, share)
+        XCTAssertEqual(plan.rank.kvCache, share * 18 * 2 * kvWidth * 4)
+        // Decode keeps the 3 global layers' keys once per class.
+        XCTAssertEqual(plan.rank.decodeKeys, share * 3 * 2 * kvWidth * 4)
+        // A ring runs the whole shard in one forward call: x, h (640 each), q and the attention output (1024
+        // each), k and v (256 each), gate and up (2048 each), and the softmax state of the queries (1024).
+        XCTAssertEqual(plan.rank.activations, share * (2 * 640 + 2 * 1024 + 2 * 256 + 2 * 2048 + 1024) * 4)
+        // Keys of one travelling block per class, plus the send and receive buffers (keys, values, positions).
+        XCTAssertEqual(plan.rank.attentionKeys, (share * 2 * kvWidth + 2 * share * (2 * kvWidth + 1)) * 4)
+        XCTAssertEqual(plan.rank.logits, 262_144 * 4)
+        XCTAssertEqual(plan.rank.total, plan.rank.weights + plan.rank.kvCache + plan.rank.decodeKeys + plan.rank.activations
+                       + plan.rank.attentionKeys + plan.rank.logits)
+    }
+
+    func testOneProcessPlanBoundsActivationsByTheBatchAndTransformsTheWholeCache() {
+        let c = TestConfigs.gemma3_270m()
+        let plan = MemoryPlan(config: c, weightBytes: 0, tokens: 40_000, ranks: 1, prefillChunk: 1024)
+        XCTAssertEqual(plan.rank.activations, 1024 * (2 * 640 + 2 * 1024 + 2 * 256 + 2 * 2048 + 1024) * 4)
+        XCTAssertEqual(plan.rank.attentionKeys, 40_000 * 256 * 4)
+        let short = MemoryPlan(config: c, weightBytes: 0, tokens: 100, ranks: 1, prefillChunk: 1024)
+        XCTAssertEqual(short.rank.activations, 100 * (2 * 640 + 2 * 1024 + 2 * 256 + 2 * 2048 + 1024) * 4)
+    }
+
+    func testFitIsJudgedForEveryRankOnTheNode() {
+        let plan = MemoryPlan(config: TestConfigs.gemma3_270m(), weightBytes: 0, tokens: 10_000, ranks: 4, prefillChunk: 1024)
+        XCTAssertTrue(plan.fits(ranksOnThisNode: 4, available: plan.rank.total * 4))
+        XCTAssertFalse(plan.fits(ranksOnThisNode: 4, available: plan.rank.total * 4 - 1))
+        let table = plan.table(ranksOnThisNode: 4, available: plan.rank.total * 3)
+        XCTAssertTrue(table.last!.hasSuffix("does not fit"), table.joined(separator: "\n"))
+    }
+
+    func testPeakResidentMemoryIsReadFromTheOperatingSystem() {
+        let before = MemoryPlan.peakResidentBytes()
+        XCTAssertGreaterThan(before, 1 << 20)
+        let block = UnsafeMutablePointer<UInt8>.allocate(capacity: 64 << 20)
+        block.initialize(repeating: 1, count: 64 << 20)
+        defer { block.deallocate() }
+        XCTAssertGreaterThanOrEqual(MemoryPlan.peakResidentBytes(), 64 << 20)
+    }
+}
