@@ -235,16 +235,21 @@ def main():
                 tokens = prompts[prompt_name]
                 n_ctx = 512 if n > 256 else 256
                 results = [run(path, tokens, n_ctx, c) for c in CONFIGS]
+                dequantized_noise = 0.0
                 if type_name != "F32":
                     with tempfile.TemporaryDirectory() as work:
                         copy = os.path.join(work, "dequantized.gguf")
                         dequantized_copy(path, copy, gguf)
-                        results.append(run(copy, tokens, n_ctx, CONFIGS[0]))
+                        dequantized = [run(copy, tokens, n_ctx, c) for c in CONFIGS]
+                    results.append(dequantized[0])
+                    # llama.cpp's noise on the dequantized weights themselves (its F32-weight numerics).
+                    dequantized_noise = max(float(np.abs(r - dequantized[0]).max()) for r in dequantized[1:])
                 reference = results[0]
                 per_config = [float(np.abs(r - reference).max()) for r in results[1:]]
                 noise = max(per_config)
                 np.save(os.path.join(OUT, f"{name}-{type_name}-{prompt_name}.npy"), reference)
-                entry["noise"][prompt_name] = {"max_abs": noise, "per_config": per_config, "n_ctx": n_ctx,
+                entry["noise"][prompt_name] = {"max_abs": noise, "per_config": per_config, "dequantized_noise": dequantized_noise,
+                                               "n_ctx": n_ctx,
                                                "max_abs_logit": float(np.abs(reference).max())}
                 print(f"{name}-{type_name} {prompt_name}: noise {noise:.3g} {[round(x, 4) for x in per_config]}, |logit| up to {np.abs(reference).max():.3g}",
                       flush=True)
@@ -260,7 +265,8 @@ def main():
         "reference_settings": "n_threads=2 logits_all=True flash_attn=False n_batch=n_ubatch=512 KV cache f16; "
                               "n_ctx 256, or 512 for prompts longer than 256",
         "noise_settings": CONFIGS[1:] + ["quantized files: the reference settings on the same weights dequantized to F32"],
-        "noise": "max |logits(config) - logits(reference)| over every position, vocabulary entry and config",
+        "noise": "max |logits(config) - logits(reference)| over every position, vocabulary entry and config; "
+                 "dequantized_noise: the same over the configs, run on the dequantized F32 copy against its own reference run",
         "files": files,
     }
     with open(os.path.join(OUT, "SOURCE.json"), "w") as f:

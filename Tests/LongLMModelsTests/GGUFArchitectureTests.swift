@@ -6,13 +6,18 @@ import LongLMCore
 /// quantizer (scripts/make_gguf_arch_fixtures.py, Tests/Fixtures/gguf-arch/SOURCE.json), against llama.cpp's
 /// logits for every position of every prompt.
 ///
-/// The bound is llama.cpp's own run-to-run noise, measured by the script per file and prompt: the largest
-/// |logit difference| between llama.cpp's default run (flash attention off, batch 512, f16 KV cache) and the same
-/// run with flash attention on, with a batch of 7, or with an f32 KV cache. Measured: 0.0017-0.013 on the F32
-/// files (their f16 KV cache and flash-attention rounding), 0.040-0.12 on the quantized ones (llama.cpp also rounds
-/// the activations to 8 bits for their matrix products). Our logits must lie within that noise of llama.cpp's at
-/// every position and vocabulary entry, and our top-1 token must be llama.cpp's wherever llama.cpp's own top-2
-/// margin is larger than the noise.
+/// The bound is llama.cpp's own run-to-run noise, measured by the script per file and prompt (SOURCE.json):
+///  - `max_abs`: the largest |logit difference| between llama.cpp's default run (flash attention off, batch 512,
+///    f16 KV cache) and the same run with flash attention on, with a batch of 7, with an f32 KV cache, and, for a
+///    quantized file, on the same weights dequantized into an F32 GGUF (llama.cpp rounds the activations to 8 bits
+///    in every product with a quantized matrix; we do not). Measured 0.0013-0.013 on the F32 files, 0.031-0.11 on
+///    the quantized ones.
+///  - `dequantized_noise` (quantized files): the same spread of llama.cpp's configurations on that dequantized
+///    copy. We compute the dequantized weights exactly in f32, so we stand where llama.cpp's dequantized run
+///    stands, up to its f16/flash-attention rounding; by the triangle inequality our distance to llama.cpp's
+///    default run is then at most max_abs + dequantized_noise.
+/// So the bound is max_abs (F32 files) or max_abs + dequantized_noise (quantized files), at every position and
+/// vocabulary entry; and our top-1 token must be llama.cpp's wherever llama.cpp's own top-2 margin is larger.
 final class GGUFArchitectureTests: XCTestCase {
     static let architectures = ["llama", "mistral", "qwen2", "qwen3", "phi3", "mistral3"]
     /// IQ4_NL needs the dequantizer of the quant branch (issue 9, part 3).
@@ -36,7 +41,8 @@ final class GGUFArchitectureTests: XCTestCase {
         let model = try ModelLoader.ggufModel(path: Fixtures.path("gguf-arch/\(name).gguf"))
         var results: [Measurement] = []
         for prompt in noises.keys.sorted(by: { Int($0)! < Int($1)! }) {
-            let noise = Float((noises[prompt] as! [String: Any])["max_abs"] as! Double)
+            let measured = noises[prompt] as! [String: Any]
+            let noise = Float(measured["max_abs"] as! Double) + Float(measured["dequantized_noise"] as? Double ?? 0)
             let tokens = try Fixtures.ints("gguf-arch/prompt-\(prompt).npy")
             let (shape, reference) = try Fixtures.floats("gguf-arch/\(name)-\(prompt).npy")
             XCTAssertEqual(shape, [tokens.count, model.config.vocabularySize], name)

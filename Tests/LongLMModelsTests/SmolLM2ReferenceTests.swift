@@ -101,8 +101,9 @@ final class SmolLM2ReferenceTests: XCTestCase {
     func testGreedyContinuationDecodesLlamaCppsTokens() throws {
         let model = try Self.model()
         let r = try Reference("greedy")
-        let promptLength = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(
-            fileURLWithPath: Fixtures.path("smollm2-llamacpp/SOURCE.json")))).map { (($0 as! [String: Any])["greedy"] as! [String: Any])["prompt_tokens"] as! Int }!
+        let source = try JSONSerialization.jsonObject(
+            with: Data(contentsOf: URL(fileURLWithPath: Fixtures.path("smollm2-llamacpp/SOURCE.json")))) as! [String: Any]
+        let promptLength = (source["greedy"] as! [String: Any])["prompt_tokens"] as! Int
         let cache = KVCache(config: model.config)
         var agreement = Agreement()
         var hidden = try model.forward(tokens: Array(r.tokens[..<promptLength]), cache: cache)
@@ -110,8 +111,10 @@ final class SmolLM2ReferenceTests: XCTestCase {
         for p in (promptLength - 1)..<(r.tokens.count - 1) {
             let row = UnsafeBufferPointer(start: logits.row(0), count: logits.cols)
             agreement.add(row, position: p, r)
-            // llama.cpp chose r.tokens[p + 1] from this very row: greedy agreement at clear margins.
-            XCTAssertEqual(r.top[p * r.k], r.tokens[p + 1], "the fixture's greedy token is llama.cpp's argmax")
+            // llama.cpp's decode chose r.tokens[p + 1]; where the margin is clear, so do we.
+            if r.topLogits[p * r.k] - r.topLogits[p * r.k + 1] > r.noise {
+                XCTAssertEqual(TopK.indices(row, count: 1)[0], r.tokens[p + 1], "greedy step at position \(p)")
+            }
             hidden = try model.forward(tokens: [r.tokens[p + 1]], cache: cache)
             logits = model.logits(hidden: hidden, rows: 0..<1)
         }
