@@ -35,6 +35,8 @@ import transformers
 import tokenizers
 import llama_cpp
 from llama_cpp import Llama
+from gguf_dequantized_copy import dequantized_copy
+from make_hf_fixtures import randomize
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.join(HERE, "..")
@@ -132,13 +134,7 @@ def build_checkpoint(directory, name, config_class, model_class, extra, specials
     config = getattr(transformers, config_class)(vocab_size=VOCAB, bos_token_id=specials["<|bos|>"],
                                                  eos_token_id=specials["<|endoftext|>"], **COMMON, **extra)
     model = getattr(transformers, model_class)(config).eval()
-    with torch.no_grad():
-        # Norm weights that are not all ones and biases that are not zero, so the tests see them.
-        for pname, p in model.named_parameters():
-            if pname.endswith("norm.weight"):
-                p.copy_(1 + 0.2 * torch.randn(p.shape, generator=generator))
-            elif pname.endswith(".bias"):
-                p.copy_(0.2 * torch.randn(p.shape, generator=generator))
+    randomize(model, generator)
     model.save_pretrained(directory, safe_serialization=True)
 
 
@@ -153,26 +149,6 @@ def convert(llama_cpp_dir, checkpoint, outfile, pre):
         "runpy.run_path('convert_hf_to_gguf.py', run_name='__main__')\n")
     subprocess.run([sys.executable, "-c", bootstrap], cwd=llama_cpp_dir, check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-
-
-def dequantized_copy(source, target, gguf_module):
-    """The same file with every tensor dequantized to F32 by gguf-py (metadata copied as gguf_new_metadata does)."""
-    reader = gguf_module.GGUFReader(source)
-    arch = reader.fields[gguf_module.Keys.General.ARCHITECTURE].contents()
-    writer = gguf_module.GGUFWriter(target, arch)
-    for field in reader.fields.values():
-        if field.name == gguf_module.Keys.General.ARCHITECTURE or field.name.startswith("GGUF."):
-            continue
-        value_type = field.types[0]
-        sub_type = field.types[-1] if value_type == gguf_module.GGUFValueType.ARRAY else None
-        writer.add_key_value(field.name, field.contents(), value_type, sub_type=sub_type)
-    for t in reader.tensors:
-        values = gguf_module.quants.dequantize(t.data, t.tensor_type).astype(np.float32)
-        writer.add_tensor(t.name, values.reshape([int(n) for n in reversed(t.shape)]))
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
 
 
 def quantize(source, target, ftype):

@@ -23,6 +23,7 @@ import argparse, hashlib, json, os, sys, tempfile
 import numpy as np
 import llama_cpp
 from llama_cpp import Llama
+from gguf_dequantized_copy import dequantized_copy
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.join(HERE, "..")
@@ -55,25 +56,6 @@ def evaluate(path, tokens, config):
     logits = np.array(llm.scores[:len(tokens)], dtype=np.float32)
     del llm
     return logits
-
-
-def dequantized_copy(source, target, gguf):
-    """The same file with every tensor dequantized to F32 by gguf-py (metadata copied as gguf_new_metadata does)."""
-    reader = gguf.GGUFReader(source)
-    writer = gguf.GGUFWriter(target, reader.fields[gguf.Keys.General.ARCHITECTURE].contents())
-    for field in reader.fields.values():
-        if field.name == gguf.Keys.General.ARCHITECTURE or field.name.startswith("GGUF."):
-            continue
-        value_type = field.types[0]
-        sub_type = field.types[-1] if value_type == gguf.GGUFValueType.ARRAY else None
-        writer.add_key_value(field.name, field.contents(), value_type, sub_type=sub_type)
-    for t in reader.tensors:
-        values = gguf.quants.dequantize(t.data, t.tensor_type).astype(np.float32)
-        writer.add_tensor(t.name, values.reshape([int(n) for n in reversed(t.shape)]))
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
 
 
 def greedy(path):
