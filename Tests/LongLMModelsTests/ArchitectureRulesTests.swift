@@ -104,6 +104,32 @@ final class ArchitectureRulesTests: XCTestCase {
         XCTAssertEqual([factor, Double(original), attentionFactor ?? -1], [16, 16, 1])
     }
 
+    /// Methods whose rule reduces to plain RoPE on a short prompt (SelfExtend inside its window, DCA inside one
+    /// chunk, linear and YaRN with factor 1) must give `none`'s logits on files with frequency factors: they all
+    /// rotate with the factored frequencies (docs/architectures.md, "RoPE frequency factors").
+    func testMethodsThatReduceToPlainRoPEKeepTheFilesFrequencyFactors() throws {
+        for (name, promptName) in [("llama-F32", "36"), ("phi3-F32", "260")] {
+            let model = try ModelLoader.ggufModel(path: fixture(name))
+            let tokens = try Fixtures.ints("gguf-arch/prompt-\(promptName).npy")
+            func logits(_ method: String, _ values: [String: String]) throws -> FloatBuffer {
+                let cache = KVCache(config: model.config)
+                cache.globalScheme = try ContextMethod(name: method, given: MethodArguments(values), config: model.config)
+                    .scheme(for: model, promptLength: tokens.count)
+                return model.logits(hidden: try model.forward(tokens: tokens, cache: cache), rows: 0..<tokens.count)
+            }
+            let plain = try logits("none", [:])
+            let L = model.config.trainedContext
+            for (method, values) in [("selfextend", ["group-size": "2", "window": "\(tokens.count + 2 - tokens.count % 2)"]),
+                                     ("dca", ["chunk-size": "\(L - 1)", "local-window": "1"]),
+                                     ("linear", ["factor": "1"]), ("yarn", ["factor": "1"])] {
+                let other = try logits(method, values)
+                var largest: Float = 0
+                for i in 0..<plain.count { largest = max(largest, abs(plain.pointer[i] - other.pointer[i])) }
+                XCTAssertLessThan(largest, 1e-5, "\(name) \(method)")
+            }
+        }
+    }
+
     func testHeadDimensionFromKeyLengthWhenItIsNotHiddenOverHeads() throws {
         for name in ["mistral-F32", "qwen3-F32", "mistral3-F32"] {
             let config = try ModelLoader.config(path: fixture(name))
