@@ -130,6 +130,35 @@ final class ArchitectureRulesTests: XCTestCase {
         }
     }
 
+    /// A minimal one-layer `llama` GGUF (hidden 8, two heads of 4, vocabulary 4), with `extra` tensors added.
+    func minimalLlama(extra: [String: [UInt64]]) throws -> String {
+        var b = GGUFBuilder()
+        b.addString("general.architecture", "llama")
+        for (key, value) in [("embedding_length", 8), ("block_count", 1), ("feed_forward_length", 8), ("context_length", 16),
+                             ("attention.head_count", 2), ("attention.head_count_kv", 2)] {
+            b.addUInt32("llama.\(key)", UInt32(value))
+        }
+        b.addFloat32("llama.attention.layer_norm_rms_epsilon", 1e-5)
+        b.addF32Tensor("token_embd.weight", shape: [8, 4])
+        b.addF32Tensor("output_norm.weight", shape: [8])
+        for name in ["attn_norm", "ffn_norm"] { b.addF32Tensor("blk.0.\(name).weight", shape: [8]) }
+        for name in ["attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"] {
+            b.addF32Tensor("blk.0.\(name).weight", shape: [8, 8])
+        }
+        for (name, shape) in extra.sorted(by: { $0.key < $1.key }) { b.addF32Tensor(name, shape: shape) }
+        let path = NSTemporaryDirectory() + "arch-rules-\(UUID().uuidString).gguf"
+        try b.build().write(to: URL(fileURLWithPath: path))
+        addTeardownBlock { try? FileManager.default.removeItem(atPath: path) }
+        return path
+    }
+
+    func testATensorTheGraphDoesNotReadIsRefusedByName() throws {
+        XCTAssertNoThrow(try ModelLoader.ggufModel(path: minimalLlama(extra: [:])))
+        XCTAssertThrowsError(try ModelLoader.ggufModel(path: minimalLlama(extra: ["blk.0.attn_output.bias": [8]]))) { error in
+            XCTAssertTrue("\(error)".contains("blk.0.attn_output.bias"), "\(error)")
+        }
+    }
+
     func testHeadDimensionFromKeyLengthWhenItIsNotHiddenOverHeads() throws {
         for name in ["mistral-F32", "qwen3-F32", "mistral3-F32"] {
             let config = try ModelLoader.config(path: fixture(name))
