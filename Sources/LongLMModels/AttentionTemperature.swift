@@ -5,7 +5,7 @@ import Foundation
 ///
 ///     1 + beta * ln(1 + floor(p / floorScale))
 ///
-/// (transformers `get_llama_4_attn_scale`; llama.cpp's attention-temperature input, with its offset 0). It is a
+/// (the Llama 4 rule as transformers and llama.cpp compute it, llama.cpp with its offset 0). It is a
 /// property of the model, applied before any context-extension method sees the query, so it composes with all
 /// of them; it depends on the absolute position only, like llama.cpp's.
 public struct AttentionTemperature: Sendable, Equatable {

@@ -8,7 +8,7 @@ import LongLMAttention
 /// follows the file (RotaryPairing), the weights are used as stored. Llama 3.1 and later carry their RoPE scaling
 /// as the `rope_freqs` tensor (LlamaFamilyGGUF, RopeFrequencyFactors). Mistral Nemo sets `attention.key_length`
 /// (128) apart from hidden / heads (160).
-/// References: transformers `modeling_llama.py`, `modeling_qwen2.py`; llama.cpp `src/models/llama.cpp`.
+/// Rules: docs/architectures.md.
 enum Llama: Architecture {
     static func config(gguf m: GGUFMetadata) throws -> ModelConfig { try LlamaFamilyGGUF.config(m, pairing: .adjacent) }
 

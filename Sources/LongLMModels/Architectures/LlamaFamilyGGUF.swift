@@ -10,7 +10,7 @@ import LongLMAttention
 ///    `attention.value_length` must equal it; `rope.dimension_count` must cover the whole head.
 ///  - `rope.freq_base` defaults to 10000; `rope.scaling.*` as in `ggufRopeScaling`.
 ///  - RoPE frequency factors: the `rope_freqs` tensor (Llama 3.1+) or the `rope_factors_short`/`_long` pair
-///    (Phi-3 LongRoPE, switched at `rope.scaling.original_context_length`), as llama.cpp's get_rope_factors picks.
+///    (Phi-3 LongRoPE, switched at `rope.scaling.original_context_length`), as llama.cpp picks them.
 ///  - `rope.scaling.attn_factor` multiplies cos and sin of q and k in llama.cpp's rope, so every logit by its square.
 /// None of these graphs applies `attention.sliding_window` in llama.cpp (Phi-3 writes 0; Mistral's converter
 /// writes none), so it is not read here either.

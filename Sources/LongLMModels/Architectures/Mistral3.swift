@@ -6,7 +6,7 @@ import LongLMAttention
 /// hidden / heads is smaller), YaRN whose magnitude is divided by get_mscale(s, `rope.scaling.yarn_log_multiplier`)
 /// (ggufRopeScaling), and, when `attention.temperature_scale` is set, Llama 4's query temperature with the floor
 /// scale `rope.scaling.original_context_length` (AttentionTemperature).
-/// Reference: llama.cpp `src/models/mistral3.cpp`.
+/// Rules: docs/architectures.md.
 enum Mistral3: Architecture {
     static func config(gguf m: GGUFMetadata) throws -> ModelConfig {
         var config = try LlamaFamilyGGUF.config(m, pairing: .adjacent)

@@ -11,7 +11,7 @@ import LongLMAttention
 ///    logit by its square, whichever factors are in use (as in llama.cpp and transformers' longrope).
 ///  - `attention.sliding_window` is written (0 for Phi-4, 2047 or 262144 for Phi-3) but llama.cpp disables
 ///    sliding-window attention for phi3, so it is ignored.
-/// Reference: llama.cpp `src/models/phi3.cpp`, `llama_model::get_rope_factors`.
+/// Rules: docs/architectures.md.
 enum Phi3: Architecture {
     static func config(gguf m: GGUFMetadata) throws -> ModelConfig { try LlamaFamilyGGUF.config(m, pairing: .halves) }
     static func config(hf c: HFConfigReader) throws -> ModelConfig {
