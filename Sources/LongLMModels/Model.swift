@@ -24,8 +24,11 @@ public final class TransformerModel: @unchecked Sendable {
     let embedding: WeightMatrix
     /// The file(s) the encoded weights point into; kept mapped for the model's lifetime.
     let storage: TensorSource
-    /// Plain RoPE tables from the file's configuration.
+    /// Plain RoPE tables from the file's configuration, with the file's frequency factors (for sequences up to the
+    /// original context when it has Phi-3's short and long ones).
     public let globalRotary: RotaryTable
+    /// Phi-3's long factors, for longer sequences (RopeFrequencyFactors).
+    let longRotary: RotaryTable?
     public let slidingRotary: RotaryTable
     /// Sliding-window layers always use plain RoPE (their window is inside the trained range); global
     /// layers use the sequence's scheme (`KVCache.globalScheme`).
@@ -62,13 +65,24 @@ public final class TransformerModel: @unchecked Sendable {
         outputNorm = try source.loadVector(name(.outputNorm), count: c.hiddenSize)
         embedding = try source.loadWeight(name(.tokenEmbedding), rows: c.vocabularySize, cols: c.hiddenSize)
         output = c.tiedEmbeddings ? embedding : try source.loadWeight(name(.output), rows: c.vocabularySize, cols: c.hiddenSize)
-        globalRotary = RotaryTable(dimensions: c.headDim, pairing: c.rotaryPairing,
-                                   inverseFrequencies: RotaryTable.standardFrequencies(base: c.ropeBase, dimensions: c.headDim))
+        func ownTable(_ factors: [Double]?) -> RotaryTable {
+            RotaryTable(dimensions: c.headDim, pairing: c.rotaryPairing, inverseFrequencies: RopeFrequencyFactors.divide(
+                RotaryTable.standardFrequencies(base: c.ropeBase, dimensions: c.headDim), by: factors))
+        }
+        globalRotary = ownTable(c.ropeFrequencyFactors?.short)
+        longRotary = c.ropeFrequencyFactors?.long.map(ownTable)
         slidingRotary = c.slidingRopeBase.map {
             RotaryTable(dimensions: c.headDim, pairing: c.rotaryPairing,
                         inverseFrequencies: RotaryTable.standardFrequencies(base: $0, dimensions: c.headDim))
         } ?? globalRotary
         slidingScheme = RotaryScheme(table: slidingRotary)
+    }
+
+    /// The model's own RoPE table for a sequence whose prompt has `n` tokens: what the none, SelfExtend, DCA and
+    /// GALI schemes rotate with (Phi-3: the long factors past the original context).
+    public func rotary(sequenceLength n: Int) -> RotaryTable {
+        guard let longRotary, let factors = config.ropeFrequencyFactors, n > factors.originalContext else { return globalRotary }
+        return longRotary
     }
 
     public enum ForwardError: Error, CustomStringConvertible {
@@ -131,6 +145,13 @@ public final class TransformerModel: @unchecked Sendable {
             if let qn = w.queryNorm, let kn = w.keyNorm {
                 Kernels.rmsNormRows(q.pointer, rows: T * c.heads, count: c.headDim, weight: qn.pointer, eps: c.rmsEpsilon, into: q.pointer)
                 Kernels.rmsNormRows(k.pointer, rows: T * c.kvHeads, count: c.headDim, weight: kn.pointer, eps: c.rmsEpsilon, into: k.pointer)
+            }
+            // Ministral 3: q *= 1 + beta ln(1 + floor(position / L0)), before any position scheme sees it.
+            if let temperature = c.queryTemperature {
+                for (t, p) in positions.enumerated() {
+                    let factor = temperature.factor(position: Int(p))
+                    if factor != 1 { for i in 0..<qWidth { q.row(t)[i] *= factor } }
+                }
             }
             // Cache k (pre-RoPE) and v, then attend over the whole cache (RoPE applied inside the kernel).
             if appendToCache { cache.append(layer: l, keys: k.pointer, values: v.pointer, rows: T) }

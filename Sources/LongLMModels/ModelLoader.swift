@@ -51,9 +51,8 @@ public enum ModelLoader {
         case .gguf:
             let file = try GGUFFile(path: path)
             let config = try ggufConfig(file)
-            try naming(file: path) { try config.check(against: file, naming: .gguf) }
             let tokenizer = try TokenizerLoader.load(gguf: file)
-            let model = try TransformerModel(config: config, source: file, naming: .gguf)
+            let model = try ggufModel(file, config: config)
             return LoadedModel(path: path, format: "GGUF v\(file.version)", model: model, tokenizer: tokenizer,
                                chatTemplateText: ChatTemplate.text(gguf: file))
         case .huggingFace:
@@ -71,6 +70,29 @@ public enum ModelLoader {
             return LoadedModel(path: path, format: "safetensors (\(shards.count) file\(shards.count == 1 ? "" : "s"))",
                                model: model, tokenizer: tokenizer, chatTemplateText: try ChatTemplate.text(huggingFaceDirectory: path))
         }
+    }
+
+    /// The weights of a GGUF file, without its tokenizer (tests that feed token ids).
+    static func ggufModel(path: String) throws -> TransformerModel {
+        let file = try GGUFFile(path: path)
+        return try ggufModel(file, config: try ggufConfig(file))
+    }
+
+    /// Loads through a GGUFTensorView (fused tensors split), then refuses a file with tensors the model never read:
+    /// an extra bias or norm the graph here has no place for would otherwise be dropped without a word.
+    static func ggufModel(_ file: GGUFFile, config: ModelConfig) throws -> TransformerModel {
+        let path = file.file.path
+        let view = try naming(file: path) { try GGUFTensorView(file: file, config: config) }
+        try naming(file: path) { try config.check(against: view, naming: .gguf) }
+        let model = try TransformerModel(config: config, source: view, naming: .gguf)
+        let unused = view.unused
+        if !unused.isEmpty {
+            let shown = unused.prefix(6).joined(separator: ", ") + (unused.count > 6 ? " and \(unused.count - 6) more" : "")
+            throw WeightError.unsupportedModel(
+                "\(path) has tensors the \(config.architecture) graph here does not use (\(shown)); "
+                + "running without them would give wrong results")
+        }
+        return model
     }
 
     enum Kind { case gguf, huggingFace }
@@ -92,7 +114,7 @@ public enum ModelLoader {
             throw WeightError.missingConfig(key: "general.architecture", source: "the GGUF metadata of \(file.file.path)")
         }
         return try naming(file: file.file.path) {
-            let config = try ArchitectureRegistry.lookup(arch).config(gguf: GGUFMetadata(file: file, architecture: arch))
+            let config = try ArchitectureRegistry.lookup(gguf: arch).config(gguf: GGUFMetadata(file: file, architecture: arch))
             try config.validate()
             return config
         }
@@ -104,7 +126,7 @@ public enum ModelLoader {
         let reader = try HFConfigReader(json: json, path: path)
         guard let modelType = json["model_type"] as? String else { throw WeightError.missingConfig(key: "model_type", source: path) }
         return try naming(file: path) {
-            let config = try ArchitectureRegistry.lookup(modelType).config(hf: reader)
+            let config = try ArchitectureRegistry.lookup(huggingFace: modelType).config(hf: reader)
             try config.validate()
             return config
         }

@@ -19,14 +19,16 @@ public struct ConsistentNTK: PositionScheme {
     let tables: BaseTables
     public var name: String { "consistent-ntk(f=\(factor), L0=\(originalContext), P=\(promptLength))" }
 
-    public init(base: Double, dimensions: Int, pairing: RotaryPairing, factor: Double, originalContext: Int, promptLength: Int) {
+    /// `frequencyFactors`: the model file's per-pair divisors (RopeFrequencyFactors), applied to every base's table.
+    public init(base: Double, dimensions: Int, pairing: RotaryPairing, factor: Double, originalContext: Int, promptLength: Int,
+                frequencyFactors: [Double]? = nil) {
         self.base = base
         self.dimensions = dimensions
         self.pairing = pairing
         self.factor = factor
         self.originalContext = originalContext
         self.promptLength = promptLength
-        tables = BaseTables(dimensions: dimensions, pairing: pairing) { length in
+        tables = BaseTables(dimensions: dimensions, pairing: pairing, frequencyFactors: frequencyFactors) { length in
             RopeScaling.dynamicNTKBase(base: base, dimensions: dimensions, factor: factor, originalContext: originalContext,
                                        sequenceLength: length)
         }
@@ -62,14 +64,16 @@ final class BaseTables: @unchecked Sendable {
     let dimensions: Int
     let pairing: RotaryPairing
     let base: @Sendable (Int) -> Double
+    let frequencyFactors: [Double]?
     private var tables: [Int: (table: RotaryTable, lastUse: Int)] = [:]
     private var clock = 0
     private var positions = 0
     private let lock = NSLock()
 
-    init(dimensions: Int, pairing: RotaryPairing, base: @escaping @Sendable (Int) -> Double) {
+    init(dimensions: Int, pairing: RotaryPairing, frequencyFactors: [Double]?, base: @escaping @Sendable (Int) -> Double) {
         self.dimensions = dimensions
         self.pairing = pairing
+        self.frequencyFactors = frequencyFactors
         self.base = base
     }
 
@@ -87,8 +91,9 @@ final class BaseTables: @unchecked Sendable {
             tables[n]!.lastUse = clock
             return entry.table
         }
-        let table = RotaryTable(dimensions: dimensions, pairing: pairing,
-                                inverseFrequencies: RotaryTable.standardFrequencies(base: base(n), dimensions: dimensions))
+        let frequencies = RopeFrequencyFactors.divide(RotaryTable.standardFrequencies(base: base(n), dimensions: dimensions),
+                                                      by: frequencyFactors)
+        let table = RotaryTable(dimensions: dimensions, pairing: pairing, inverseFrequencies: frequencies)
         table.reserve(positions: positions)
         if tables.count >= Self.capacity, let oldest = tables.min(by: { $0.value.lastUse < $1.value.lastUse })?.key {
             tables[oldest] = nil

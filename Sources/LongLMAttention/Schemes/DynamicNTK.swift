@@ -22,7 +22,9 @@ public struct DynamicNTK: PositionScheme {
     let baseAt: @Sendable (Int) -> Double
     public var name: String { "dynamic-ntk(f=\(factor), L0=\(originalContext), P=\(promptLength))" }
 
-    public init(base: Double, dimensions: Int, pairing: RotaryPairing, factor: Double, originalContext: Int, promptLength: Int) {
+    /// `frequencyFactors`: the model file's per-pair divisors (RopeFrequencyFactors), applied to every base's table.
+    public init(base: Double, dimensions: Int, pairing: RotaryPairing, factor: Double, originalContext: Int, promptLength: Int,
+                frequencyFactors: [Double]? = nil) {
         self.factor = factor
         self.originalContext = originalContext
         self.promptLength = promptLength
@@ -33,7 +35,7 @@ public struct DynamicNTK: PositionScheme {
         }
         self.baseAt = baseAt
         rows = RotaryTable(dimensions: dimensions, pairing: pairing) { p in
-            RotaryTable.standardFrequencies(base: baseAt(p), dimensions: dimensions)
+            RopeFrequencyFactors.divide(RotaryTable.standardFrequencies(base: baseAt(p), dimensions: dimensions), by: frequencyFactors)
         }
     }
 

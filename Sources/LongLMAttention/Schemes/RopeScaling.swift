@@ -68,19 +68,23 @@ public enum RopeScaling: Sendable, Equatable, Codable {
 
     /// The scheme for one sequence over `dimensions` rotary dims. `promptLength` is the length of the prompt
     /// processed before decoding starts; only the dynamic NTK variants use it (the prompt is one forward call).
-    public func scheme(base: Double, dimensions: Int, pairing: RotaryPairing, promptLength: Int) -> any PositionScheme {
+    /// `frequencyFactors`, the model file's own per-pair divisors (RopeFrequencyFactors), divide every table the
+    /// method computes.
+    public func scheme(base: Double, dimensions: Int, pairing: RotaryPairing, promptLength: Int,
+                       frequencyFactors: [Double]? = nil) -> any PositionScheme {
         precondition(dimensions >= 4 && dimensions % 2 == 0, "rotary dimensions must be even and >= 4")
         func rotary(_ frequencies: [Double], logitMultiplier: Float = 1) -> RotaryScheme {
-            RotaryScheme(name: name, table: RotaryTable(dimensions: dimensions, pairing: pairing, inverseFrequencies: frequencies),
-                         logitMultiplier: logitMultiplier)
+            let divided = RopeFrequencyFactors.divide(frequencies, by: frequencyFactors)
+            return RotaryScheme(name: name, table: RotaryTable(dimensions: dimensions, pairing: pairing, inverseFrequencies: divided),
+                                logitMultiplier: logitMultiplier)
         }
         switch self {
         case let .dynamicNTK(f, L0):
             return DynamicNTK(base: base, dimensions: dimensions, pairing: pairing, factor: f, originalContext: L0,
-                              promptLength: promptLength)
+                              promptLength: promptLength, frequencyFactors: frequencyFactors)
         case let .consistentNTK(f, L0):
             return ConsistentNTK(base: base, dimensions: dimensions, pairing: pairing, factor: f, originalContext: L0,
-                                 promptLength: promptLength)
+                                 promptLength: promptLength, frequencyFactors: frequencyFactors)
         case .yarn:
             let (frequencies, attentionFactor) = self.frequencies(base: base, dimensions: dimensions)
             // transformers multiplies cos and sin by the attention factor, so q and k both carry it.

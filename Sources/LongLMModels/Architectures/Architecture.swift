@@ -3,24 +3,40 @@ import LongLMCore
 import LongLMAttention
 
 /// Builds a `ModelConfig` from a file's metadata. One entry per supported architecture; a new
-/// architecture is one file plus one line in `registry`.
+/// architecture is one file plus one line in a registry.
 protocol Architecture {
     static func config(gguf: GGUFMetadata) throws -> ModelConfig
     static func config(hf: HFConfigReader) throws -> ModelConfig
 }
 
-enum ArchitectureRegistry {
-    /// Keyed by GGUF `general.architecture` and HF `model_type`.
-    static let registry: [String: any Architecture.Type] = [
-        "llama": Llama.self,
-        "mistral": Llama.self,
-        "qwen2": Llama.self,
-        "gemma3": Gemma3.self,
+public enum ArchitectureRegistry {
+    /// Keyed by GGUF `general.architecture`. Mistral's own GGUFs say "llama"; Mistral Nemo / Small 3 say
+    /// "llama" or "mistral3" depending on the converter.
+    static let gguf: [String: any Architecture.Type] = [
+        "llama": Llama.self, "qwen2": Qwen2.self, "qwen3": Qwen3.self, "phi3": Phi3.self,
+        "mistral3": Mistral3.self, "gemma3": Gemma3.self,
+    ]
+    /// Keyed by Hugging Face `model_type` (config.json).
+    static let huggingFace: [String: any Architecture.Type] = [
+        "llama": Llama.self, "mistral": Llama.self, "qwen2": Llama.self,
     ]
 
-    static func lookup(_ name: String) throws -> any Architecture.Type {
-        guard let a = registry[name] else {
-            throw WeightError.unsupportedModel("architecture '\(name)' (supported: \(registry.keys.sorted().joined(separator: ", ")))")
+    /// The architectures each format loads, sorted (for `info` and error messages).
+    public static var ggufArchitectures: [String] { gguf.keys.sorted() }
+    public static var huggingFaceModelTypes: [String] { huggingFace.keys.sorted() }
+
+    static func lookup(gguf name: String) throws -> any Architecture.Type {
+        guard let a = gguf[name] else {
+            throw WeightError.unsupportedModel("GGUF architecture '\(name)' (supported: \(ggufArchitectures.joined(separator: ", ")))")
+        }
+        return a
+    }
+
+    static func lookup(huggingFace name: String) throws -> any Architecture.Type {
+        guard let a = huggingFace[name] else {
+            let ggufOnly = gguf[name] != nil ? "; it is supported from GGUF files" : ""
+            throw WeightError.unsupportedModel(
+                "model_type '\(name)' from safetensors (supported: \(huggingFaceModelTypes.joined(separator: ", "))\(ggufOnly))")
         }
         return a
     }
@@ -137,17 +153,33 @@ func huggingFaceRopeScaling(_ c: HFConfigReader) throws -> RopeScaling? {
     return scaling
 }
 
-/// Reads GGUF RoPE scaling (`{arch}.rope.scaling.type`, `.factor`, `.original_context_length`).
+/// Reads GGUF RoPE scaling (`{arch}.rope.scaling.type`, `.factor`, `.original_context_length`) as llama.cpp does:
+/// a factor without a type is linear scaling (llama.cpp's default type, also under the old key `rope.scale_linear`);
+/// "longrope" is carried by the `rope_factors_*` tensors (RopeFrequencyFactors), not here.
 func ggufRopeScaling(_ m: GGUFMetadata) throws -> RopeScaling? {
-    guard let type = m.string("\(m.architecture).rope.scaling.type"), type != "none" else { return nil }
-    let factor = try m.double("rope.scaling.factor")
+    let type = m.string("\(m.architecture).rope.scaling.type") ?? "linear"
+    guard type != "none", type != "longrope" else { return nil }
+    let given = try m.optionalDouble("rope.scaling.factor") ?? m.optionalDouble("rope.scale_linear")
+    // llama.cpp: a factor of 0 (or none) means no scaling.
+    guard let factor = given, factor != 0 else {
+        if type == "linear" { return nil }
+        throw WeightError.missingConfig(key: "\(m.architecture).rope.scaling.factor", source: "the GGUF metadata of \(m.file.file.path)")
+    }
     let scaling: RopeScaling
     switch type {
-    case "linear": scaling = .linear(factor: factor)
+    case "linear":
+        if factor == 1 { return nil }
+        scaling = .linear(factor: factor)
     case "yarn":
-        scaling = .yarn(factor: factor, originalContext: try m.int("rope.scaling.original_context_length"),
+        // llama.cpp's YaRN magnitude: get_mscale(s, 1) = 0.1 ln s + 1 on q and k alike, divided by
+        // get_mscale(s, log_mul) when the file gives `yarn_log_multiplier` (transformers' mscale_all_dim).
+        func mscale(_ m: Double) -> Double { factor <= 1 ? 1 : 0.1 * m * log(factor) + 1 }
+        let logMultiplier = try m.optionalDouble("rope.scaling.yarn_log_multiplier") ?? 0
+        scaling = .yarn(factor: factor,
+                        originalContext: try m.optionalInt("rope.scaling.original_context_length") ?? m.int("context_length"),
                         betaFast: try m.optionalDouble("rope.scaling.yarn_beta_fast") ?? 32,
-                        betaSlow: try m.optionalDouble("rope.scaling.yarn_beta_slow") ?? 1, attentionFactor: nil)
+                        betaSlow: try m.optionalDouble("rope.scaling.yarn_beta_slow") ?? 1,
+                        attentionFactor: logMultiplier != 0 ? mscale(1) / mscale(logMultiplier) : nil)
     default:
         try rejectRopeScaling(type: type, source: "the GGUF metadata")
         return nil

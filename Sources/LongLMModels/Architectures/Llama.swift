@@ -2,42 +2,15 @@ import Foundation
 import LongLMCore
 import LongLMAttention
 
-/// The Llama family: Llama 1/2/3, Mistral, Qwen2 (QKV bias). RMSNorm, SwiGLU MLP, RoPE.
-/// References: transformers `modeling_llama.py`, `modeling_qwen2.py`; llama.cpp `src/models/llama.cpp`.
+/// Llama 1/2/3/3.1/3.2/3.3, Mistral 7B and Nemo, SmolLM2 (GGUF `llama`; HF `llama`, `mistral`, `qwen2`): RMSNorm,
+/// SwiGLU MLP, RoPE. In GGUF files the converter has permuted the Q and K rows of every head so that llama.cpp's
+/// "normal" rope rotates adjacent pairs (2m, 2m+1) where transformers rotates halves (m, m + d/2); the pairing
+/// follows the file (RotaryPairing), the weights are used as stored. Llama 3.1 and later carry their RoPE scaling
+/// as the `rope_freqs` tensor (LlamaFamilyGGUF, RopeFrequencyFactors). Mistral Nemo sets `attention.key_length`
+/// (128) apart from hidden / heads (160).
+/// Rules: docs/architectures.md.
 enum Llama: Architecture {
-    static func config(gguf m: GGUFMetadata) throws -> ModelConfig {
-        let hidden = try m.int("embedding_length")
-        let heads = try m.int("attention.head_count")
-        // llama.cpp: head_count_kv defaults to head_count, key_length to embedding_length / head_count.
-        let kvHeads = try m.optionalInt("attention.head_count_kv") ?? heads
-        let headDim = try m.optionalInt("attention.key_length") ?? hidden / max(1, heads)
-        if let rotary = try m.optionalInt("rope.dimension_count"), rotary != headDim {
-            throw WeightError.unsupportedModel("partial rotary embeddings (\(rotary) of \(headDim) dims)")
-        }
-        let ropeScaling = try ggufRopeScaling(m)
-        if m.file.tensorsByName["rope_freqs.weight"] != nil {
-            throw WeightError.unsupportedModel("the GGUF has a rope_freqs tensor (Llama-3 RoPE scaling), not implemented yet")
-        }
-        guard let embedding = m.file.tensor(named: "token_embd.weight") else { throw WeightError.missingTensor("token_embd.weight") }
-        let layers = try m.int("block_count")
-        let window = try m.optionalInt("attention.sliding_window")
-        var config = ModelConfig(
-            architecture: m.architecture, vocabularySize: embedding.rows, hiddenSize: hidden, layerCount: layers,
-            heads: heads, kvHeads: kvHeads, headDim: headDim, ffnSize: try m.int("feed_forward_length"),
-            trainedContext: try m.int("context_length"),
-            rmsEpsilon: Float(try m.double("attention.layer_norm_rms_epsilon")),
-            // llama.cpp's default when the key is absent.
-            ropeBase: try m.optionalDouble("rope.freq_base") ?? 10000,
-            // llama.cpp's converter permutes Llama's Q/K rows for adjacent-pair rotation; Qwen2 is NeoX-style.
-            rotaryPairing: m.architecture == "llama" ? .adjacent : .halves,
-            slidingWindow: window, slidingLayers: Array(repeating: window != nil, count: layers),
-            slidingRopeBase: nil, embeddingScale: nil, attentionScale: 1 / Float(headDim).squareRoot(),
-            activation: .silu, hasQKNorm: false, hasPostNorms: false,
-            hasQKVBias: m.file.tensorsByName["blk.0.attn_q.bias"] != nil,
-            tiedEmbeddings: m.file.tensorsByName["output.weight"] == nil)
-        config.ropeScaling = ropeScaling
-        return config
-    }
+    static func config(gguf m: GGUFMetadata) throws -> ModelConfig { try LlamaFamilyGGUF.config(m, pairing: .adjacent) }
 
     static func config(hf c: HFConfigReader) throws -> ModelConfig {
         let modelType = c.string("model_type") ?? "llama"

@@ -35,6 +35,11 @@ public struct ModelConfig: Sendable {
     /// RoPE scaling the checkpoint asks for (HF `rope_scaling` / `rope_parameters`, GGUF `rope.scaling.*`);
     /// applied by the `none` method to the global layers, as transformers does.
     public var ropeScaling: RopeScaling? = nil
+    /// The file's own per-pair divisors of the RoPE frequencies (GGUF `rope_freqs`, Phi-3's short/long factors);
+    /// part of the model's RoPE, so every method sees them (RopeFrequencyFactors).
+    public var ropeFrequencyFactors: RopeFrequencyFactors? = nil
+    /// Llama 4-style query temperature by position (GGUF `attention.temperature_scale`, Ministral 3).
+    public var queryTemperature: AttentionTemperature? = nil
 
     public var attentionShape: AttentionShape { AttentionShape(heads: heads, kvHeads: kvHeads, headDim: headDim) }
 
@@ -55,7 +60,16 @@ public struct ModelConfig: Sendable {
         try check(attentionScale > 0 && attentionScale.isFinite, "attention scale", "\(attentionScale)")
         try check(slidingWindow.map { $0 > 0 } ?? true, "sliding window", "\(slidingWindow ?? 0)")
         try check(slidingLayers.count == layerCount, "sliding layers", "\(slidingLayers.count) flags for \(layerCount) layers")
+        if let problem = ropeFrequencyFactors?.validate(pairs: headDim / 2) {
+            throw WeightError.invalidConfig(key: "RoPE frequency factors", detail: problem)
+        }
+        if let t = queryTemperature {
+            try check(t.beta.isFinite && t.floorScale > 0, "attention temperature", "beta \(t.beta), floor scale \(t.floorScale)")
+        }
     }
+
+    /// The RoPE frequency divisors a sequence of `n` tokens rotates with (nil: none).
+    public func frequencyFactors(sequenceLength n: Int) -> [Double]? { ropeFrequencyFactors?.factors(sequenceLength: n) }
 
     /// Checks the sizes against the tensors the file holds, so a config that disagrees with its weights fails
     /// with the config key named, before any weight is dequantized.

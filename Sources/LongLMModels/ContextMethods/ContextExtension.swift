@@ -121,7 +121,8 @@ extension RopeScalingMethod {
 extension RopeScaling {
     /// The scheme for a model's global layers.
     func scheme(for config: ModelConfig, promptLength: Int) -> any PositionScheme {
-        scheme(base: config.ropeBase, dimensions: config.headDim, pairing: config.rotaryPairing, promptLength: promptLength)
+        scheme(base: config.ropeBase, dimensions: config.headDim, pairing: config.rotaryPairing, promptLength: promptLength,
+               frequencyFactors: config.frequencyFactors(sequenceLength: promptLength))
     }
 
     /// Checks through `validate()`, reported as a method failure.

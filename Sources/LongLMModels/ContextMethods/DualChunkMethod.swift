@@ -39,6 +39,6 @@ public struct DualChunkMethod: ContextExtension {
     public func hint(forTooLong tokens: Int, config: ModelConfig) -> String { "" }
 
     public func scheme(for model: TransformerModel, promptLength: Int) throws -> any PositionScheme {
-        DualChunk(chunkSize: chunkSize, localWindow: localWindow, table: model.globalRotary)
+        DualChunk(chunkSize: chunkSize, localWindow: localWindow, table: model.rotary(sequenceLength: promptLength))
     }
 }

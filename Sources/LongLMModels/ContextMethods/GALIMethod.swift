@@ -64,6 +64,6 @@ public struct GALIMethod: ContextExtension {
 
     public func scheme(for model: TransformerModel, promptLength: Int) throws -> any PositionScheme {
         try GALI(trainedContext: model.config.trainedContext, localWindow: localWindow, chunk: chunk, promptLength: promptLength,
-                 mode: mode, noise: noise, seed: seed, table: model.globalRotary)
+                 mode: mode, noise: noise, seed: seed, table: model.rotary(sequenceLength: promptLength))
     }
 }

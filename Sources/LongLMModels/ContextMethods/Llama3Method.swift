@@ -24,6 +24,17 @@ public struct Llama3Method: RopeScalingMethod {
         highFrequencyFactor = try given.double("high-freq-factor", default: Self.defaultHighFrequencyFactor, above: 0, upTo: 1e4)
     }
 
+    /// A file with its own frequency factors (Llama 3.1's `rope_freqs` is this very scaling) would be scaled twice.
+    public func validate(config: ModelConfig) throws {
+        try scaling.validateAsMethod()
+        if config.ropeFrequencyFactors != nil {
+            throw ContextMethod.Failure.invalid(
+                "this model file already scales its RoPE frequencies (Llama 3.1's rope_freqs or Phi-3's LongRoPE factors), "
+                + "which --method none applies; --method llama3 would scale them a second time. Use none within the trained "
+                + "context (\(config.trainedContext) tokens), or yarn, selfextend, dca or gali beyond it")
+        }
+    }
+
     var scaling: RopeScaling {
         .llama3(factor: factor, lowFrequencyFactor: lowFrequencyFactor, highFrequencyFactor: highFrequencyFactor, originalContext: originalContext)
     }

@@ -35,6 +35,6 @@ public struct PlainMethod: ContextExtension {
 
     public func scheme(for model: TransformerModel, promptLength: Int) throws -> any PositionScheme {
         let config = model.config
-        return config.ropeScaling.map { $0.scheme(for: config, promptLength: promptLength) } ?? RotaryScheme(table: model.globalRotary)
+        return config.ropeScaling.map { $0.scheme(for: config, promptLength: promptLength) } ?? RotaryScheme(table: model.rotary(sequenceLength: promptLength))
     }
 }

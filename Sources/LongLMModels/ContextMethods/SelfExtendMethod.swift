@@ -71,6 +71,6 @@ public struct SelfExtendMethod: ContextExtension {
     }
 
     public func scheme(for model: TransformerModel, promptLength: Int) throws -> any PositionScheme {
-        SelfExtend(groupSize: groupSize, window: window, table: model.globalRotary)
+        SelfExtend(groupSize: groupSize, window: window, table: model.rotary(sequenceLength: promptLength))
     }
 }

@@ -4,7 +4,10 @@ import LongLMCore
 import LongLMModels
 
 struct Info: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Describe a model: architecture, sizes, context, tensor types, memory.")
+    static let configuration = CommandConfiguration(
+        abstract: "Describe a model: architecture, sizes, context, tensor types, memory.",
+        discussion: "Architectures: GGUF \(ArchitectureRegistry.ggufArchitectures.joined(separator: ", ")); "
+            + "safetensors \(ArchitectureRegistry.huggingFaceModelTypes.joined(separator: ", ")).")
 
     @Option(name: [.short, .long], help: ArgumentHelp("A .gguf file or a Hugging Face directory.", valueName: "path"))
     var model: String
@@ -26,14 +29,18 @@ struct Info: ParsableCommand {
         // Everything the user asked about is checked before anything is printed.
         let method = reportingErrors { try contextOptions.method(for: c) }
         print("model:            \(model)")
-        print("architecture:     \(c.architecture)")
+        print("architecture:     \(c.architecture) (supported: GGUF \(ArchitectureRegistry.ggufArchitectures.joined(separator: ", ")); "
+              + "safetensors \(ArchitectureRegistry.huggingFaceModelTypes.joined(separator: ", ")))")
         print("layers:           \(c.layerCount)\(c.slidingWindow.map { " (\(c.slidingLayers.filter { $0 }.count) with a sliding window of \($0))" } ?? "")")
         print("hidden size:      \(c.hiddenSize)")
         print("heads:            \(c.heads) query, \(c.kvHeads) key/value, head dim \(c.headDim)")
         print("feed-forward:     \(c.ffnSize) (\(c.activation.rawValue))")
         print("vocabulary:       \(c.vocabularySize)")
         print("trained context:  \(c.trainedContext) tokens")
-        print("rope:             base \(c.ropeBase)\(c.slidingRopeBase.map { ", sliding layers \($0)" } ?? ""), \(c.rotaryPairing.rawValue) pairs")
+        print("rope:             base \(c.ropeBase)\(c.slidingRopeBase.map { ", sliding layers \($0)" } ?? ""), \(c.rotaryPairing.rawValue) pairs"
+              + (c.ropeScaling.map { ", scaling \($0.name)" } ?? "")
+              + (c.ropeFrequencyFactors.map { $0.long == nil ? ", frequency factors (rope_freqs)"
+                  : ", short/long frequency factors (long past \($0.originalContext) tokens)" } ?? ""))
         print("chat template:    \(chatTemplateSummary(model))")
         if model.hasSuffix(".gguf"), let file = try? GGUFFile(path: model) {
             var byType: [String: (count: Int, elements: Int)] = [:]
