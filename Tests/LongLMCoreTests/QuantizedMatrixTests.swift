@@ -57,18 +57,7 @@ final class QuantizedMatrixTests: XCTestCase {
                                        "\(type.name) fixture row \(r) of \(cols)")
                 }
                 for count in [1, 3] {
-                    let x = (0..<count * cols).map { _ in rng.nextFloat(-2, 2) }
-                    var y = [Float](repeating: .nan, count: count * rows)
-                    x.withUnsafeBufferPointer { x in
-                        y.withUnsafeMutableBufferPointer {
-                            matrix.matrix.multiply(x.baseAddress!, count: count, into: $0.baseAddress!)
-                        }
-                    }
-                    for v in 0..<count {
-                        matrix.assertProducts(Array(y[v * rows ..< (v + 1) * rows]),
-                                              x: Array(x[v * cols ..< (v + 1) * cols]), vector: v,
-                                              "\(type.name) fixture [\(rows), \(cols)] batch \(count)")
-                    }
+                    matrix.assertMultiplies(count: count, rng: &rng, "\(type.name) fixture [\(rows), \(cols)]")
                 }
             }
         }
@@ -82,12 +71,7 @@ final class QuantizedMatrixTests: XCTestCase {
             for type in Self.quantizedTypes + Self.plainTypes {
                 for (rows, cols) in Self.shapes(type) {
                     let matrix = try TestMatrix(type: type, rows: rows, cols: cols, byteOffset: 1, rng: &rng)
-                    let x = (0..<cols).map { _ in rng.nextFloat(-2, 2) }
-                    var y = [Float](repeating: .nan, count: rows)
-                    x.withUnsafeBufferPointer { x in
-                        y.withUnsafeMutableBufferPointer { matrix.matrix.multiply(x.baseAddress!, into: $0.baseAddress!) }
-                    }
-                    matrix.assertProducts(y, x: x, vector: 0, "\(type.name) [\(rows), \(cols)]")
+                    matrix.assertMultiplies(count: 1, rng: &rng, "\(type.name) [\(rows), \(cols)]")
                 }
             }
         }
@@ -100,18 +84,7 @@ final class QuantizedMatrixTests: XCTestCase {
                 for (rows, cols) in Self.shapes(type) {
                     let matrix = try TestMatrix(type: type, rows: rows, cols: cols, byteOffset: 0, rng: &rng)
                     for count in [2, 3, 5] {
-                        let x = (0..<count * cols).map { _ in rng.nextFloat(-2, 2) }
-                        var y = [Float](repeating: .nan, count: count * rows)
-                        x.withUnsafeBufferPointer { x in
-                            y.withUnsafeMutableBufferPointer {
-                                matrix.matrix.multiply(x.baseAddress!, count: count, into: $0.baseAddress!)
-                            }
-                        }
-                        for v in 0..<count {
-                            matrix.assertProducts(Array(y[v * rows ..< (v + 1) * rows]),
-                                                  x: Array(x[v * cols ..< (v + 1) * cols]), vector: v,
-                                                  "\(type.name) [\(rows), \(cols)] batch \(count)")
-                        }
+                        matrix.assertMultiplies(count: count, rng: &rng, "\(type.name) [\(rows), \(cols)]")
                     }
                 }
             }
@@ -297,6 +270,28 @@ final class TestMatrix {
                                into: $0.baseAddress!)
         }
         return out
+    }
+
+    /// Multiplies `count` random vectors (one through `multiply(_:into:)`, more through the batched
+    /// `multiply(_:count:into:)`) and checks every product with `assertProducts`.
+    func assertMultiplies(count: Int, rng: inout SplitMix, _ what: String,
+                          file: StaticString = #filePath, line: UInt = #line) {
+        let (rows, cols) = (matrix.rows, matrix.cols)
+        let x = (0..<count * cols).map { _ in rng.nextFloat(-2, 2) }
+        var y = [Float](repeating: .nan, count: count * rows)
+        x.withUnsafeBufferPointer { x in
+            y.withUnsafeMutableBufferPointer {
+                if count == 1 {
+                    matrix.multiply(x.baseAddress!, into: $0.baseAddress!)
+                } else {
+                    matrix.multiply(x.baseAddress!, count: count, into: $0.baseAddress!)
+                }
+            }
+        }
+        for v in 0..<count {
+            assertProducts(Array(y[v * rows ..< (v + 1) * rows]), x: Array(x[v * cols ..< (v + 1) * cols]),
+                           vector: v, "\(what) batch \(count)", file: file, line: line)
+        }
     }
 
     /// |y[r] - dot(dequantized row r, x)| ≤ tolerance · sum |w x|, the dot in Double.

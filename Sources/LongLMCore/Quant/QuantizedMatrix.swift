@@ -12,9 +12,10 @@ import CLongLMSIMD
 /// the sum differs from a sequential or BLAS one. This is not llama.cpp's decode path, which rounds the
 /// activations to 8 bits (`quantize_row_q8_0`/`q8_K`) and multiplies integers.
 ///
-/// Speed: the kernels are Swift SIMD code that LLVM vectorizes for the target it is given. Without target flags
-/// that is baseline x86-64 (SSE2); `-Xswiftc -Xcc -Xswiftc -march=native` (or x86-64-v4) lets it use AVX-512,
-/// about 3x faster here. The kernels also need a whole-module (release) build to inline across files.
+/// Speed: the kernels are Swift SIMD code that LLVM vectorizes for the target it is given, with the byte-to-float
+/// conversions and the IQ4 table lookup from CLongLMSIMD. Without target flags that is baseline x86-64 (SSE2);
+/// `-Xswiftc -Xcc -Xswiftc -march=native` (or x86-64-v4) lets it use AVX-512, about 3x faster here. The kernels
+/// also need a whole-module (release) build to inline across files. Formats and kernels: docs/quantization.md.
 public struct QuantizedMatrix: @unchecked Sendable {
     public let type: GGMLType
     public let rows: Int
