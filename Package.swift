@@ -18,11 +18,13 @@ let package = Package(
                        providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CMPI", pkgConfig: "ompi-c",
                        providers: [.apt(["libopenmpi-dev"])]),
+        // Byte-vector operations for the quantized kernels (static inline, compiled into LongLMCore).
+        .target(name: "CLongLMSIMD"),
         // Kernels are built for the machine that builds them (-march=native: AVX-512 here), as llama.cpp does
         // by default; without it Swift targets baseline x86-64 and the SIMD kernels run about 3x slower.
         // cpuid, xgetbv and arch_prctl: what this node lets a process run (read at run time, not build time).
         .target(name: "CLongLMCPU"),
-        .target(name: "LongLMCore", dependencies: ["COpenBLAS", "CLongLMCPU"],
+        .target(name: "LongLMCore", dependencies: ["COpenBLAS", "CLongLMCPU", "CLongLMSIMD"],
                 swiftSettings: [.unsafeFlags(["-Ounchecked", "-Xcc", "-march=native"])]),
         .target(name: "LongLMAttention", dependencies: ["LongLMCore"],
                 swiftSettings: [.unsafeFlags(["-Ounchecked", "-Xcc", "-march=native"])]),

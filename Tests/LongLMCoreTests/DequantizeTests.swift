@@ -2,34 +2,10 @@ import Foundation
 import XCTest
 @testable import LongLMCore
 
-/// Pins the dequantizers to gguf-py's reference output bit for bit. Fixtures: Tests/Fixtures/quant, made by
-/// scripts/make_quant_fixtures.py (its README names the gguf and numpy versions).
+/// Pins the dequantizers to llama.cpp's reference output bit for bit. Fixtures: Tests/Fixtures/quant, made by
+/// scripts/make_quant_fixtures.py (ggml's quantizer and dequantizer for the quantized types, gguf-py for the float
+/// types; its README names the versions).
 final class DequantizeTests: XCTestCase {
-    private static let fixtureDirectory = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent()  // LongLMCoreTests
-        .deletingLastPathComponent()  // Tests
-        .appendingPathComponent("Fixtures/quant")
-
-    private struct Fixture {
-        let raw: [UInt8]
-        let expected: [Float]
-    }
-
-    private func loadFixture(_ type: GGMLType, file: StaticString = #filePath, line: UInt = #line) throws -> Fixture {
-        let base = Self.fixtureDirectory.appendingPathComponent(type.name)
-        let raw = try [UInt8](Data(contentsOf: base.appendingPathExtension("bin")))
-        let expectedBytes = try Data(contentsOf: base.appendingPathExtension("expected.f32"))
-        XCTAssertEqual(expectedBytes.count % 4, 0, "\(type.name).expected.f32 is not whole floats", file: file, line: line)
-        let expected = stride(from: 0, to: expectedBytes.count, by: 4).map { offset -> Float in
-            var bits: UInt32 = 0
-            for k in 0..<4 { bits |= UInt32(expectedBytes[expectedBytes.startIndex + offset + k]) << (8 * k) }
-            return Float(bitPattern: bits)
-        }
-        XCTAssertEqual(type.rowBytes(count: expected.count), raw.count,
-                       "\(type.name) fixture: byte count does not match element count", file: file, line: line)
-        return Fixture(raw: raw, expected: expected)
-    }
-
     /// Dequantizes `raw` placed `offset` bytes into a fresh buffer, so blocks start at that misalignment.
     private func dequantize(_ type: GGMLType, _ raw: [UInt8], count: Int, atByteOffset offset: Int) throws -> [Float] {
         let buffer = UnsafeMutableRawPointer.allocate(byteCount: raw.count + offset, alignment: 64)
@@ -42,30 +18,13 @@ final class DequantizeTests: XCTestCase {
         return out
     }
 
-    /// Compares bit patterns, so -0 differs from +0 and a NaN matches only the same NaN.
-    private func assertBitIdentical(_ actual: [Float], _ expected: [Float], _ what: String,
-                                    file: StaticString = #filePath, line: UInt = #line) {
-        XCTAssertEqual(actual.count, expected.count, what, file: file, line: line)
-        var mismatches = 0
-        for i in 0..<min(actual.count, expected.count) where actual[i].bitPattern != expected[i].bitPattern {
-            mismatches += 1
-            if mismatches <= 5 {
-                XCTFail("\(what) element \(i): got \(actual[i]) (0x\(String(actual[i].bitPattern, radix: 16))), "
-                        + "expected \(expected[i]) (0x\(String(expected[i].bitPattern, radix: 16)))", file: file, line: line)
-            }
-        }
-        if mismatches > 5 { XCTFail("\(what): \(mismatches) mismatching elements in all", file: file, line: line) }
-    }
-
     private func assertMatchesReference(_ type: GGMLType, file: StaticString = #filePath, line: UInt = #line) throws {
-        let fixture = try loadFixture(type, file: file, line: line)
+        let fixture = try QuantFixture(type, file: file, line: line)
         let out = try dequantize(type, fixture.raw, count: fixture.expected.count, atByteOffset: 0)
         assertBitIdentical(out, fixture.expected, type.name, file: file, line: line)
     }
 
-    static let fixtureTypes: [GGMLType] = [.f32, .f16, .bf16, .q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .q4_K, .q5_K, .q6_K]
-
-    // MARK: bit-exact against gguf-py (ggml's scalar reference arithmetic)
+    // MARK: bit-exact against ggml (quantized types) and gguf-py (float types)
 
     func testF32CopiesBitPatternsIncludingNaNPayloads() throws { try assertMatchesReference(.f32) }
     func testF16MatchesReferenceIncludingSubnormalsInfinitiesAndNaNs() throws { try assertMatchesReference(.f16) }
@@ -75,13 +34,21 @@ final class DequantizeTests: XCTestCase {
     func testQ4_1MatchesReferenceBitExactly() throws { try assertMatchesReference(.q4_1) }
     func testQ5_0MatchesReferenceBitExactly() throws { try assertMatchesReference(.q5_0) }
     func testQ5_1MatchesReferenceBitExactly() throws { try assertMatchesReference(.q5_1) }
+    func testQ2_KMatchesReferenceBitExactly() throws { try assertMatchesReference(.q2_K) }
+    func testQ3_KMatchesReferenceBitExactly() throws { try assertMatchesReference(.q3_K) }
     func testQ4_KMatchesReferenceBitExactly() throws { try assertMatchesReference(.q4_K) }
     func testQ5_KMatchesReferenceBitExactly() throws { try assertMatchesReference(.q5_K) }
     func testQ6_KMatchesReferenceBitExactly() throws { try assertMatchesReference(.q6_K) }
+    func testIQ4_NLMatchesReferenceBitExactly() throws { try assertMatchesReference(.iq4_nl) }
+    func testIQ4_XSMatchesReferenceBitExactly() throws { try assertMatchesReference(.iq4_xs) }
+
+    func testEveryDequantizableTypeHasAFixture() {
+        XCTAssertEqual(Set(QuantFixture.types), Set(GGMLType.allCases.filter(\.isDequantizable)))
+    }
 
     func testEveryTypeDecodesIdenticallyFromUnalignedSource() throws {
-        for type in Self.fixtureTypes {
-            let fixture = try loadFixture(type)
+        for type in QuantFixture.types {
+            let fixture = try QuantFixture(type)
             for offset in [1, 3, 7] {
                 let out = try dequantize(type, fixture.raw, count: fixture.expected.count, atByteOffset: offset)
                 assertBitIdentical(out, fixture.expected, "\(type.name) at byte offset \(offset)")
@@ -95,8 +62,10 @@ final class DequantizeTests: XCTestCase {
             (.bf16, BF16.blockSize, BF16.bytesPerBlock), (.q8_0, Q8_0.blockSize, Q8_0.bytesPerBlock),
             (.q4_0, Q4_0.blockSize, Q4_0.bytesPerBlock), (.q4_1, Q4_1.blockSize, Q4_1.bytesPerBlock),
             (.q5_0, Q5_0.blockSize, Q5_0.bytesPerBlock), (.q5_1, Q5_1.blockSize, Q5_1.bytesPerBlock),
+            (.q2_K, Q2_K.blockSize, Q2_K.bytesPerBlock), (.q3_K, Q3_K.blockSize, Q3_K.bytesPerBlock),
             (.q4_K, Q4_K.blockSize, Q4_K.bytesPerBlock), (.q5_K, Q5_K.blockSize, Q5_K.bytesPerBlock),
-            (.q6_K, Q6_K.blockSize, Q6_K.bytesPerBlock),
+            (.q6_K, Q6_K.blockSize, Q6_K.bytesPerBlock), (.iq4_nl, IQ4_NL.blockSize, IQ4_NL.bytesPerBlock),
+            (.iq4_xs, IQ4_XS.blockSize, IQ4_XS.bytesPerBlock),
         ]
         for (type, blockSize, bytesPerBlock) in kernels {
             XCTAssertEqual(type.blockSize, blockSize, type.name)
@@ -179,7 +148,7 @@ final class DequantizeTests: XCTestCase {
                 XCTAssertEqual(t, type)
             }
         }
-        XCTAssertTrue("\(DequantizeError.unsupportedType(.q2_K))".contains("Q2_K"))
+        XCTAssertTrue("\(DequantizeError.unsupportedType(.iq2_xxs))".contains("IQ2_XXS"))
     }
 
     func testZeroCountWritesNothing() throws {

@@ -3,14 +3,16 @@ import XCTest
 import LongLMCore
 
 /// Pins `QuantizedMatrix` to `dequantizeRow`: its rows bit for bit, its products to the Double-precision dot of
-/// the dequantized rows within f32 summation rounding. Blocks are random (seeded) with finite f16 scales; the
-/// real-tensor test reads the default model (scripts/setup.sh) and compares with dequantize + BLAS sgemv.
+/// the dequantized rows within f32 summation rounding. Blocks are random (seeded) with finite f16 scales, and the
+/// llama.cpp-quantized blocks of Tests/Fixtures/quant; the real-tensor tests read the two default models
+/// (scripts/setup.sh) and compare with dequantize + BLAS sgemv.
 final class QuantizedMatrixTests: XCTestCase {
     /// Tolerance on |y - exact dot| relative to sum |w x| of the row: f32 summation of n terms errs by at most
     /// about n · 2⁻²⁴ of that sum in the worst case, and by far less for these lengths in practice.
     static let relativeTolerance = 1e-5
 
-    static let quantizedTypes: [GGMLType] = [.q8_0, .q4_0, .q5_0, .q4_K, .q6_K]
+    static let quantizedTypes: [GGMLType] = [.q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K,
+                                             .iq4_nl, .iq4_xs]
     static let plainTypes: [GGMLType] = [.f32, .f16, .bf16]
 
     // MARK: rows bit-identical to dequantizeRow
@@ -33,6 +35,34 @@ final class QuantizedMatrixTests: XCTestCase {
         assertBitIdentical(matrix.decodedRow(0), matrix.referenceRow(0), "F16 all patterns")
     }
 
+    func testEveryDequantizableTypeHasAKernel() {
+        XCTAssertEqual(Set(QuantizedMatrix.supportedTypes), Set(GGMLType.allCases.filter(\.isDequantizable)))
+        XCTAssertEqual(Set(Self.quantizedTypes + Self.plainTypes), Set(QuantizedMatrix.supportedTypes),
+                       "every kernel is tested below")
+    }
+
+    // MARK: llama.cpp's blocks (Tests/Fixtures/quant)
+
+    /// The fixture blocks as matrices of 256-weight rows and as one long row: the kernel's rows equal ggml's
+    /// dequantization bit for bit, and its single and batched products the exact dot of those rows.
+    func testKernelsDecodeAndMultiplyLlamaCppQuantizedBlocksExactly() throws {
+        var rng = SplitMix(seed: 6)
+        for type in Self.quantizedTypes {
+            let fixture = try QuantFixture(type)
+            for cols in [256, fixture.expected.count] {
+                let rows = fixture.expected.count / cols
+                let matrix = try TestMatrix(type: type, rows: rows, cols: cols, raw: fixture.raw, byteOffset: 5)
+                for r in 0..<rows {
+                    assertBitIdentical(matrix.decodedRow(r), Array(fixture.expected[r * cols ..< (r + 1) * cols]),
+                                       "\(type.name) fixture row \(r) of \(cols)")
+                }
+                for count in [1, 3] {
+                    matrix.assertMultiplies(count: count, rng: &rng, "\(type.name) fixture [\(rows), \(cols)]")
+                }
+            }
+        }
+    }
+
     // MARK: products
 
     func testMultiplyMatchesExactDotOfDequantizedRowsForEveryShape() throws {
@@ -41,12 +71,7 @@ final class QuantizedMatrixTests: XCTestCase {
             for type in Self.quantizedTypes + Self.plainTypes {
                 for (rows, cols) in Self.shapes(type) {
                     let matrix = try TestMatrix(type: type, rows: rows, cols: cols, byteOffset: 1, rng: &rng)
-                    let x = (0..<cols).map { _ in rng.nextFloat(-2, 2) }
-                    var y = [Float](repeating: .nan, count: rows)
-                    x.withUnsafeBufferPointer { x in
-                        y.withUnsafeMutableBufferPointer { matrix.matrix.multiply(x.baseAddress!, into: $0.baseAddress!) }
-                    }
-                    matrix.assertProducts(y, x: x, vector: 0, "\(type.name) [\(rows), \(cols)]")
+                    matrix.assertMultiplies(count: 1, rng: &rng, "\(type.name) [\(rows), \(cols)]")
                 }
             }
         }
@@ -59,18 +84,7 @@ final class QuantizedMatrixTests: XCTestCase {
                 for (rows, cols) in Self.shapes(type) {
                     let matrix = try TestMatrix(type: type, rows: rows, cols: cols, byteOffset: 0, rng: &rng)
                     for count in [2, 3, 5] {
-                        let x = (0..<count * cols).map { _ in rng.nextFloat(-2, 2) }
-                        var y = [Float](repeating: .nan, count: count * rows)
-                        x.withUnsafeBufferPointer { x in
-                            y.withUnsafeMutableBufferPointer {
-                                matrix.matrix.multiply(x.baseAddress!, count: count, into: $0.baseAddress!)
-                            }
-                        }
-                        for v in 0..<count {
-                            matrix.assertProducts(Array(y[v * rows ..< (v + 1) * rows]),
-                                                  x: Array(x[v * cols ..< (v + 1) * cols]), vector: v,
-                                                  "\(type.name) [\(rows), \(cols)] batch \(count)")
-                        }
+                        matrix.assertMultiplies(count: count, rng: &rng, "\(type.name) [\(rows), \(cols)]")
                     }
                 }
             }
@@ -115,24 +129,37 @@ final class QuantizedMatrixTests: XCTestCase {
                 }
             }
         }
-        XCTAssertEqual(Set(QuantizedMatrix.supportedTypes).subtracting(GGMLType.allCases.filter(\.isDequantizable)), [],
-                       "every kernel type must also be dequantizable, the reference it is tested against")
     }
 
-    // MARK: the default model
+    // MARK: the default models
 
-    func testRealModelTensorsMatchDequantizeAndBLASSgemv() throws {
-        guard FileManager.default.fileExists(atPath: ModelTensors.defaultModel) else {
-            throw XCTSkip("default model absent (\(ModelTensors.defaultModel)); run scripts/setup.sh")
-        }
-        let model = try ModelTensors(path: ModelTensors.defaultModel)
-        var rng = SplitMix(seed: 5)
+    func testGemma3TensorsMatchDequantizeAndBLASSgemv() throws {
         // One tensor of each type the model holds; for the 262144-row embedding only its first and last rows.
-        let cases: [(name: String, rowRange: Range<Int>?)] = [
+        let typesSeen = try assertTensorsMatchBLAS(ModelTensors.gemma3, [
             ("blk.0.attn_q.weight", nil), ("blk.0.attn_output.weight", nil), ("blk.0.ffn_down.weight", nil),
             ("blk.0.attn_v.weight", nil), ("blk.2.ffn_down.weight", nil), ("token_embd.weight", 0..<4096),
             ("token_embd.weight", (262144 - 1000)..<262144),
-        ]
+        ])
+        XCTAssertEqual(typesSeen, [.q8_0, .q5_0, .q4_K, .q6_K], "Gemma 3's matrix types")
+    }
+
+    func testSmolLM2Q4_1TensorsMatchDequantizeAndBLASSgemv() throws {
+        let typesSeen = try assertTensorsMatchBLAS(ModelTensors.smolLM2, [
+            ("blk.0.attn_q.weight", nil), ("blk.0.attn_k.weight", nil), ("blk.0.ffn_down.weight", nil),
+            ("blk.29.ffn_gate.weight", nil), ("token_embd.weight", 0..<4096),
+        ])
+        XCTAssertEqual(typesSeen, [.q4_1, .q8_0], "SmolLM2's matrix types")
+    }
+
+    /// Multiplies each named matrix (or a range of its rows) by a random vector with its kernel and with BLAS
+    /// sgemv on its dequantized rows; returns the types seen.
+    private func assertTensorsMatchBLAS(_ path: String, _ cases: [(name: String, rowRange: Range<Int>?)],
+                                        file: StaticString = #filePath, line: UInt = #line) throws -> Set<GGMLType> {
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw XCTSkip("model absent (\(path)); run scripts/setup.sh")
+        }
+        let model = try ModelTensors(path: path)
+        var rng = SplitMix(seed: 5)
         var typesSeen: Set<GGMLType> = []
         for (name, rowRange) in cases {
             let full = try model.matrix(name)
@@ -158,9 +185,10 @@ final class QuantizedMatrixTests: XCTestCase {
                 let error = abs(Double(y.pointer[r]) - Double(viaBLAS.pointer[r])) / max(magnitude, .leastNormalMagnitude)
                 worst = max(worst, error)
             }
-            XCTAssertLessThan(worst, Self.relativeTolerance, "\(name) (\(matrix.type.name)) rows \(range)")
+            XCTAssertLessThan(worst, Self.relativeTolerance, "\(name) (\(matrix.type.name)) rows \(range)",
+                              file: file, line: line)
         }
-        XCTAssertEqual(typesSeen, [.q8_0, .q5_0, .q4_K, .q6_K], "the default model's matrix types")
+        return typesSeen
     }
 
     // MARK: helpers
@@ -213,8 +241,10 @@ final class TestMatrix {
         for b in 0..<blocks {
             let block = b * type.bytesPerBlock
             switch type {
-            case .q8_0, .q4_0, .q5_0: setHalf(block)
-            case .q4_K: setHalf(block); setHalf(block + 2)
+            case .q8_0, .q4_0, .q5_0, .iq4_nl, .iq4_xs: setHalf(block)
+            case .q4_1, .q5_1, .q4_K, .q5_K: setHalf(block); setHalf(block + 2)
+            case .q2_K: setHalf(block + 80); setHalf(block + 82)
+            case .q3_K: setHalf(block + 108)
             case .q6_K: setHalf(block + 208)
             case .f16: setHalf(block)
             case .bf16: raw[block + 1] = raw[block + 1] & 0x80 | UInt8(0x38 + rng.next() % 0x10)  // |x| ~ 2^-15...2^16
@@ -242,6 +272,28 @@ final class TestMatrix {
         return out
     }
 
+    /// Multiplies `count` random vectors (one through `multiply(_:into:)`, more through the batched
+    /// `multiply(_:count:into:)`) and checks every product with `assertProducts`.
+    func assertMultiplies(count: Int, rng: inout SplitMix, _ what: String,
+                          file: StaticString = #filePath, line: UInt = #line) {
+        let (rows, cols) = (matrix.rows, matrix.cols)
+        let x = (0..<count * cols).map { _ in rng.nextFloat(-2, 2) }
+        var y = [Float](repeating: .nan, count: count * rows)
+        x.withUnsafeBufferPointer { x in
+            y.withUnsafeMutableBufferPointer {
+                if count == 1 {
+                    matrix.multiply(x.baseAddress!, into: $0.baseAddress!)
+                } else {
+                    matrix.multiply(x.baseAddress!, count: count, into: $0.baseAddress!)
+                }
+            }
+        }
+        for v in 0..<count {
+            assertProducts(Array(y[v * rows ..< (v + 1) * rows]), x: Array(x[v * cols ..< (v + 1) * cols]),
+                           vector: v, "\(what) batch \(count)", file: file, line: line)
+        }
+    }
+
     /// |y[r] - dot(dequantized row r, x)| ≤ tolerance · sum |w x|, the dot in Double.
     func assertProducts(_ y: [Float], x: [Float], vector: Int, _ what: String,
                         file: StaticString = #filePath, line: UInt = #line) {
@@ -266,17 +318,6 @@ final class TestMatrix {
     }
 }
 
-private func assertBitIdentical(_ actual: [Float], _ expected: [Float], _ what: String,
-                                file: StaticString = #filePath, line: UInt = #line) {
-    XCTAssertEqual(actual.count, expected.count, what, file: file, line: line)
-    let mismatches = zip(actual, expected).enumerated().filter { $0.element.0.bitPattern != $0.element.1.bitPattern }
-    for (i, (a, e)) in mismatches.prefix(3) {
-        XCTFail("\(what) element \(i): 0x\(String(a.bitPattern, radix: 16)) vs dequantizeRow 0x\(String(e.bitPattern, radix: 16))",
-                file: file, line: line)
-    }
-    if mismatches.count > 3 { XCTFail("\(what): \(mismatches.count) mismatches in all", file: file, line: line) }
-}
-
 /// Seeded test randomness (Core's SplitMix64), so failures reproduce.
 typealias SplitMix = SplitMix64
 
@@ -289,9 +330,11 @@ extension SplitMix64 {
 /// The tensor directory of a GGUF file (format: ggml docs/gguf.md, version 2 and 3), just enough to find a
 /// matrix by name; LongLMModels has the full reader, which Core's tests cannot import.
 struct ModelTensors {
-    static let defaultModel = URL(fileURLWithPath: #filePath)
+    static let models = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("models/gemma-3-270m-q4_k_m.gguf").path
+        .appendingPathComponent("models")
+    static let gemma3 = models.appendingPathComponent("gemma-3-270m-q4_k_m.gguf").path
+    static let smolLM2 = models.appendingPathComponent("SmolLM2-135M-Instruct.Q4_1.gguf").path
 
     struct Entry { let type: GGMLType; let dims: [Int]; let offset: Int }
 

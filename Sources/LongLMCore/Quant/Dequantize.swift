@@ -22,8 +22,8 @@ public enum DequantizeError: Error, CustomStringConvertible {
 /// hold `type.rowBytes(count:)` bytes; `destination` must have room for `count` floats. Results are bit-identical
 /// to ggml's scalar `dequantize_row_*` (ggml-quants.c), which each kernel reproduces operation for operation.
 /// (For these formats every product is exact in binary32 — an f16 scale has 11 significant bits, a sub-block
-/// scale at most 8, a quant at most 6 — so the only rounding is the final `+ m` / `- m1`, and a fused
-/// multiply-add would give the same bits.)
+/// scale and a quant (or IQ4 level) together at most 12 — so the only rounding is the final `+ m` / `- m1`, and
+/// a fused multiply-add would give the same bits.)
 public func dequantizeRow(type: GGMLType, source: UnsafeRawPointer, count: Int,
                           into destination: UnsafeMutablePointer<Float>) throws {
     guard type.isDequantizable else { throw DequantizeError.unsupportedType(type) }
@@ -43,6 +43,10 @@ public func dequantizeRow(type: GGMLType, source: UnsafeRawPointer, count: Int,
     case .q4_K: Q4_K.dequantize(blockCount: blocks, source: source, into: destination)
     case .q5_K: Q5_K.dequantize(blockCount: blocks, source: source, into: destination)
     case .q6_K: Q6_K.dequantize(blockCount: blocks, source: source, into: destination)
+    case .q2_K: Q2_K.dequantize(blockCount: blocks, source: source, into: destination)
+    case .q3_K: Q3_K.dequantize(blockCount: blocks, source: source, into: destination)
+    case .iq4_nl: IQ4_NL.dequantize(blockCount: blocks, source: source, into: destination)
+    case .iq4_xs: IQ4_XS.dequantize(blockCount: blocks, source: source, into: destination)
     default: throw DequantizeError.unsupportedType(type)  // kept in step with `isDequantizable` by a test
     }
 }

@@ -58,7 +58,8 @@ public enum GGMLType: UInt32, CaseIterable, Sendable {
     /// Types this engine can dequantize to f32.
     public var isDequantizable: Bool {
         switch self {
-        case .f32, .f16, .bf16, .q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q4_K, .q5_K, .q6_K: return true
+        case .f32, .f16, .bf16, .q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .iq4_nl, .iq4_xs:
+            return true
         default: return false
         }
     }

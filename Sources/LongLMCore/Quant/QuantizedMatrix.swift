@@ -1,3 +1,5 @@
+import CLongLMSIMD
+
 /// A weight matrix [rows, cols] kept in its file encoding (a borrowed pointer into the memory map, rows of
 /// `rowBytes`), multiplied by f32 vectors without expanding it to f32.
 ///
@@ -10,9 +12,10 @@
 /// the sum differs from a sequential or BLAS one. This is not llama.cpp's decode path, which rounds the
 /// activations to 8 bits (`quantize_row_q8_0`/`q8_K`) and multiplies integers.
 ///
-/// Speed: the kernels are Swift SIMD code that LLVM vectorizes for the target it is given. Without target flags
-/// that is baseline x86-64 (SSE2); `-Xswiftc -Xcc -Xswiftc -march=native` (or x86-64-v4) lets it use AVX-512,
-/// about 3x faster here. The kernels also need a whole-module (release) build to inline across files.
+/// Speed: the kernels are Swift SIMD code that LLVM vectorizes for the target it is given, with the byte-to-float
+/// conversions and the IQ4 table lookup from CLongLMSIMD. Without target flags that is baseline x86-64 (SSE2);
+/// `-Xswiftc -Xcc -Xswiftc -march=native` (or x86-64-v4) lets it use AVX-512, about 3x faster here. The kernels
+/// also need a whole-module (release) build to inline across files. Formats and kernels: docs/quantization.md.
 public struct QuantizedMatrix: @unchecked Sendable {
     public let type: GGMLType
     public let rows: Int
@@ -43,7 +46,9 @@ public struct QuantizedMatrix: @unchecked Sendable {
     }
 
     /// Types with a kernel, in `GGMLType` order.
-    public static let supportedTypes: [GGMLType] = [.f32, .f16, .q4_0, .q5_0, .q8_0, .q4_K, .q6_K, .bf16]
+    public static let supportedTypes: [GGMLType] = [
+        .f32, .f16, .q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .iq4_nl, .iq4_xs, .bf16,
+    ]
 
     public static func hasKernel(_ type: GGMLType) -> Bool { supportedTypes.contains(type) }
 
@@ -103,34 +108,45 @@ public struct QuantizedMatrix: @unchecked Sendable {
 
     /// y[r] = dot(row r, x) for r in `range`.
     private func dotRows(_ range: Range<Int>, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
-        switch type {
-        case .f32: dotRows(F32Kernel.self, range, x, y)
-        case .f16: dotRows(F16Kernel.self, range, x, y)
-        case .bf16: dotRows(BF16Kernel.self, range, x, y)
-        case .q8_0: dotRows(Q8_0.self, range, x, y)
-        case .q4_0: dotRows(Q4_0.self, range, x, y)
-        case .q5_0: dotRows(Q5_0.self, range, x, y)
-        case .q4_K: dotRows(Q4_K.self, range, x, y)
-        case .q6_K: dotRows(Q6_K.self, range, x, y)
-        default: preconditionFailure("QuantizedMatrix.init admits only supportedTypes")
-        }
+        withKernel(DotRows(matrix: self, range: range, x: x, y: y))
     }
 
     /// Writes row `r`'s weights to `out[0..<cols]`, bit-identical to `dequantizeRow(type:source:count:into:)`
     /// and faster; e.g. an embedding lookup in a matrix that is only kept quantized.
     public func dequantizeRow(_ r: Int, into out: UnsafeMutablePointer<Float>) {
-        let row = data + r * rowBytes
+        withKernel(DecodeRow(matrix: self, row: data + r * rowBytes, out: out))
+    }
+
+    /// Runs `task` with the kernel of `type`: the one switch over types, each case a specialised call.
+    private func withKernel<Task: KernelTask>(_ task: Task) {
         switch type {
-        case .f32: dequantizeRow(F32Kernel.self, row, into: out)
-        case .f16: dequantizeRow(F16Kernel.self, row, into: out)
-        case .bf16: dequantizeRow(BF16Kernel.self, row, into: out)
-        case .q8_0: dequantizeRow(Q8_0.self, row, into: out)
-        case .q4_0: dequantizeRow(Q4_0.self, row, into: out)
-        case .q5_0: dequantizeRow(Q5_0.self, row, into: out)
-        case .q4_K: dequantizeRow(Q4_K.self, row, into: out)
-        case .q6_K: dequantizeRow(Q6_K.self, row, into: out)
+        case .f32: task.run(F32Kernel.self)
+        case .f16: task.run(F16Kernel.self)
+        case .bf16: task.run(BF16Kernel.self)
+        case .q8_0: task.run(Q8_0.self)
+        case .q4_0: task.run(Q4_0.self)
+        case .q4_1: task.run(Q4_1.self)
+        case .q5_0: task.run(Q5_0.self)
+        case .q5_1: task.run(Q5_1.self)
+        case .q2_K: task.run(Q2_K.self)
+        case .q3_K: task.run(Q3_K.self)
+        case .q4_K: task.run(Q4_K.self)
+        case .q5_K: task.run(Q5_K.self)
+        case .q6_K: task.run(Q6_K.self)
+        case .iq4_nl: task.run(IQ4_NL.self)
+        case .iq4_xs: task.run(IQ4_XS.self)
         default: preconditionFailure("QuantizedMatrix.init admits only supportedTypes")
         }
+    }
+
+    private struct DotRows: KernelTask {
+        let matrix: QuantizedMatrix, range: Range<Int>, x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>
+        func run<K: DotKernel>(_ kernel: K.Type) { matrix.dotRows(K.self, range, x, y) }
+    }
+
+    private struct DecodeRow: KernelTask {
+        let matrix: QuantizedMatrix, row: UnsafeRawPointer, out: UnsafeMutablePointer<Float>
+        func run<K: DotKernel>(_ kernel: K.Type) { matrix.dequantizeRow(K.self, row, into: out) }
     }
 
     private func dotRows<K: DotKernel>(_ kernel: K.Type, _ range: Range<Int>, _ x: UnsafePointer<Float>,
@@ -163,6 +179,12 @@ public struct QuantizedMatrix: @unchecked Sendable {
 }
 
 // MARK: - kernel interface and shared pieces
+
+/// Work that needs a kernel type as a generic parameter (Swift has no generic closures), so that
+/// `QuantizedMatrix.withKernel` can dispatch it once and the work is specialised per kernel.
+protocol KernelTask {
+    func run<K: DotKernel>(_ kernel: K.Type)
+}
 
 /// One encoding's inner loop: the dequantized weights of one block, 16 at a time.
 protocol DotKernel {
@@ -229,22 +251,16 @@ func dotF32x4(_ w: UnsafePointer<Float>, _ xs: Vectors4, count: Int) -> SIMD4<Fl
     return sums
 }
 
-// Conversions written as two plain element loops (widen, then convert): LLVM turns each into one vector
-// instruction sequence (pmovsx/pmovzx + cvtdq2ps with AVX-512; punpck/psrad + cvtdq2ps with SSE2), whereas the
-// generic `SIMD16<Float>(SIMD16<Int8>)` initializer stays an out-of-line call.
+// Conversions through clang's `__builtin_convertvector` (CLongLMSIMD): one widening and one cvtdq2ps sequence
+// whatever the kernel around them. The generic `SIMD16<Float>(SIMD16<Int8>)` initializer stays an out-of-line
+// call, and element loops depend on LLVM's re-vectorization, which split Q2_K's and Q3_K's chunks lane by lane.
 
 /// Signed bytes to floats, exactly.
 @inline(__always)
-func floats(_ q: SIMD16<Int8>) -> SIMD16<Float> {
-    var wide = SIMD16<Int32>()
-    for i in 0..<16 { wide[i] = Int32(q[i]) }
-    var f = SIMD16<Float>()
-    for i in 0..<16 { f[i] = Float(wide[i]) }
-    return f
-}
+func floats(_ q: SIMD16<Int8>) -> SIMD16<Float> { longlm_i8_to_f32(q) }
 
-/// `q - offset` as signed bytes, for unsigned quants below 128 + offset. Subtracting before widening keeps
-/// the whole conversion the Q8_0 pattern; subtracting after it in f32 (also exact) lets LLVM scalarize lanes.
+/// `q - offset` as signed bytes, for unsigned quants below 128 + offset: one byte subtraction before the
+/// conversion instead of a float one after it (also exact).
 @inline(__always)
 func signed(_ q: SIMD16<UInt8>, minus offset: UInt8) -> SIMD16<Int8> {
     unsafeBitCast(q &- offset, to: SIMD16<Int8>.self)
@@ -252,10 +268,4 @@ func signed(_ q: SIMD16<UInt8>, minus offset: UInt8) -> SIMD16<Int8> {
 
 /// Unsigned bytes to floats, exactly.
 @inline(__always)
-func floats(_ q: SIMD16<UInt8>) -> SIMD16<Float> {
-    var wide = SIMD16<Int32>()
-    for i in 0..<16 { wide[i] = Int32(q[i]) }
-    var f = SIMD16<Float>()
-    for i in 0..<16 { f[i] = Float(wide[i]) }
-    return f
-}
+func floats(_ q: SIMD16<UInt8>) -> SIMD16<Float> { longlm_u8_to_f32(q) }
