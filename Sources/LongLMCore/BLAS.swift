@@ -12,6 +12,7 @@ public enum BLAS {
                                          c: UnsafeMutablePointer<Float>, ldc: Int,
                                          alpha: Float = 1, beta: Float = 0) {
         if m == 0 || n == 0 { return }
+        _ = oneThreadPerCall
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(n), Int32(k),
                     alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
@@ -24,13 +25,26 @@ public enum BLAS {
                               c: UnsafeMutablePointer<Float>, ldc: Int,
                               alpha: Float = 1, beta: Float = 0) {
         if m == 0 || n == 0 { return }
+        _ = oneThreadPerCall
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(n), Int32(k),
                     alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
 
+    /// OpenBLAS runs one thread per call unless asked for more (`setThreads`): every product here is already split
+    /// across `Parallel.threads` workers, and OpenBLAS's own threads inside them oversubscribe the cores and
+    /// spin-wait. Set on first use, so a library user (or a test process) gets it without the CLI's start-up: a test
+    /// process without it spent two thirds of its time in OpenBLAS's thread hand-off (`exec_blas_async`).
+    private static let oneThreadPerCall: Void = { openblas_set_num_threads(1) }()
+
     /// Sets OpenBLAS's own thread count (it has its own pool).
-    public static func setThreads(_ n: Int) { openblas_set_num_threads(Int32(max(1, n))) }
-    public static var threads: Int { Int(openblas_get_num_threads()) }
+    public static func setThreads(_ n: Int) {
+        _ = oneThreadPerCall
+        openblas_set_num_threads(Int32(max(1, n)))
+    }
+    public static var threads: Int {
+        _ = oneThreadPerCall
+        return Int(openblas_get_num_threads())
+    }
 }
 
 #if canImport(Glibc)

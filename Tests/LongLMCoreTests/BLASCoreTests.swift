@@ -4,6 +4,17 @@ import Foundation
 
 /// The BLAS core decision as a table: (node features, library's pick, cores in the build, user's variable) -> choice.
 final class BLASCoreTests: XCTestCase {
+    func testOpenBLASRunsOneThreadPerCallWithoutTheCommandLinesStartUp() {
+        // A library user never runs the CLI's start-up; the first product still makes OpenBLAS single-threaded,
+        // since our own workers split every product (nested BLAS threads only spin).
+        var c = [Float](repeating: 0, count: 4)
+        [Float](repeating: 1, count: 4).withUnsafeBufferPointer { a in
+            c.withUnsafeMutableBufferPointer { BLAS.matmul(m: 2, n: 2, k: 2, a: a.baseAddress!, lda: 2, b: a.baseAddress!, ldb: 2, c: $0.baseAddress!, ldc: 2) }
+        }
+        XCTAssertEqual(c, [2, 2, 2, 2])
+        XCTAssertEqual(BLAS.threads, 1)
+    }
+
     typealias F = CPUFeatures.Feature
     static let sse: Set<F> = [.sse3, .ssse3, .sse4_1, .sse4_2]
     static let avx: Set<F> = sse.union([.avx])
