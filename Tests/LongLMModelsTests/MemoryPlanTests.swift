@@ -18,7 +18,7 @@ final class MemoryPlanTests: XCTestCase {
         XCTAssertEqual(plan.rank.attentionKeys, (share * 2 * kvWidth + 2 * share * (2 * kvWidth + 1)) * 4)
         XCTAssertEqual(plan.rank.logits, 262_144 * 4)
         XCTAssertEqual(plan.rank.total, plan.rank.weights + plan.rank.kvCache + plan.rank.decodeKeys + plan.rank.activations
-                       + plan.rank.attentionKeys + plan.rank.logits)
+                       + plan.rank.attentionKeys + plan.rank.logits + MemoryPlan.runtimeBytes)
     }
 
     func testOneProcessPlanBoundsActivationsByTheBatchAndTransformsTheWholeCache() {
