@@ -40,7 +40,7 @@ struct PromptRun {
         let config = loaded.model.config
         // Rank 0 checks the window (and reports); the others take the same method from the same options.
         let method = job.rank == 0 ? contextOptions.resolved(for: config, tokens: ids.count + generatedTokens)
-                                   : job.orAbort { try contextOptions.method(for: config) }
+                                   : job.orAbort { try contextOptions.method(for: config, tokens: ids.count + generatedTokens).0 }
         // Each rank checks its own node (ranks of one node share its memory).
         let localRanks = ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_LOCAL_SIZE"].flatMap(Int.init) ?? 1
         job.orAbort {

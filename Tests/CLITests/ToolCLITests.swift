@@ -182,6 +182,17 @@ extension CLITests {
         XCTAssertTrue(forced.stderr.contains("peak resident memory: "), forced.stderr)
     }
 
+    func testGenerateChoosesTheSmallestGroupThatFitsAndSaysSo() throws {
+        // The tiny model's trained context is far below 4,100 tokens: without --group-size, generate picks the
+        // smallest group that reaches the sequence with the given window, says so once, and runs.
+        let tokens = (0..<4100).map { String(($0 * 37) % 256) }.joined(separator: ",")
+        let r = try run(["generate", "--model", Self.tiny, "--tokens", tokens, "--max-new-tokens", "2", "--quiet",
+                         "--method", "selfextend", "--window", "64"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stderr.contains("selfextend: chose --group-size "), r.stderr)
+        XCTAssertTrue(r.stderr.contains("for 4101 tokens (the smallest that fits)"), r.stderr)
+    }
+
     func testProgressLinesAndQuiet() throws {
         let tokens = (0..<4100).map { String(($0 * 37) % 256) }.joined(separator: ",")
         let common = ["generate", "--model", Self.tiny, "--tokens", tokens, "--max-new-tokens", "2", "--json",

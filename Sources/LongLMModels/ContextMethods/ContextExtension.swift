@@ -21,6 +21,13 @@ public protocol ContextExtension: Sendable, Codable, CustomStringConvertible {
     func hint(forTooLong tokens: Int, config: ModelConfig) -> String
     /// The position scheme of the global layers for one sequence whose prompt has `promptLength` tokens.
     func scheme(for model: TransformerModel, promptLength: Int) throws -> any PositionScheme
+    /// Values for parameters the user left out that a sequence of `tokens` decides: the smallest setting that
+    /// fits it (SelfExtend's group size, a RoPE-scaling factor). Empty when the method has nothing to choose.
+    static func automaticArguments(_ given: MethodArguments, tokens: Int, config: ModelConfig) -> [String: String]
+}
+
+extension ContextExtension {
+    public static func automaticArguments(_ given: MethodArguments, tokens: Int, config: ModelConfig) -> [String: String] { [:] }
 }
 
 /// The values a user gave for a method's parameters, as text, keyed by flag name without dashes; typed
@@ -105,6 +112,17 @@ protocol RopeScalingMethod: ContextExtension {
 }
 
 extension RopeScalingMethod {
+    /// Without --factor: the smallest factor (to 0.01, at least 1) whose scaled context holds `tokens`. Methods
+    /// whose base grows with the sequence (dynamic NTK) have no length limit and still need --factor.
+    public static func automaticArguments(_ given: MethodArguments, tokens: Int, config: ModelConfig) -> [String: String] {
+        guard given.values["factor"] == nil else { return [:] }
+        var probe = given
+        probe.values["factor"] = "1"
+        guard let method = try? Self(probe, config: config), let basis = method.lengthBasis(config: config), basis > 0 else { return [:] }
+        let factor = max(1, (Double(tokens) / Double(basis) * 100).rounded(.up) / 100)
+        return ["factor": String(format: "%.2f", factor)]
+    }
+
     public var description: String { scaling.name }
     public func validate(config: ModelConfig) throws { try scaling.validateAsMethod() }
     public func maximumLength(config: ModelConfig) -> Int? {

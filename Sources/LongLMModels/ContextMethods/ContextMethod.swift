@@ -43,6 +43,16 @@ public struct ContextMethod: Sendable, CustomStringConvertible {
         self.init(method, logN: logN)
     }
 
+    /// The method for a sequence of `tokens`: parameters the user left out that the length decides are chosen
+    /// (`ContextExtension.automaticArguments`) and returned with the method, so a caller can say what it chose.
+    public static func fitted(name: String, given: MethodArguments, logN: Bool = false, config: ModelConfig,
+                              tokens: Int) throws -> (method: ContextMethod, chosen: [String: String]) {
+        guard let type = type(named: name) else { return (try ContextMethod(name: name, given: given, logN: logN, config: config), [:]) }
+        let chosen = type.automaticArguments(given, tokens: tokens, config: config)
+        let merged = MethodArguments(given.values.merging(chosen) { user, _ in user })
+        return (try ContextMethod(name: name, given: merged, logN: logN, config: config), chosen)
+    }
+
     public static let plain = ContextMethod(PlainMethod())
 
     public var name: String { Swift.type(of: method).name }

@@ -21,6 +21,21 @@ public struct SelfExtendMethod: ContextExtension {
         window = try given.int("window", default: Self.defaultWindow(trainedContext: L, groupSize: groupSize), in: 1...max(1, L - 1))
     }
 
+    /// Without --group-size: the smallest G whose reach (L - W) * G + W holds `tokens`, with the given window or
+    /// the default window for that G (so G = 1, plain attention, when the sequence fits the trained context).
+    public static func automaticArguments(_ given: MethodArguments, tokens: Int, config: ModelConfig) -> [String: String] {
+        guard given.values["group-size"] == nil else { return [:] }
+        let L = config.trainedContext
+        let window = given.values["window"].flatMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        var size = 1
+        while size < L {
+            let W = window ?? defaultWindow(trainedContext: L, groupSize: size)
+            if W < L, W % size == 0, (L - W) * size + W >= tokens { return ["group-size": "\(size)"] }
+            size += 1
+        }
+        return [:]
+    }
+
     /// A quarter of the trained context, rounded down to a multiple of G (at least G).
     public static func defaultWindow(trainedContext L: Int, groupSize G: Int) -> Int { max(G, L / 4 / G * G) }
 

@@ -27,7 +27,10 @@ struct Info: ParsableCommand {
         let config = reportingErrors { try ModelLoader.config(path: model) }
         let c = config
         // Everything the user asked about is checked before anything is printed.
-        let method = reportingErrors { try contextOptions.method(for: c) }
+        // With --tokens, parameters the length decides are chosen as generate would choose them.
+        let (method, chosen) = reportingErrors {
+            try tokens.map { try contextOptions.method(for: c, tokens: $0) } ?? (try contextOptions.method(for: c), [:])
+        }
         print("model:            \(model)")
         print("architecture:     \(c.architecture) (supported: GGUF \(ArchitectureRegistry.ggufArchitectures.joined(separator: ", ")); "
               + "safetensors \(ArchitectureRegistry.huggingFaceModelTypes.joined(separator: ", ")))")
@@ -57,7 +60,8 @@ struct Info: ParsableCommand {
         print("parameters:       \(String(format: "%.1f", Double(parameters) / 1e6)) M (weights stay in the file's encoding, memory-mapped; as f32 they would take \(formatBytes(parameters * 4)))")
         let kvPerToken = c.layerCount * 2 * c.kvHeads * c.headDim * 4
         print("KV cache:         \(formatBytes(kvPerToken)) per token (f32 keys and values, all layers)")
-        print("method:           \(method)")
+        print("method:           \(method)" + (chosen.isEmpty ? "" : " (chose "
+              + chosen.keys.sorted().map { "--\($0) \(chosen[$0]!)" }.joined(separator: " ") + " for \(tokens ?? 0) tokens)"))
         print("longest prompt:   \(method.maximumLength(config: c).map { "\($0) tokens" } ?? "no limit from positions")")
         ModelOptions.applyThreads(nil)   // report what a run on this node would use
         printNodeReport()

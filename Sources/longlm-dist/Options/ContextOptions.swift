@@ -8,7 +8,7 @@ struct ContextOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Context-extension method for the global attention layers: \(ContextMethod.names.joined(separator: ", ")).", valueName: "name"))
     var method: String = PlainMethod.name
 
-    @Option(help: "RoPE scaling factor (linear, ntk, dynamic-ntk, consistent-ntk, yarn, llama3; required by them).")
+    @Option(help: "RoPE scaling factor (linear, ntk, dynamic-ntk, consistent-ntk, yarn, llama3). generate, logits and info --tokens choose the smallest that fits the sequence when it is left out (dynamic and consistent NTK always need it).")
     var factor: Double?
 
     @Option(help: "RoPE scaling: the original context L0 (default: the model's trained context).")
@@ -20,7 +20,7 @@ struct ContextOptions: ParsableArguments {
     @Option(help: "Llama 3: high_freq_factor (default \(Llama3Method.defaultHighFrequencyFactor)).") var highFreqFactor: Double?
 
     @Option(name: [.customLong("group-size"), .customLong("grp-attn-n")],
-            help: "SelfExtend: group size G (positions farther than the window are divided by G; default \(SelfExtendMethod.defaultGroupSize)).")
+            help: "SelfExtend: group size G (positions farther than the window are divided by G). Default: for generate, logits and info --tokens the smallest that fits the sequence with the window; \(SelfExtendMethod.defaultGroupSize) for the other tools.")
     var groupSize: Int?
 
     @Option(name: [.customLong("window"), .customLong("grp-attn-w")],
@@ -83,6 +83,12 @@ struct ContextOptions: ParsableArguments {
     func method(for config: ModelConfig) throws -> ContextMethod {
         try ContextMethod(name: method, given: given, logN: logn, config: config)
     }
+
+    /// The method for a sequence of `tokens`, with the parameters the user left out that the length decides
+    /// chosen (SelfExtend's group size, a RoPE-scaling factor), and what was chosen.
+    func method(for config: ModelConfig, tokens: Int) throws -> (ContextMethod, chosen: [String: String]) {
+        try ContextMethod.fitted(name: method, given: given, logN: logn, config: config, tokens: tokens)
+    }
 }
 
 extension ContextOptions {
@@ -90,7 +96,11 @@ extension ContextOptions {
     /// with --no-window-check, with a warning). Errors exit with one line.
     func resolved(for config: ModelConfig, tokens: Int) -> ContextMethod {
         reportingErrors {
-            let m = try method(for: config)
+            let (m, chosen) = try method(for: config, tokens: tokens)
+            if !chosen.isEmpty {
+                let flags = chosen.keys.sorted().map { "--\($0) \(chosen[$0]!)" }.joined(separator: " ")
+                log("\(method): chose \(flags) for \(tokens) tokens (the smallest that fits): \(m)")
+            }
             do { try m.checkLength(tokens, config: config) } catch {
                 guard noWindowCheck else { throw error }
                 log("warning: \(error) (continuing: --no-window-check)")
