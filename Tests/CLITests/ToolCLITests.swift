@@ -186,11 +186,14 @@ extension CLITests {
         // The tiny model's trained context is far below 4,100 tokens: without --group-size, generate picks the
         // smallest group that reaches the sequence with the given window, says so once, and runs.
         let tokens = (0..<4100).map { String(($0 * 37) % 256) }.joined(separator: ",")
-        let r = try run(["generate", "--model", Self.tiny, "--tokens", tokens, "--max-new-tokens", "2", "--quiet",
+        let r = try run(["generate", "--model", Self.tiny, "--tokens", tokens, "--max-new-tokens", "2", "--quiet", "--json",
                          "--method", "selfextend", "--window", "64"])
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertTrue(r.stderr.contains("selfextend: chose --group-size "), r.stderr)
         XCTAssertTrue(r.stderr.contains("for 4101 tokens (the smallest that fits)"), r.stderr)
+        // The JSON output records the method with the chosen group.
+        let object = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
+        XCTAssertTrue((object?["method"] as? String)?.hasPrefix("selfextend (group size ") ?? false, r.stdout)
     }
 
     func testProgressLinesAndQuiet() throws {

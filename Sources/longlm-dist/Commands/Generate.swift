@@ -67,6 +67,7 @@ struct Generate: ParsableCommand {
                 "prefill_seconds": outcome.prefillSeconds, "decode_seconds": outcome.decodeSeconds,
             ]
             if run.job != nil { object["ranks"] = ranks }
+            object["method"] = run.method.description   // with any parameters chosen for the length
             object["chat"] = promptOptions.chatOptions.chat
             if let turn = try promptOptions.chatOptions.turn(for: run.loaded) { object["chat_template"] = turn.template.name }
             let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
