@@ -53,7 +53,7 @@ public final class KVCache {
         let kept = transformedKeys[layer] ?? TransformedKeyRows(classes: classes, rowWidth: rowWidth)
         transformedKeys[layer] = kept
         if kept.count < count {
-            scheme.prepare(maxPosition: Int(positions.max()!))
+            scheme.prepare(maxPosition: Int(positions[kept.count...].max()!))   // earlier rows were prepared when kept
             keys[layer].withUnsafeBufferPointer { kept.extend(keys: $0.baseAddress!, positions: positions, scheme: scheme, shape: shape) }
         }
         return kept.view
