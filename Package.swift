@@ -12,6 +12,12 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.0.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.0.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.0.0"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
     ],
     targets: [
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas",
@@ -31,8 +37,18 @@ let package = Package(
         .target(name: "LongLMModels", dependencies: ["LongLMCore", "LongLMAttention"]),
         .target(name: "LongLMDistributed", dependencies: ["LongLMCore", "LongLMAttention", "LongLMModels", "CMPI"]),
         .target(name: "LongLMEval", dependencies: ["LongLMCore", "LongLMModels"]),
+        // The HTTP server (`serve`): requests queued to one inference thread that drives any SequenceRunner.
+        .target(name: "LongLMServer", dependencies: [
+            "LongLMCore", "LongLMModels",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "HTTPTypes", package: "swift-http-types"),
+        ]),
         .executableTarget(name: "longlm-dist", dependencies: [
-            "LongLMModels", "LongLMAttention", "LongLMCore", "LongLMDistributed", "LongLMEval",
+            "LongLMModels", "LongLMAttention", "LongLMCore", "LongLMDistributed", "LongLMEval", "LongLMServer",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "LongLMCoreTests", dependencies: ["LongLMCore"],
@@ -42,6 +58,7 @@ let package = Package(
         .testTarget(name: "LongLMDistributedTests", dependencies: ["LongLMDistributed", "LongLMModels"]),
         .testTarget(name: "LongLMEvalTests", dependencies: ["LongLMEval", "LongLMModels"]),
         .testTarget(name: "CLITests", dependencies: ["LongLMCore", "LongLMModels"]),
+        .testTarget(name: "LongLMServerTests", dependencies: ["LongLMServer", "LongLMModels"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The SmolLM2 perplexity table of docs/results.md: SmolLM2-135M-Instruct Q4_1 (trained context 8192) on the first
 # 32,768 tokens of the KJV text (one window), per 1k-token bucket of context, for plain attention (past its
-# window) and the two methods that led the passkey table at 8k-16k, with the parameters that table uses at 32k:
-# SelfExtend G = 8, W = 2048, and YaRN factor 4. Resumable like every tool (rows already in the output are kept).
+# window) and the two methods that led the passkey table at 8k-16k, fitted to 32,768 tokens:
+# SelfExtend G = 8, W = 2048 (as the passkey table at 32k), and YaRN factor 4 (the smallest power of two whose
+# factor * 8192 holds the 32,768 tokens; the passkey table needs 8 there for its answer tokens).
+# Resumable like every tool (rows already in the output are kept).
 # Usage: scripts/perplexity_table_smollm2.sh [output.jsonl]
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -17,7 +17,11 @@ public final class DistributedRunner: SequenceRunner {
 
     enum Message: Codable {
         case generate(GenerationRequest)
+        /// Generation whose prefill asks rank 0 after every layer whether to stop (the server's requests).
+        case complete(GenerationRequest)
         case score(ScoringRequest)
+        /// Rank 0 is waiting for work (keeps the serving ranks' step timeout from firing while a server idles).
+        case idle
         case stop
     }
 
@@ -44,6 +48,19 @@ public final class DistributedRunner: SequenceRunner {
         return try runScoring(request, progress: progress)!
     }
 
+    public func complete(_ request: GenerationRequest, sampler: Sampler, callbacks: CompletionCallbacks) throws -> GenerationOutcome {
+        precondition(communicator.rank == 0, "only rank 0 drives the runner; the other ranks serve()")
+        try request.check(config: model.config)
+        try broadcast(.complete(request))
+        return try runGeneration(request, sampler: sampler, callbacks: callbacks, checksCancellation: true)!
+    }
+
+    /// Tells the serving ranks that rank 0 is idle; call more often than the step timeout while waiting for work.
+    public func keepAlive() throws {
+        precondition(communicator.rank == 0)
+        try broadcast(.idle)
+    }
+
     /// Releases the serving ranks.
     public func finish() throws {
         precondition(communicator.rank == 0)
@@ -58,7 +75,14 @@ public final class DistributedRunner: SequenceRunner {
         while true {
             switch try broadcast(nil) {
             case .generate(let request): _ = try runGeneration(request, progress: nil)
+            case .complete(let request):
+                do {
+                    _ = try runGeneration(request, sampler: .greedy, callbacks: CompletionCallbacks(), checksCancellation: true)
+                } catch is GenerationCancelled {
+                    continue   // rank 0 stopped it; every rank stopped at the same layer
+                }
             case .score(let request): _ = try runScoring(request, progress: nil)
+            case .idle: continue
             case .stop: return
             }
         }
@@ -82,9 +106,17 @@ public final class DistributedRunner: SequenceRunner {
 
     /// Greedy generation; the outcome on rank 0, nil elsewhere.
     func runGeneration(_ request: GenerationRequest, progress: ((Int, Int) -> Void)?) throws -> GenerationOutcome? {
-        let sequence = try makeSequence(method: request.method, promptLength: request.prompt.count, progress: progress)
-        let loop = DecodeLoop(maxNewTokens: request.maxNewTokens, stopTokens: Set(request.stopTokens))
-        let outcome = try loop.run(sequence, prompt: request.prompt)
+        try runGeneration(request, sampler: .greedy, callbacks: CompletionCallbacks(progress: progress), checksCancellation: false)
+    }
+
+    /// Generation with rank 0's sampler and callbacks; the outcome on rank 0, nil elsewhere. With
+    /// `checksCancellation` every rank asks rank 0 after each prefill layer whether the request goes on.
+    func runGeneration(_ request: GenerationRequest, sampler: Sampler, callbacks: CompletionCallbacks,
+                       checksCancellation: Bool) throws -> GenerationOutcome? {
+        let sequence = try makeSequence(method: request.method, promptLength: request.prompt.count, progress: callbacks.progress)
+        if checksCancellation { sequence.prefillCancellation = callbacks.isCancelled ?? { false } }
+        let loop = DecodeLoop(maxNewTokens: request.maxNewTokens, sampler: sampler, stopTokens: Set(request.stopTokens))
+        let outcome = try loop.run(sequence, prompt: request.prompt, onToken: callbacks.onToken)
         guard communicator.rank == 0 else { return nil }
         return GenerationOutcome(ids: outcome.ids, promptTokens: outcome.promptTokens, prefillSeconds: outcome.prefillSeconds,
                                  decodeSeconds: outcome.decodeSeconds)

@@ -45,6 +45,10 @@ public final class DistributedSequence: TokenSequence {
     /// by the work of the layers so far (`PrefillWork`: a global layer at long context counts for far more than a
     /// sliding-window one).
     public var onPrefillProgress: ((Int, Int) -> Void)?
+    /// Set on every rank to make the prefill stoppable: after each layer rank 0 calls it and broadcasts the
+    /// answer, and on true every rank throws `GenerationCancelled` at that same layer (the other ranks' closures
+    /// are not called).
+    public var prefillCancellation: (() -> Bool)?
 
     /// Runs the prompt (the same ids on every rank) and returns the logits of its last position on rank 0
     /// (nil on the other ranks).
@@ -69,7 +73,15 @@ public final class DistributedSequence: TokenSequence {
         let onLayer = onPrefillProgress.map { report in
             { (layer: Int) in report(work.tokens(atFraction: work.fraction(afterLayers: layer + 1)), tokens.count) }
         }
-        let ring = RingBackend(ring: ringAttention, shards: shards, onLayer: onLayer)
+        let communicator = self.communicator, timeout = self.timeout
+        let cancellation = prefillCancellation.map { isCancelled in
+            {
+                var flag: Int32 = communicator.rank == 0 && isCancelled() ? 1 : 0
+                try withUnsafeMutableBytes(of: &flag) { try communicator.broadcast($0, root: 0, timeout: timeout) }
+                if flag != 0 { throw GenerationCancelled() }
+            }
+        }
+        let ring = RingBackend(ring: ringAttention, shards: shards, onLayer: onLayer, cancellation: cancellation)
         let hidden = try model.forward(tokens: mine.map { tokens[Int($0)] }, positions: mine, cache: cache, attention: ring)
         length = tokens.count
         return (hidden, mine)
@@ -132,9 +144,12 @@ struct RingBackend: AttentionBackend {
     let ring: RingAttention
     let shards: [[Int32]]
     let onLayer: ((Int) -> Void)?
+    /// Throws `GenerationCancelled` on every rank when rank 0's request was cancelled (nil: not checked).
+    let cancellation: (() throws -> Void)?
     func attend(_ call: AttentionCall, output: UnsafeMutablePointer<Float>) throws {
         try ring.attend(call, shards: shards, output: output)
         onLayer?(call.layer)
+        try cancellation?()
     }
 }
 

@@ -41,6 +41,18 @@ public final class KVCache {
 
     func appendPositions(_ p: [Int32]) { positions.append(contentsOf: p) }
 
+    /// Keeps the first `rows` cached tokens and drops the rest (a prefix reused by the next request). The kept
+    /// transformed keys are dropped too; decode rebuilds them from the remaining rows.
+    public func truncate(to rows: Int) {
+        precondition(rows >= 0 && rows <= count, "truncate(to: \(rows)) outside 0...\(count)")
+        positions.removeSubrange(rows...)
+        for l in 0..<layerCount {
+            keys[l].removeSubrange((rows * rowWidth)...)
+            values[l].removeSubrange((rows * rowWidth)...)
+        }
+        transformedKeys = Array(repeating: nil, count: layerCount)
+    }
+
     func append(layer: Int, keys k: UnsafePointer<Float>, values v: UnsafePointer<Float>, rows: Int) {
         keys[layer].append(contentsOf: UnsafeBufferPointer(start: k, count: rows * rowWidth))
         values[layer].append(contentsOf: UnsafeBufferPointer(start: v, count: rows * rowWidth))

@@ -21,6 +21,9 @@ public protocol ContextExtension: Sendable, Codable, CustomStringConvertible {
     func hint(forTooLong tokens: Int, config: ModelConfig) -> String
     /// The position scheme of the global layers for one sequence whose prompt has `promptLength` tokens.
     func scheme(for model: TransformerModel, promptLength: Int) throws -> any PositionScheme
+    /// Whether `scheme(for:promptLength:)` places positions differently for different prompt lengths (GALI's
+    /// chunks, dynamic NTK's base): then a cached prefix is reused only for a prompt of the same length.
+    func positionsDependOnPromptLength(config: ModelConfig) -> Bool
     /// Values for parameters the user left out that a sequence of `tokens` decides: the smallest setting that
     /// fits it (SelfExtend's group size, a RoPE-scaling factor). Empty when the method has nothing to choose.
     static func automaticArguments(_ given: MethodArguments, tokens: Int, config: ModelConfig) -> [String: String]
@@ -134,6 +137,7 @@ extension RopeScalingMethod {
     public func scheme(for model: TransformerModel, promptLength: Int) throws -> any PositionScheme {
         scaling.scheme(for: model.config, promptLength: promptLength)
     }
+    public func positionsDependOnPromptLength(config: ModelConfig) -> Bool { scaling.dependsOnPromptLength }
 }
 
 extension RopeScaling {
@@ -141,6 +145,14 @@ extension RopeScaling {
     func scheme(for config: ModelConfig, promptLength: Int) -> any PositionScheme {
         scheme(base: config.ropeBase, dimensions: config.headDim, pairing: config.rotaryPairing, promptLength: promptLength,
                frequencyFactors: config.frequencyFactors(sequenceLength: promptLength))
+    }
+
+    /// Dynamic and consistent NTK choose their base from the prompt length; the others do not.
+    var dependsOnPromptLength: Bool {
+        switch self {
+        case .dynamicNTK, .consistentNTK: return true
+        case .linear, .ntk, .yarn, .llama3: return false
+        }
     }
 
     /// Checks through `validate()`, reported as a method failure.

@@ -111,6 +111,18 @@ public struct ContextMethod: Sendable, CustomStringConvertible {
     }
 }
 
+extension ContextMethod {
+    /// Whether a sequence prefilled for a prompt of `cachedLength` tokens places every position as a fresh one for
+    /// `promptLength` tokens would: the condition for reusing its KV cache (the prefix cache) exactly. True for
+    /// equal lengths; otherwise the method must not depend on the length, nor the model's RoPE frequency
+    /// factors (Phi-3's short and long factors switch at the original context).
+    public func placesPositionsAlike(config: ModelConfig, cachedLength: Int, promptLength: Int) -> Bool {
+        if cachedLength == promptLength { return true }
+        if method.positionsDependOnPromptLength(config: config) { return false }
+        return config.frequencyFactors(sequenceLength: cachedLength) == config.frequencyFactors(sequenceLength: promptLength)
+    }
+}
+
 extension ContextMethod: Codable {
     enum CodingKeys: String, CodingKey { case name, parameters, logN }
 

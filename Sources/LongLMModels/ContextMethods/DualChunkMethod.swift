@@ -38,6 +38,7 @@ public struct DualChunkMethod: ContextExtension {
     public func maximumLength(config: ModelConfig) -> Int? { nil }
     public func hint(forTooLong tokens: Int, config: ModelConfig) -> String { "" }
 
+    public func positionsDependOnPromptLength(config: ModelConfig) -> Bool { false }
     public func scheme(for model: TransformerModel, promptLength: Int) throws -> any PositionScheme {
         DualChunk(chunkSize: chunkSize, localWindow: localWindow, table: model.rotary(sequenceLength: promptLength))
     }

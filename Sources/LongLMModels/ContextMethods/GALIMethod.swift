@@ -62,6 +62,8 @@ public struct GALIMethod: ContextExtension {
     public func maximumLength(config: ModelConfig) -> Int? { nil }
     public func hint(forTooLong tokens: Int, config: ModelConfig) -> String { "" }
 
+    /// Its chunks are cut from the prompt length.
+    public func positionsDependOnPromptLength(config: ModelConfig) -> Bool { true }
     public func scheme(for model: TransformerModel, promptLength: Int) throws -> any PositionScheme {
         try GALI(trainedContext: model.config.trainedContext, localWindow: localWindow, chunk: chunk, promptLength: promptLength,
                  mode: mode, noise: noise, seed: seed, table: model.rotary(sequenceLength: promptLength))

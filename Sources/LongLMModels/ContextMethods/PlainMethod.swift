@@ -33,6 +33,8 @@ public struct PlainMethod: ContextExtension {
         return "the trained context is \(L); use a context-extension method without a limit, e.g. --method dca or --method gali"
     }
 
+    /// The model's own scaling (dynamic NTK in its config) may.
+    public func positionsDependOnPromptLength(config: ModelConfig) -> Bool { config.ropeScaling?.dependsOnPromptLength ?? false }
     public func scheme(for model: TransformerModel, promptLength: Int) throws -> any PositionScheme {
         let config = model.config
         return config.ropeScaling.map { $0.scheme(for: config, promptLength: promptLength) } ?? RotaryScheme(table: model.rotary(sequenceLength: promptLength))

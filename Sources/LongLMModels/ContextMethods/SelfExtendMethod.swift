@@ -85,6 +85,7 @@ public struct SelfExtendMethod: ContextExtension {
         return nil
     }
 
+    public func positionsDependOnPromptLength(config: ModelConfig) -> Bool { false }
     public func scheme(for model: TransformerModel, promptLength: Int) throws -> any PositionScheme {
         SelfExtend(groupSize: groupSize, window: window, table: model.rotary(sequenceLength: promptLength))
     }

@@ -37,7 +37,8 @@ public struct DecodeLoop {
     /// Runs `prompt` on `sequence`. `onToken(token, logits)` runs on the coordinator for each sampled token;
     /// returning false stops. An error on the coordinator (bad logits, a failing callback) first stops every
     /// participant, then is thrown, so the other ranks are never left waiting.
-    public func run(_ sequence: any TokenSequence, prompt: [Int32],
+    /// `firstPosition`: the prompt's first position (tokens before it are in the sequence's cache already).
+    public func run(_ sequence: any TokenSequence, prompt: [Int32], firstPosition: Int = 0,
                     onToken: (Int32, UnsafeBufferPointer<Float>) throws -> Bool = { _, _ in true }) throws -> Outcome {
         var outcome = Outcome()
         outcome.promptTokens = prompt.count
@@ -51,7 +52,7 @@ public struct DecodeLoop {
             var token: Int32 = -1   // -1: stop
             if sequence.isCoordinator {
                 do {
-                    token = try next(logits!, step: outcome.ids.count, position: prompt.count + outcome.ids.count - 1,
+                    token = try next(logits!, step: outcome.ids.count, position: firstPosition + prompt.count + outcome.ids.count - 1,
                                      sampler: &sampler, ids: &outcome.ids, onToken: onToken)
                 } catch {
                     failure = error

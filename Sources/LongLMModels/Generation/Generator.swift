@@ -1,6 +1,12 @@
 import Foundation
 import LongLMCore
 
+/// A request stopped by its caller before it finished (every participant throws it at the same step).
+public struct GenerationCancelled: Error, CustomStringConvertible {
+    public init() {}
+    public var description: String { "the request was cancelled" }
+}
+
 /// Prefill of a prompt in chunks, then token-by-token decode from the KV cache.
 public struct Generator {
     public let model: TransformerModel
@@ -13,6 +19,9 @@ public struct Generator {
     /// Called after each prefill chunk with (done, total) in prompt tokens, `done` weighted by the work so far
     /// (`PrefillWork`: later chunks attend over more keys and count for more).
     public var onPrefillProgress: ((Int, Int) -> Void)?
+    /// Asked after each prefill chunk; true stops the prefill with `GenerationCancelled` (a server whose client
+    /// went away).
+    public var isCancelled: (() -> Bool)?
 
     public init(model: TransformerModel, prefillChunk: Int = 1024) {
         self.model = model
@@ -42,6 +51,7 @@ public struct Generator {
             last = hidden
             start = end
             onPrefillProgress?(work.tokens(atFraction: work.fraction(afterTokens: start)), tokens.count)
+            if start < tokens.count, isCancelled?() == true { throw GenerationCancelled() }
         }
         return last!
     }

@@ -59,11 +59,31 @@ public struct GenerationOutcome: Sendable {
     public var promptTokens: Int
     public var prefillSeconds: Double
     public var decodeSeconds: Double
-    public init(ids: [Int32], promptTokens: Int, prefillSeconds: Double, decodeSeconds: Double) {
+    /// Prompt tokens whose keys and values came from the previous request's cache (not prefilled again).
+    public var reusedPromptTokens: Int
+    public init(ids: [Int32], promptTokens: Int, prefillSeconds: Double, decodeSeconds: Double, reusedPromptTokens: Int = 0) {
         self.ids = ids
         self.promptTokens = promptTokens
         self.prefillSeconds = prefillSeconds
         self.decodeSeconds = decodeSeconds
+        self.reusedPromptTokens = reusedPromptTokens
+    }
+}
+
+/// What a caller of `SequenceRunner.complete` hears while a request runs (on the coordinator only).
+public struct CompletionCallbacks {
+    /// Prefill progress (done, total) in prompt tokens.
+    public var progress: ((Int, Int) -> Void)?
+    /// Polled between prefill steps: true stops the request with `GenerationCancelled`.
+    public var isCancelled: (() -> Bool)?
+    /// Each sampled token and the logits it was sampled from; false stops after it.
+    public var onToken: (Int32, UnsafeBufferPointer<Float>) throws -> Bool
+
+    public init(progress: ((Int, Int) -> Void)? = nil, isCancelled: (() -> Bool)? = nil,
+                onToken: @escaping (Int32, UnsafeBufferPointer<Float>) throws -> Bool = { _, _ in true }) {
+        self.progress = progress
+        self.isCancelled = isCancelled
+        self.onToken = onToken
     }
 }
 
@@ -74,6 +94,10 @@ public protocol SequenceRunner: AnyObject {
     func generate(_ request: GenerationRequest, progress: ((Int, Int) -> Void)?) throws -> GenerationOutcome
     /// The negative log-likelihoods (natural log) of `tokens[scoredFrom...]`, one per token.
     func score(_ request: ScoringRequest, progress: ((Int, Int) -> Void)?) throws -> [Float]
+    /// Generation with `sampler` (used on the coordinator only), reporting through `callbacks`: what the server
+    /// runs. A runner that keeps its last sequence (`LocalRunner.reusesPrefix`) prefills only what a new prompt
+    /// does not share with it.
+    func complete(_ request: GenerationRequest, sampler: Sampler, callbacks: CompletionCallbacks) throws -> GenerationOutcome
 }
 
 /// The single-process runner: a `Generator` per request.
@@ -86,17 +110,56 @@ public final class LocalRunner: SequenceRunner {
         self.prefillChunk = prefillChunk
     }
 
+    /// Keep the last request's sequence (its KV cache) and reuse the prefix a new prompt shares with it.
+    public var reusesPrefix = false
+    /// The kept sequence: the tokens in its cache and the prompt length its position scheme was built for.
+    private var kept: (sequence: LocalSequence, tokens: [Int32], method: ContextMethod, schemeLength: Int)?
+
     public func generate(_ request: GenerationRequest, progress: ((Int, Int) -> Void)?) throws -> GenerationOutcome {
+        try complete(request, sampler: .greedy, callbacks: CompletionCallbacks(progress: progress))
+    }
+
+    public func complete(_ request: GenerationRequest, sampler: Sampler, callbacks: CompletionCallbacks) throws -> GenerationOutcome {
         try request.check(config: model.config)
         var generator = Generator(model: model, prefillChunk: prefillChunk)
         generator.method = request.method
         generator.enforcesMaximumLength = request.checksLength
-        generator.onPrefillProgress = progress
-        let (ids, timings) = try generator.generate(prompt: request.prompt, maxNewTokens: request.maxNewTokens, sampler: .greedy,
-                                                    stopTokens: Set(request.stopTokens)) { _, _ in true }
-        return GenerationOutcome(ids: ids, promptTokens: request.prompt.count,
-                                 prefillSeconds: timings.prefillSeconds, decodeSeconds: timings.decodeSeconds)
+        generator.onPrefillProgress = callbacks.progress
+        generator.isCancelled = callbacks.isCancelled
+        let prompt = request.prompt
+        let (sequence, reused, schemeLength) = try sequence(for: request, generator: generator)
+        kept = nil   // an error below leaves the cache half-written: never reuse it
+        let loop = DecodeLoop(maxNewTokens: request.maxNewTokens, sampler: sampler, stopTokens: Set(request.stopTokens))
+        var outcome = try loop.run(sequence, prompt: Array(prompt[reused...]), firstPosition: reused, onToken: callbacks.onToken)
+        outcome.promptTokens = prompt.count
+        if reusesPrefix {
+            kept = (sequence, Array((prompt + outcome.ids).prefix(sequence.cache.count)), request.method, schemeLength)
+        }
+        return GenerationOutcome(ids: outcome.ids, promptTokens: prompt.count, prefillSeconds: outcome.prefillSeconds,
+                                 decodeSeconds: outcome.decodeSeconds, reusedPromptTokens: reused)
     }
+
+    /// The kept sequence cut to the prefix it shares with the request's prompt (at least the last prompt token
+    /// is run again, for its logits), or a new one; with the number of reused tokens.
+    private func sequence(for request: GenerationRequest, generator: Generator) throws -> (LocalSequence, Int, Int) {
+        let prompt = request.prompt
+        if reusesPrefix, let kept, kept.method.description == request.method.description,
+           kept.method.placesPositionsAlike(config: model.config, cachedLength: kept.schemeLength, promptLength: prompt.count) {
+            var shared = 0
+            while shared < min(kept.tokens.count, prompt.count - 1) && kept.tokens[shared] == prompt[shared] { shared += 1 }
+            if shared > 0 {
+                kept.sequence.cache.truncate(to: shared)
+                kept.sequence.generator = generator
+                return (kept.sequence, shared, kept.schemeLength)
+            }
+        }
+        kept = nil
+        let reserve = prompt.count + request.maxNewTokens + 1
+        return (try LocalSequence(generator: generator, promptLength: prompt.count, reserve: reserve), 0, prompt.count)
+    }
+
+    /// Forgets the kept sequence (frees its cache).
+    public func forgetPrefix() { kept = nil }
 
     public func score(_ request: ScoringRequest, progress: ((Int, Int) -> Void)?) throws -> [Float] {
         try request.check(config: model.config)

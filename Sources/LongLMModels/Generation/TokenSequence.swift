@@ -16,7 +16,8 @@ public protocol TokenSequence: AnyObject {
 
 /// A sequence on this process: the model, a KV cache positioned by the method, prefill in chunks.
 public final class LocalSequence: TokenSequence {
-    public let generator: Generator
+    /// Replaceable between requests (a reused sequence takes the new request's callbacks).
+    public var generator: Generator
     public let cache: KVCache
     public var isCoordinator: Bool { true }
 
