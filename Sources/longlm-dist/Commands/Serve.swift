@@ -53,6 +53,7 @@ struct Serve: ParsableCommand {
             let runner = DistributedRunner(model: loaded.model, communicator: job.communicator, layout: parallelOptions.layout,
                                            timeout: parallelOptions.stepTimeout)
             job.orAbort { try runner.serve() }
+            log("stopped")
             return
         }
         let name = modelName ?? URL(fileURLWithPath: modelOptions.model).lastPathComponent
@@ -63,14 +64,10 @@ struct Serve: ParsableCommand {
         server.start()
         let queue = InferenceQueue(capacity: queueSize)
         let stop = { queue.close(); server.stop() }
-        let signals = [SIGTERM, SIGINT].map { number -> DispatchSourceSignal in
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler { log("stopping (signal \(number))"); stop() }
-            source.resume()
-            return source
+        StopSignals.watch([SIGTERM, SIGINT]) { number in
+            log("stopping (signal \(number))")
+            stop()
         }
-        defer { signals.forEach { $0.cancel() } }
 
         // The model loads while /health answers 503.
         let loaded: LoadedModel
