@@ -319,6 +319,15 @@ def main():
             r = client.chat.completions.create(model="any", messages=[{"role": "user", "content": question}], max_tokens=12,
                                                temperature=0)
             check(r.choices[0].message.content == expected_chat["text"], "mpirun -np 2: chat equals the single-process run")
+            # The prefix cache across ranks: each rank keeps its shard of the document.
+            rng = random.Random(2)
+            document = [rng.randrange(100, 40000) for _ in range(600)]
+            questions = [[28, 1012, 30], [1045, 33, 7, 30]]
+            answers = [mpi.request("POST", "/v1/completions", {"prompt": document + q, "max_tokens": 4, "temperature": 0})[2]
+                       for q in questions]
+            single = generate(binary, model, None, 4, ids=document + questions[1])
+            check(answers[1]["longlm"]["reused_prompt_tokens"] == 600 and answers[1]["choices"][0]["text"] == single["text"],
+                  "mpirun -np 2: a second question reuses every rank's shard of the document and equals one process")
             # SIGTERM to rank 0 (as a user stops a server); mpirun then exits with the ranks' status.
             rank0 = next(pid for pid in mpi_children(mpi.process.pid)
                          if b"OMPI_COMM_WORLD_RANK=0\0" in open(f"/proc/{pid}/environ", "rb").read())

@@ -14,11 +14,17 @@ public final class DistributedRunner: SequenceRunner {
     public let timeout: Double
     /// Ring statistics of the most recent prefill on this rank.
     public private(set) var lastStatistics = RingStatistics()
+    /// Keep the last `complete` request's sequence on every rank (each its own shard of the KV cache) and reuse the
+    /// prefix a new prompt shares with it. Set the same on every rank.
+    public var reusesPrefix = false
+    /// The kept sequence on every rank; on rank 0 also the tokens in its cache and its scheme's prompt length.
+    private var kept: (sequence: DistributedSequence, tokens: [Int32], method: ContextMethod, schemeLength: Int)?
 
     enum Message: Codable {
         case generate(GenerationRequest)
-        /// Generation whose prefill asks rank 0 after every layer whether to stop (the server's requests).
-        case complete(GenerationRequest)
+        /// Generation whose prefill asks rank 0 after every layer whether to stop (the server's requests), reusing
+        /// the first `reuse` positions of the kept sequence (0: a new sequence).
+        case complete(GenerationRequest, reuse: Int)
         case score(ScoringRequest)
         /// Rank 0 is waiting for work (keeps the serving ranks' step timeout from firing while a server idles).
         case idle
@@ -51,8 +57,49 @@ public final class DistributedRunner: SequenceRunner {
     public func complete(_ request: GenerationRequest, sampler: Sampler, callbacks: CompletionCallbacks) throws -> GenerationOutcome {
         precondition(communicator.rank == 0, "only rank 0 drives the runner; the other ranks serve()")
         try request.check(config: model.config)
-        try broadcast(.complete(request))
-        return try runGeneration(request, sampler: sampler, callbacks: callbacks, checksCancellation: true)!
+        let reuse = reusablePrefix(for: request)
+        try broadcast(.complete(request, reuse: reuse))
+        return try runCompletion(request, reuse: reuse, sampler: sampler, callbacks: callbacks)!
+    }
+
+    /// How many leading positions of the kept sequence the request can reuse (0: none). A shared prefix is reused when
+    /// the positions would be placed alike and the tokens after it are at most one rank's share of the prompt (every
+    /// rank computes all of them; more is cheaper through the ring). At least the last prompt token is run again.
+    func reusablePrefix(for request: GenerationRequest) -> Int {
+        guard reusesPrefix, let kept, kept.method.description == request.method.description,
+              kept.method.placesPositionsAlike(config: model.config, cachedLength: kept.schemeLength, promptLength: request.prompt.count)
+        else { return 0 }
+        let prompt = request.prompt
+        var shared = 0
+        while shared < min(kept.tokens.count, prompt.count - 1) && kept.tokens[shared] == prompt[shared] { shared += 1 }
+        let suffix = prompt.count - shared
+        return shared > 0 && suffix <= max(1, prompt.count / communicator.size) ? shared : 0
+    }
+
+    /// Runs a `complete` request on every rank, on the kept sequence cut to `reuse` positions or a new one; the
+    /// outcome on rank 0.
+    func runCompletion(_ request: GenerationRequest, reuse: Int, sampler: Sampler, callbacks: CompletionCallbacks) throws -> GenerationOutcome? {
+        let sequence: DistributedSequence
+        let schemeLength: Int
+        if reuse > 0, let kept {
+            sequence = kept.sequence
+            sequence.reuse(prefix: reuse)
+            sequence.onPrefillProgress = callbacks.progress
+            schemeLength = kept.schemeLength
+        } else {
+            sequence = try makeSequence(method: request.method, promptLength: request.prompt.count, progress: callbacks.progress)
+            schemeLength = request.prompt.count
+        }
+        kept = nil   // a failure below leaves the caches out of step: never reuse them
+        sequence.prefillCancellation = callbacks.isCancelled ?? { false }
+        let loop = DecodeLoop(maxNewTokens: request.maxNewTokens, sampler: sampler, stopTokens: Set(request.stopTokens))
+        let outcome = try loop.run(sequence, prompt: Array(request.prompt[reuse...]), firstPosition: reuse, onToken: callbacks.onToken)
+        if reusesPrefix {
+            kept = (sequence, Array((request.prompt + outcome.ids).prefix(sequence.length)), request.method, schemeLength)
+        }
+        guard communicator.rank == 0 else { return nil }
+        return GenerationOutcome(ids: outcome.ids, promptTokens: request.prompt.count, prefillSeconds: outcome.prefillSeconds,
+                                 decodeSeconds: outcome.decodeSeconds, reusedPromptTokens: reuse)
     }
 
     /// Tells the serving ranks that rank 0 is idle; call more often than the step timeout while waiting for work.
@@ -75,9 +122,9 @@ public final class DistributedRunner: SequenceRunner {
         while true {
             switch try broadcast(nil) {
             case .generate(let request): _ = try runGeneration(request, progress: nil)
-            case .complete(let request):
+            case .complete(let request, let reuse):
                 do {
-                    _ = try runGeneration(request, sampler: .greedy, callbacks: CompletionCallbacks(), checksCancellation: true)
+                    _ = try runCompletion(request, reuse: reuse, sampler: .greedy, callbacks: CompletionCallbacks())
                 } catch is GenerationCancelled {
                     continue   // rank 0 stopped it; every rank stopped at the same layer
                 }
@@ -106,17 +153,9 @@ public final class DistributedRunner: SequenceRunner {
 
     /// Greedy generation; the outcome on rank 0, nil elsewhere.
     func runGeneration(_ request: GenerationRequest, progress: ((Int, Int) -> Void)?) throws -> GenerationOutcome? {
-        try runGeneration(request, sampler: .greedy, callbacks: CompletionCallbacks(progress: progress), checksCancellation: false)
-    }
-
-    /// Generation with rank 0's sampler and callbacks; the outcome on rank 0, nil elsewhere. With
-    /// `checksCancellation` every rank asks rank 0 after each prefill layer whether the request goes on.
-    func runGeneration(_ request: GenerationRequest, sampler: Sampler, callbacks: CompletionCallbacks,
-                       checksCancellation: Bool) throws -> GenerationOutcome? {
-        let sequence = try makeSequence(method: request.method, promptLength: request.prompt.count, progress: callbacks.progress)
-        if checksCancellation { sequence.prefillCancellation = callbacks.isCancelled ?? { false } }
-        let loop = DecodeLoop(maxNewTokens: request.maxNewTokens, sampler: sampler, stopTokens: Set(request.stopTokens))
-        let outcome = try loop.run(sequence, prompt: request.prompt, onToken: callbacks.onToken)
+        let sequence = try makeSequence(method: request.method, promptLength: request.prompt.count, progress: progress)
+        let loop = DecodeLoop(maxNewTokens: request.maxNewTokens, stopTokens: Set(request.stopTokens))
+        let outcome = try loop.run(sequence, prompt: request.prompt)
         guard communicator.rank == 0 else { return nil }
         return GenerationOutcome(ids: outcome.ids, promptTokens: outcome.promptTokens, prefillSeconds: outcome.prefillSeconds,
                                  decodeSeconds: outcome.decodeSeconds)

@@ -14,10 +14,17 @@ public final class DistributedSequence: TokenSequence {
     public let timeout: Double
     public let cache: KVCache
     /// Tokens held by each rank (every rank keeps the same table); decode adds to the smallest.
-    public private(set) var counts: [Int]
+    public var counts: [Int] { heldPositions.map(\.count) }
+    /// The positions each rank holds in its cache, in cache order (the same table on every rank): the prompt's
+    /// shards by the layout, then each decoded token on the rank that stored it.
+    public private(set) var heldPositions: [[Int32]]
     /// The prompt positions each rank holds, by the layout.
     public private(set) var promptShards: [[Int32]] = []
     public private(set) var length = 0
+    /// Set by `reuse(prefix:)`: the next `prefill` gets only the tokens after this position.
+    private var suffixStart: Int?
+    /// Tokens per forward call when a suffix is prefilled on every rank.
+    public var suffixChunk = 1024
     /// Ring time and traffic of this rank's prefill, per layer.
     public let statistics = RingStatistics()
 
@@ -29,7 +36,7 @@ public final class DistributedSequence: TokenSequence {
         self.timeout = timeout
         cache = KVCache(config: model.config)
         cache.globalScheme = try method.scheme(for: model, promptLength: promptLength)
-        counts = Array(repeating: 0, count: communicator.size)
+        heldPositions = Array(repeating: [], count: communicator.size)
     }
 
     public var isCoordinator: Bool { communicator.rank == 0 }
@@ -53,6 +60,10 @@ public final class DistributedSequence: TokenSequence {
     /// Runs the prompt (the same ids on every rank) and returns the logits of its last position on rank 0
     /// (nil on the other ranks).
     public func prefill(_ tokens: [Int32]) throws -> [Float]? {
+        if let start = suffixStart {
+            suffixStart = nil
+            return try prefillSuffix(tokens, from: start)
+        }
         let (hidden, mine) = try prefillHidden(tokens)
         // The rank holding the last position sends its logits to rank 0.
         let last = Int32(tokens.count - 1)
@@ -65,7 +76,7 @@ public final class DistributedSequence: TokenSequence {
         let ranks = communicator.size, rank = communicator.rank
         let shards = (0..<ranks).map { layout.positions(tokens: tokens.count, ranks: ranks, rank: $0) }
         promptShards = shards
-        counts = shards.map(\.count)
+        heldPositions = shards
         let mine = shards[rank]
         var ringAttention = RingAttention(communicator: communicator, stepTimeout: timeout)
         ringAttention.statistics = statistics
@@ -73,18 +84,58 @@ public final class DistributedSequence: TokenSequence {
         let onLayer = onPrefillProgress.map { report in
             { (layer: Int) in report(work.tokens(atFraction: work.fraction(afterLayers: layer + 1)), tokens.count) }
         }
+        let ring = RingBackend(ring: ringAttention, shards: shards, onLayer: onLayer, cancellation: cancellationCheck)
+        let hidden = try model.forward(tokens: mine.map { tokens[Int($0)] }, positions: mine, cache: cache, attention: ring)
+        length = tokens.count
+        return (hidden, mine)
+    }
+
+    /// With `prefillCancellation` set: a check every rank calls at the same point, throwing `GenerationCancelled` on
+    /// every rank when rank 0's request was cancelled.
+    private var cancellationCheck: (() throws -> Void)? {
         let communicator = self.communicator, timeout = self.timeout
-        let cancellation = prefillCancellation.map { isCancelled in
+        return prefillCancellation.map { isCancelled in
             {
                 var flag: Int32 = communicator.rank == 0 && isCancelled() ? 1 : 0
                 try withUnsafeMutableBytes(of: &flag) { try communicator.broadcast($0, root: 0, timeout: timeout) }
                 if flag != 0 { throw GenerationCancelled() }
             }
         }
-        let ring = RingBackend(ring: ringAttention, shards: shards, onLayer: onLayer, cancellation: cancellation)
-        let hidden = try model.forward(tokens: mine.map { tokens[Int($0)] }, positions: mine, cache: cache, attention: ring)
-        length = tokens.count
-        return (hidden, mine)
+    }
+
+    /// Keeps the first `n` positions of the sequence (the prefix a new prompt shares with it; every rank keeps its
+    /// own rows of it) and makes the next `prefill` take only the tokens after it.
+    public func reuse(prefix n: Int) {
+        precondition(n >= 1 && n <= length, "reuse(prefix: \(n)) outside 1...\(length)")
+        cache.truncate(keepingPositionsBelow: Int32(n))
+        heldPositions = heldPositions.map { $0.filter { $0 < Int32(n) } }
+        length = n
+        suffixStart = n
+    }
+
+    /// Runs the tokens after a reused prefix: every rank computes all of them (attention over its own rows, merged by
+    /// allreduce, as in decode), in chunks of `suffixChunk`; their keys go to the rank holding the fewest. Returns the
+    /// last position's logits on rank 0.
+    func prefillSuffix(_ tokens: [Int32], from start: Int) throws -> [Float]? {
+        precondition(start == length)
+        let owner = counts.indices.min { counts[$0] < counts[$1] }!
+        let backend = DecodeBackend(communicator: communicator, timeout: timeout)
+        let check = cancellationCheck
+        cache.keepsTransformedKeys = true
+        var hidden: FloatBuffer?
+        var done = 0
+        while done < tokens.count {
+            let end = min(tokens.count, done + suffixChunk)
+            let positions = (done..<end).map { Int32(start + $0) }
+            hidden = try model.forward(tokens: Array(tokens[done..<end]), positions: positions, cache: cache, attention: backend,
+                                       appendToCache: communicator.rank == owner)
+            heldPositions[owner] += positions
+            length = start + end
+            done = end
+            onPrefillProgress?(done, tokens.count)
+            if done < tokens.count { try check?() }
+        }
+        return communicator.rank == 0 ? model.logits(hidden: hidden!, rows: (hidden!.rows - 1)..<hidden!.rows).array : nil
     }
 
     /// Collects `width` floats per prompt position from every rank (this rank's rows in `values`, in the order
@@ -118,7 +169,7 @@ public final class DistributedSequence: TokenSequence {
         cache.keepsTransformedKeys = true
         let hidden = try model.forward(tokens: [token], positions: [position], cache: cache, attention: backend,
                                        appendToCache: communicator.rank == owner)
-        counts[owner] += 1
+        heldPositions[owner].append(position)
         length += 1
         // Every rank computed the same hidden state; rank 0 makes the logits.
         return communicator.rank == 0 ? model.logits(hidden: hidden, rows: 0..<1).array : nil

@@ -41,6 +41,20 @@ public final class KVCache {
 
     func appendPositions(_ p: [Int32]) { positions.append(contentsOf: p) }
 
+    /// Keeps the cached tokens whose positions are below `limit`, in their order (a rank's share of a prefix that a
+    /// new request reuses; its rows need not come first).
+    public func truncate(keepingPositionsBelow limit: Int32) {
+        let kept = positions.indices.filter { positions[$0] < limit }
+        if kept.count == kept.last.map({ $0 + 1 }) ?? 0 { truncate(to: kept.count); return }   // a prefix of the rows
+        let width = rowWidth
+        for l in 0..<layerCount {
+            keys[l] = kept.flatMap { keys[l][($0 * width)..<(($0 + 1) * width)] }
+            values[l] = kept.flatMap { values[l][($0 * width)..<(($0 + 1) * width)] }
+        }
+        positions = kept.map { positions[$0] }
+        transformedKeys = Array(repeating: nil, count: layerCount)
+    }
+
     /// Keeps the first `rows` cached tokens and drops the rest (a prefix reused by the next request). The kept
     /// transformed keys are dropped too; decode rebuilds them from the remaining rows.
     public func truncate(to rows: Int) {

@@ -13,8 +13,8 @@ struct Serve: ParsableCommand {
             /tokenize, /detokenize. Requests run one at a time in arrival order; at most --queue-size wait. A request \
             may choose its own context extension with an extra object, e.g. \
             "longlm": {"method": "selfextend", "group_size": 8, "window": 4096}; without it the server's options apply. \
-            On one process the KV cache of the last request is kept and a request that shares its prefix prefills \
-            only the rest. Under mpirun rank 0 listens and every rank runs each request. SIGTERM or SIGINT stops \
+            The KV cache of the last request is kept (under mpirun each rank keeps its shard) and a request that \
+            shares its prefix prefills only the rest. Under mpirun rank 0 listens and every rank runs each request. SIGTERM or SIGINT stops \
             accepting, cancels the request in flight, and every rank exits 0.
             """)
 
@@ -52,6 +52,7 @@ struct Serve: ParsableCommand {
             let loaded = job.orAbort { try ModelLoader.load(path: modelOptions.model) }
             let runner = DistributedRunner(model: loaded.model, communicator: job.communicator, layout: parallelOptions.layout,
                                            timeout: parallelOptions.stepTimeout)
+            runner.reusesPrefix = !noPrefixCache
             job.orAbort { try runner.serve() }
             log("stopped")
             return
@@ -74,8 +75,10 @@ struct Serve: ParsableCommand {
         let runner: any SequenceRunner
         if let job {
             loaded = job.orAbort { try ModelLoader.load(path: modelOptions.model) }
-            runner = DistributedRunner(model: loaded.model, communicator: job.communicator, layout: parallelOptions.layout,
-                                       timeout: parallelOptions.stepTimeout)
+            let distributed = DistributedRunner(model: loaded.model, communicator: job.communicator, layout: parallelOptions.layout,
+                                                timeout: parallelOptions.stepTimeout)
+            distributed.reusesPrefix = !noPrefixCache
+            runner = distributed
         } else {
             loaded = modelOptions.load()
             let local = LocalRunner(model: loaded.model, prefillChunk: batchSize)
