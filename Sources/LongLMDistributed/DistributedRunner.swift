@@ -21,9 +21,8 @@ public final class DistributedRunner: SequenceRunner {
     private var kept: (sequence: DistributedSequence, tokens: [Int32], method: ContextMethod, schemeLength: Int)?
 
     enum Message: Codable {
-        case generate(GenerationRequest)
-        /// Generation whose prefill asks rank 0 after every layer whether to stop (the server's requests), reusing
-        /// the first `reuse` positions of the kept sequence (0: a new sequence).
+        /// Generation (rank 0 samples) whose prefill asks rank 0 after every layer whether to stop, reusing the first
+        /// `reuse` positions of the kept sequence (0: a new sequence).
         case complete(GenerationRequest, reuse: Int)
         case score(ScoringRequest)
         /// Rank 0 is waiting for work (keeps the serving ranks' step timeout from firing while a server idles).
@@ -41,10 +40,7 @@ public final class DistributedRunner: SequenceRunner {
     // MARK: rank 0
 
     public func generate(_ request: GenerationRequest, progress: ((Int, Int) -> Void)?) throws -> GenerationOutcome {
-        precondition(communicator.rank == 0, "only rank 0 drives the runner; the other ranks serve()")
-        try request.check(config: model.config)
-        try broadcast(.generate(request))
-        return try runGeneration(request, progress: progress)!
+        try complete(request, sampler: .greedy, callbacks: CompletionCallbacks(progress: progress))
     }
 
     public func score(_ request: ScoringRequest, progress: ((Int, Int) -> Void)?) throws -> [Float] {
@@ -121,7 +117,6 @@ public final class DistributedRunner: SequenceRunner {
         precondition(communicator.rank != 0)
         while true {
             switch try broadcast(nil) {
-            case .generate(let request): _ = try runGeneration(request, progress: nil)
             case .complete(let request, let reuse):
                 do {
                     _ = try runCompletion(request, reuse: reuse, sampler: .greedy, callbacks: CompletionCallbacks())
@@ -149,16 +144,6 @@ public final class DistributedRunner: SequenceRunner {
         lastStatistics = sequence.statistics
         sequence.onPrefillProgress = progress
         return sequence
-    }
-
-    /// Greedy generation; the outcome on rank 0, nil elsewhere.
-    func runGeneration(_ request: GenerationRequest, progress: ((Int, Int) -> Void)?) throws -> GenerationOutcome? {
-        let sequence = try makeSequence(method: request.method, promptLength: request.prompt.count, progress: progress)
-        let loop = DecodeLoop(maxNewTokens: request.maxNewTokens, stopTokens: Set(request.stopTokens))
-        let outcome = try loop.run(sequence, prompt: request.prompt)
-        guard communicator.rank == 0 else { return nil }
-        return GenerationOutcome(ids: outcome.ids, promptTokens: outcome.promptTokens, prefillSeconds: outcome.prefillSeconds,
-                                 decodeSeconds: outcome.decodeSeconds)
     }
 
     /// Scores on every rank for its own positions, gathered on rank 0 (nil elsewhere).

@@ -32,6 +32,15 @@ public struct BatchJob: Equatable {
         return id
     }
 
+    /// What identifies a line's document without reading it: its `document_path` as written, or its `document` text;
+    /// nil for a line that is not a job object or names neither.
+    public static func documentKey(ofLine line: String) -> String? {
+        guard let object = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any] else { return nil }
+        if let path = object["document_path"] as? String { return "path:" + path }
+        if let text = object["document"] as? String { return "text:" + text }
+        return nil
+    }
+
     /// Parses one line; `directory` resolves a relative `document_path`.
     public static func parse(line: String, directory: String) throws -> BatchJob {
         guard let object = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any] else {

@@ -65,6 +65,20 @@ public struct BatchPlan {
         }
     }
 
+    /// `lines` with the jobs over the same document brought together, so that they run back to back and each reuses
+    /// the document's prefill (the runner's prefix cache): documents in the order they first appear, each document's
+    /// jobs in file order. Lines without a document keep their place relative to the first job of their own.
+    public static func groupedByDocument(_ lines: [Line]) -> [Line] {
+        var order: [String] = []
+        var groups: [String: [Line]] = [:]
+        for line in lines {
+            let key = BatchJob.documentKey(ofLine: line.text) ?? "line:\(line.number)"
+            if groups[key] == nil { order.append(key) }
+            groups[key, default: []].append(line)
+        }
+        return order.flatMap { groups[$0]! }
+    }
+
     /// The fields that tie a result to its line: the id, or for a line without one, its number.
     public static func identity(of line: Line) -> [String: Any] {
         line.id.map { ["id": $0, "line": line.number] } ?? ["line": line.number]

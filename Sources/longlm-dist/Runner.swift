@@ -7,11 +7,13 @@ import LongLMModels
 /// How a tool runs its requests: on this process, or (under mpirun) on every rank with rank 0 driving.
 /// `body` runs on rank 0 only (or on the only process); the other ranks serve rank 0's requests until it
 /// finishes. Any error on any rank ends the whole job with one message naming the rank.
-func withRunner(modelOptions: ModelOptions, parallelOptions: ParallelOptions, prefillChunk: Int = 1024,
+/// `reusesPrefix`: keep the last request's KV cache and prefill only what the next prompt does not share with it.
+func withRunner(modelOptions: ModelOptions, parallelOptions: ParallelOptions, prefillChunk: Int = 1024, reusesPrefix: Bool = false,
                 _ body: (any SequenceRunner, LoadedModel, _ ranks: Int) throws -> Void) {
     guard MPIEnvironment.isUnderMPI else {
         let loaded = modelOptions.load()
         let runner = LocalRunner(model: loaded.model, prefillChunk: prefillChunk)
+        runner.reusesPrefix = reusesPrefix
         reportingErrors { try body(runner, loaded, 1) }
         return
     }
@@ -19,6 +21,7 @@ func withRunner(modelOptions: ModelOptions, parallelOptions: ParallelOptions, pr
     let loaded = job.orAbort { try ModelLoader.load(path: modelOptions.model) }
     let runner = DistributedRunner(model: loaded.model, communicator: job.communicator, layout: parallelOptions.layout,
                                    timeout: parallelOptions.stepTimeout)
+    runner.reusesPrefix = reusesPrefix
     if job.rank != 0 {
         job.orAbort { try runner.serve() }
         return

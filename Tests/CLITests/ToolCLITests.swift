@@ -118,6 +118,45 @@ extension CLITests {
         XCTAssertTrue(try jsonLines(single).contains { $0["id"] as? String == "job3" && ($0["error"] as? String)?.contains("--factor") == true })
     }
 
+    func testBatchRunsJobsOverOneDocumentBackToBackAndReusesItsPrefill() throws {
+        // Questions about two documents, interleaved in the file: the jobs over one document run back to back, the
+        // later ones prefill only their question, and every answer equals the job run alone (no cache to reuse).
+        let docA = (0..<120).map { "alpha\($0 % 37)" }.joined(separator: " ")
+        let docB = (0..<100).map { "beta\($0 % 23)" }.joined(separator: " ")
+        let job = { (id: String, doc: String, question: String) in
+            #"{"id": "\#(id)", "document": "\#(doc)", "prompt": "{document}\n\#(question)", "max_new_tokens": 6}"#
+        }
+        let lines = [job("a1", docA, "first question"), job("b1", docB, "first question"), job("a2", docA, "second question?"),
+                     job("b2", docB, "another one")]
+        let jobs = temporaryPath(".jsonl"), output = temporaryPath(".jsonl")
+        try (lines.joined(separator: "\n") + "\n").write(toFile: jobs, atomically: true, encoding: .utf8)
+        let r = try run(["batch", "--model", Self.tools, "--jobs", jobs, "--output", output, "--quiet"] + Self.selfExtend)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let results = try jsonLines(output)
+        XCTAssertEqual(results.map { $0["id"] as? String }, ["a1", "a2", "b1", "b2"], "grouped by document, file order within")
+        let reused = results.map { $0["reused_prompt_tokens"] as? Int ?? -1 }
+        XCTAssertEqual(reused[0], 0)
+        XCTAssertLessThanOrEqual(reused[2], 1, "another document shares at most its BOS")
+        XCTAssertGreaterThan(reused[1], 300, "a2 reuses a1's document")
+        XCTAssertGreaterThan(reused[3], 250, "b2 reuses b1's document")
+        for (line, result) in zip([lines[0], lines[2], lines[1], lines[3]], results) {
+            let alone = temporaryPath(".jsonl"), aloneOutput = temporaryPath(".jsonl")
+            try (line + "\n").write(toFile: alone, atomically: true, encoding: .utf8)
+            XCTAssertEqual(try run(["batch", "--model", Self.tools, "--jobs", alone, "--output", aloneOutput, "--quiet"] + Self.selfExtend).status, 0)
+            let single = try jsonLines(aloneOutput)[0]
+            XCTAssertEqual(single["text"] as? String, result["text"] as? String, "\(result["id"]!)")
+            XCTAssertEqual(single["reused_prompt_tokens"] as? Int, 0)
+        }
+        guard hasMPI else { throw XCTSkip("mpirun not installed: run scripts/setup.sh") }
+        let ranked = temporaryPath(".jsonl")
+        let m = try runMPI(ranks: 2, transport: "vader", arguments: ["batch", "--model", Self.tools, "--jobs", jobs, "--output", ranked,
+                                                                       "--quiet"] + Self.selfExtend)
+        XCTAssertEqual(m.status, 0, m.stderr)
+        let distributed = try jsonLines(ranked)
+        XCTAssertEqual(distributed.map { $0["text"] as? String }, results.map { $0["text"] as? String })
+        XCTAssertEqual(distributed.map { ($0["reused_prompt_tokens"] as? Int ?? 0) > 1 }, [false, true, false, true])
+    }
+
     /// Starts the binary without waiting for it (its output discarded).
     func start(_ arguments: [String]) throws -> Process {
         let process = Process()

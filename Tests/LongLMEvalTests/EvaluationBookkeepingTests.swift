@@ -223,4 +223,12 @@ final class EvaluationBookkeepingTests: XCTestCase {
         XCTAssertTrue(plan.outputProblems[0].hasPrefix("results.jsonl line 2 is not a JSON object"), plan.outputProblems[0])
         XCTAssertTrue(plan.outputProblems[1].hasPrefix("results.jsonl line 3 is not a batch result"), plan.outputProblems[1])
     }
+
+    func testBatchJobsOverOneDocumentAreGroupedInFileOrder() {
+        let jobs = [#"{"id": "a", "document": "one"}"#, #"{"id": "b", "document_path": "two.txt"}"#, "not json",
+                    #"{"id": "c", "document": "one", "prompt": "{document} again"}"#, #"{"id": "d", "document_path": "two.txt"}"#,
+                    #"{"id": "e", "document": "three"}"#].joined(separator: "\n")
+        let plan = BatchPlan(jobs: jobs, output: contents(""), outputName: "out")
+        XCTAssertEqual(BatchPlan.groupedByDocument(plan.pending).map(\.number), [1, 4, 2, 5, 3, 6])
+    }
 }

@@ -19,7 +19,10 @@ struct Batch: ParsableCommand {
         result; a rerun skips every id already in --output (a line without an id is known by its line number; a \
         repeated id runs once and is reported; an output line that is not a whole result is reported and its job runs \
         again). --output is locked while the batch runs: a second batch on it stops at once, naming the first. \
-        max_new_tokens is 1...1000000. Under mpirun rank 0 reads and writes the files.
+        max_new_tokens is 1...1000000. Under mpirun rank 0 reads and writes the files. Jobs over the same document \
+        ("document_path" as written, or the same "document" text) run back to back in file order, and each reuses the \
+        KV cache of the prompt before it as far as the two share a prefix (put {document} first in "prompt" and the \
+        question after it): only the question is prefilled again. Each result says how many prompt tokens it reused.
         """)
 
     @OptionGroup var modelOptions: ModelOptions
@@ -38,7 +41,7 @@ struct Batch: ParsableCommand {
     }
 
     func run() throws {
-        withRunner(modelOptions: modelOptions, parallelOptions: parallelOptions) { runner, loaded, ranks in
+        withRunner(modelOptions: modelOptions, parallelOptions: parallelOptions, reusesPrefix: true) { runner, loaded, ranks in
             guard let tokenizer = loaded.tokenizer else { throw ValidationError("\(loaded.path) has no tokenizer") }
             guard let data = FileManager.default.contents(atPath: jobs) else { throw ValidationError("cannot read --jobs \(jobs)") }
             let directory = (jobs as NSString).deletingLastPathComponent
@@ -50,7 +53,8 @@ struct Batch: ParsableCommand {
             let stops = Array(tokenizer.endOfGenerationTokens)
             var counts = (done: 0, failed: 0)
             let batchProgress = ProgressReporter(label: "batch", unit: "jobs", quiet: quiet)
-            for (position, line) in plan.pending.enumerated() {
+            // Jobs over one document run back to back: the second and later reuse its prefill (docs/server.md).
+            for (position, line) in BatchPlan.groupedByDocument(plan.pending).enumerated() {
                 defer { batchProgress.update(done: position + 1, total: plan.pending.count) }
                 let started = Date()
                 func record(_ fields: [String: Any]) throws {
@@ -67,6 +71,7 @@ struct Batch: ParsableCommand {
                     var fields: [String: Any] = [
                         "text": text, "prompt_tokens": outcome.promptTokens, "generated_tokens": outcome.ids.count,
                         "prefill_seconds": outcome.prefillSeconds, "decode_seconds": outcome.decodeSeconds,
+                        "reused_prompt_tokens": outcome.reusedPromptTokens,
                         "method": method.description, "ranks": ranks, "chat": chat != nil,
                     ]
                     if let chat { fields["chat_template"] = chat.template.name }
