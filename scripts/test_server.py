@@ -328,6 +328,9 @@ def main():
             single = generate(binary, model, None, 4, ids=document + questions[1])
             check(answers[1]["longlm"]["reused_prompt_tokens"] == 600 and answers[1]["choices"][0]["text"] == single["text"],
                   "mpirun -np 2: a second question reuses every rank's shard of the document and equals one process")
+            metrics = curl(mpi.base + "/metrics")
+            check(all(re.search(r'^longlm_ring_blocked_seconds\{rank="%d"\} \S+' % r, metrics, re.M) for r in (0, 1)),
+                  "mpirun -np 2: /metrics has each rank's ring blocked time")
             # SIGTERM to rank 0 (as a user stops a server); mpirun then exits with the ranks' status.
             rank0 = next(pid for pid in mpi_children(mpi.process.pid)
                          if b"OMPI_COMM_WORLD_RANK=0\0" in open(f"/proc/{pid}/environ", "rb").read())

@@ -93,9 +93,15 @@ public final class DistributedRunner: SequenceRunner {
         if reusesPrefix {
             kept = (sequence, Array((request.prompt + outcome.ids).prefix(sequence.length)), request.method, schemeLength)
         }
+        // Each rank's time blocked on the ring, gathered on every rank (a reused prefix ran no ring).
+        var blocked = [Float](repeating: 0, count: communicator.size)
+        if reuse == 0 { blocked[communicator.rank] = Float(sequence.statistics.layers.values.reduce(0) { $0 + $1.blockedSeconds }) }
+        try blocked.withUnsafeMutableBufferPointer { try communicator.allReduce($0, operation: .sum, timeout: timeout) }
         guard communicator.rank == 0 else { return nil }
-        return GenerationOutcome(ids: outcome.ids, promptTokens: request.prompt.count, prefillSeconds: outcome.prefillSeconds,
-                                 decodeSeconds: outcome.decodeSeconds, reusedPromptTokens: reuse)
+        var result = GenerationOutcome(ids: outcome.ids, promptTokens: request.prompt.count, prefillSeconds: outcome.prefillSeconds,
+                                       decodeSeconds: outcome.decodeSeconds, reusedPromptTokens: reuse)
+        result.ringBlockedSeconds = blocked.map(Double.init)
+        return result
     }
 
     /// Tells the serving ranks that rank 0 is idle; call more often than the step timeout while waiting for work.

@@ -83,6 +83,8 @@ struct CompletionSummary: Sendable {
     var prefillSeconds: Double
     var decodeSeconds: Double
     var method: String
+    /// Under mpirun, each rank's seconds blocked on the ring in the prefill.
+    var ringBlockedSeconds: [Double]?
 }
 
 /// Turns requests into jobs for the inference thread and their events into an async stream for the HTTP layer.
@@ -204,7 +206,8 @@ public final class CompletionService: @unchecked Sendable {
             text: text.text, promptTokens: outcome.promptTokens, completionTokens: outcome.ids.count,
             reusedPromptTokens: outcome.reusedPromptTokens,
             finishReason: stoppedByToken || text.stopped ? "stop" : "length",
-            prefillSeconds: outcome.prefillSeconds, decodeSeconds: outcome.decodeSeconds, method: request.method.description)
+            prefillSeconds: outcome.prefillSeconds, decodeSeconds: outcome.decodeSeconds, method: request.method.description,
+            ringBlockedSeconds: outcome.ringBlockedSeconds)
         metrics.record(summary)
         events.yield(.finished(summary))
     }

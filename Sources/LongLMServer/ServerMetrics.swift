@@ -40,7 +40,8 @@ public final class ServerMetrics: @unchecked Sendable {
         decodeRate = gauge("decode_tokens", "per_second", "Decode speed of the last request.")
         queueDepth = gauge("queue", "depth", "Requests waiting behind the one running.")
         ringBlocked = (0..<max(1, ranks)).map {
-            gauge("ring_blocked", "seconds", "Time the rank waited for ring blocks in the last prefill.", labels: [("rank", String($0))])
+            gauge("ring_blocked", "seconds", "Time the rank waited for ring blocks in the last request's prefill (0: none ran).",
+                  labels: [("rank", String($0))])
         }
     }
 
@@ -53,6 +54,9 @@ public final class ServerMetrics: @unchecked Sendable {
         decodeSeconds.increment(by: summary.decodeSeconds)
         let prefilled = summary.promptTokens - summary.reusedPromptTokens
         if summary.prefillSeconds > 0 { prefillRate.set(Double(prefilled) / summary.prefillSeconds) }
+        for (rank, seconds) in (summary.ringBlockedSeconds ?? []).enumerated() where rank < ringBlocked.count {
+            ringBlocked[rank].set(seconds)
+        }
         if summary.decodeSeconds > 0 && summary.completionTokens > 1 {
             decodeRate.set(Double(summary.completionTokens - 1) / summary.decodeSeconds)
         }

@@ -40,6 +40,7 @@ final class DistributedRunnerTests: XCTestCase {
                     return true
                 }))
                 XCTAssertEqual(outcome.ids, got.tokens)
+                XCTAssertEqual(outcome.ringBlockedSeconds?.count, comm.size, "every rank's ring blocked time")
                 try runner.finish()
             }
             XCTAssertEqual(cancelledOn.ranks, [0])

@@ -61,12 +61,16 @@ public struct GenerationOutcome: Sendable {
     public var decodeSeconds: Double
     /// Prompt tokens whose keys and values came from the previous request's cache (not prefilled again).
     public var reusedPromptTokens: Int
+    /// Under mpirun: each rank's seconds blocked waiting for the ring in this request's prefill, by rank (nil on one
+    /// process).
+    public var ringBlockedSeconds: [Double]?
     public init(ids: [Int32], promptTokens: Int, prefillSeconds: Double, decodeSeconds: Double, reusedPromptTokens: Int = 0) {
         self.ids = ids
         self.promptTokens = promptTokens
         self.prefillSeconds = prefillSeconds
         self.decodeSeconds = decodeSeconds
         self.reusedPromptTokens = reusedPromptTokens
+        ringBlockedSeconds = nil
     }
 }
 
