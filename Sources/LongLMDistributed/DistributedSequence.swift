@@ -103,6 +103,14 @@ public final class DistributedSequence: TokenSequence {
         }
     }
 
+    /// Takes over a sequence read back from disk: `heldPositions` is every rank's table (this rank's rows already
+    /// in `cache`), `length` the sequence's length. Follow with `reuse(prefix:)`.
+    public func restore(heldPositions table: [[Int32]], length n: Int) {
+        precondition(table.count == communicator.size && table[communicator.rank] == cache.positions)
+        heldPositions = table
+        length = n
+    }
+
     /// Keeps the first `n` positions of the sequence (the prefix a new prompt shares with it; every rank keeps its
     /// own rows of it) and makes the next `prefill` take only the tokens after it.
     public func reuse(prefix n: Int) {

@@ -41,6 +41,17 @@ public final class KVCache {
 
     func appendPositions(_ p: [Int32]) { positions.append(contentsOf: p) }
 
+    /// Replaces everything cached with these rows (a cache read back from disk): positions in cache order, and per
+    /// layer `positions.count * rowWidth` keys and as many values.
+    public func replaceContents(positions: [Int32], keys: [[Float]], values: [[Float]]) {
+        precondition(keys.count == layerCount && values.count == layerCount)
+        precondition(keys.allSatisfy { $0.count == positions.count * rowWidth } && values.allSatisfy { $0.count == positions.count * rowWidth })
+        self.positions = positions
+        self.keys = keys
+        self.values = values
+        transformedKeys = Array(repeating: nil, count: layerCount)
+    }
+
     /// Keeps the cached tokens whose positions are below `limit`, in their order (a rank's share of a prefix that a
     /// new request reuses; its rows need not come first).
     public func truncate(keepingPositionsBelow limit: Int32) {

@@ -157,6 +157,43 @@ extension CLITests {
         XCTAssertEqual(distributed.map { ($0["reused_prompt_tokens"] as? Int ?? 0) > 1 }, [false, true, false, true])
     }
 
+    func testSavedKVCacheAnswersALaterQuestionLikeAFullPrefill() throws {
+        // --save-kv after a document, --load-kv with the document and a question: only the question is prefilled, and
+        // the answer equals a run without the cache; alone and under mpirun (each rank its own file).
+        let document = (0..<90).map { "gamma\($0 % 29)" }.joined(separator: " ")
+        let question = document + " and then what?"
+        let common = ["generate", "--model", Self.tools, "-n", "6", "--json", "--quiet"] + Self.selfExtend
+        func json(_ r: Result) throws -> [String: Any] {
+            XCTAssertEqual(r.status, 0, r.stderr)
+            return try XCTUnwrap(JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        }
+        let full = try json(try run(common + ["--prompt", question]))
+        for ranks in [1, 2] {
+            if ranks == 2 && !hasMPI { throw XCTSkip("mpirun not installed: run scripts/setup.sh") }
+            let directory = temporaryPath("-kv")
+            let launch = { (arguments: [String]) in ranks == 1 ? try self.run(arguments) : try self.runMPI(ranks: 2, transport: "vader", arguments: arguments) }
+            _ = try json(try launch(common + ["--prompt", document, "--save-kv", directory]))
+            XCTAssertTrue(FileManager.default.fileExists(atPath: directory + "/rank-\(ranks - 1)-of-\(ranks).kv"))
+            let loaded = try json(try launch(common + ["--prompt", question, "--load-kv", directory]))
+            XCTAssertEqual(loaded["ids"] as? [Int], full["ids"] as? [Int], "ranks=\(ranks)")
+            XCTAssertGreaterThan(loaded["reused_prompt_tokens"] as? Int ?? 0, 300, "ranks=\(ranks)")
+            XCTAssertEqual(loaded["prompt_tokens"] as? Int, full["prompt_tokens"] as? Int)
+            // Another method, or another number of ranks, is refused with what differs.
+            let otherMethod = try run(["generate", "--model", Self.tools, "-n", "2", "--prompt", question, "--method", "dca", "--load-kv", directory])
+            XCTAssertNotEqual(otherMethod.status, 0)
+            XCTAssertTrue(otherMethod.stderr.contains(ranks == 1 ? "was saved for the method" : "does not exist"), otherMethod.stderr)
+        }
+        // A truncated file is an error, not a crash.
+        let directory = temporaryPath("-kv")
+        _ = try json(try run(common + ["--prompt", document, "--save-kv", directory]))
+        let file = directory + "/rank-0-of-1.kv"
+        let data = try Data(contentsOf: URL(fileURLWithPath: file))
+        try data.prefix(data.count - 100).write(to: URL(fileURLWithPath: file))
+        let broken = try run(common + ["--prompt", question, "--load-kv", directory])
+        XCTAssertEqual(broken.status, 1)
+        XCTAssertTrue(broken.stderr.contains("truncated"), broken.stderr)
+    }
+
     /// Starts the binary without waiting for it (its output discarded).
     func start(_ arguments: [String]) throws -> Process {
         let process = Process()

@@ -20,6 +20,10 @@ struct Generate: ParsableCommand {
     @Option(help: ArgumentHelp("Write the logits used at each generated step, float32 [steps, vocab].", valueName: "file"))
     var outputLogits: String?
     @Flag(help: "Print a JSON object (ids, text, timings) instead of streaming text.") var json = false
+    @Option(help: ArgumentHelp("Read the KV cache saved by --save-kv (each rank its own file) and prefill only the part of the prompt after the prefix it shares with the saved sequence; the model, method, layout and rank count must be the ones it was saved with.", valueName: "dir"))
+    var loadKv: String?
+    @Option(help: ArgumentHelp("After generating, write the KV cache (prompt and generated tokens; each rank its own file) for a later --load-kv.", valueName: "dir"))
+    var saveKv: String?
     @Option(help: "Prompt tokens per forward call.") var batchSize = 1024
     @Flag(help: "No progress lines on stderr.") var quiet = false
 
@@ -46,11 +50,22 @@ struct Generate: ParsableCommand {
         let stops = tokenizer?.endOfGenerationTokens ?? []
         var stream = TextStream(tokenizer: json ? nil : tokenizer, hidden: stops)
         let loop = DecodeLoop(maxNewTokens: maxNewTokens, sampler: sampler, stopTokens: stops)
-        let outcome = run.orFail {
-            try loop.run(run.sequence, prompt: run.ids) { token, logits in
+        let reused = loadKv.map { directory in
+            run.orFail { try KVCacheTransfer.load(directory: directory, run: run, modelPath: modelOptions.model, layout: parallelOptions.layout) }
+        } ?? 0
+        if reused > 0 && run.isCoordinator && !quiet { log("--load-kv: \(reused) of \(run.ids.count) prompt tokens come from \(loadKv!)") }
+        var outcome = run.orFail {
+            try loop.run(run.sequence, prompt: Array(run.ids[reused...]), firstPosition: reused) { token, logits in
                 if outputLogits != nil { stepLogits += logits }
                 stream.add(token)
                 return true
+            }
+        }
+        outcome.promptTokens = run.ids.count
+        if let directory = saveKv {
+            run.orFail {
+                try KVCacheTransfer.save(directory: directory, run: run, generated: outcome.ids, modelPath: modelOptions.model,
+                                         layout: parallelOptions.layout, timeout: parallelOptions.stepTimeout)
             }
         }
         run.printStatistics(parallelOptions)
@@ -67,6 +82,7 @@ struct Generate: ParsableCommand {
                 "prefill_seconds": outcome.prefillSeconds, "decode_seconds": outcome.decodeSeconds,
             ]
             if run.job != nil { object["ranks"] = ranks }
+            object["reused_prompt_tokens"] = reused
             object["method"] = run.method.description   // with any parameters chosen for the length
             object["chat"] = promptOptions.chatOptions.chat
             if let turn = try promptOptions.chatOptions.turn(for: run.loaded) { object["chat_template"] = turn.template.name }
