@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Prints the markdown tables of docs/results.md from the JSON Lines the tools wrote.
 
-Usage: scripts/results_tables.py [docs/results/passkey.jsonl]
+Usage: scripts/results_tables.py [docs/results/passkey.jsonl [docs/results/perplexity.jsonl]]
 One row per method: found / trials at each length, the depth and answer of every trial, and the mean seconds
 per trial (prefill + a few decode steps; on this shared 2-core machine, with other work running).
 """
@@ -32,7 +32,8 @@ for m in methods:
 
 # Perplexity per bucket of context, one column per method (if measured).
 try:
-    runs = [json.loads(line) for line in open("docs/results/perplexity.jsonl") if line.strip()]
+    perplexity_path = sys.argv[2] if len(sys.argv) > 2 else "docs/results/perplexity.jsonl"
+    runs = [json.loads(line) for line in open(perplexity_path) if line.strip()]
 except FileNotFoundError:
     runs = []
 if runs:

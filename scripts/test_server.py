@@ -16,6 +16,7 @@ import random
 import re
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -287,6 +288,20 @@ def main():
         failed = lambda m: float(re.search(r"^longlm_requests_failed_total (\S+)", m, re.M).group(1))
         check(failed(curl(server.base + "/metrics")) == failed(before) + 1 and waited < 30,
               f"the disconnected request was cancelled mid-prefill (next answer after {waited:.1f} s)")
+
+        # --- a non-streaming client whose connection is reset mid-prefill (a normal close is seen only when the
+        # answer is written: the HTTP layer keeps half-closed connections open; streaming clients are covered above) ---
+        before = curl(server.base + "/metrics")
+        sock = socket.create_connection(("127.0.0.1", server.port))
+        quiet_payload = json.dumps({"prompt": list(reversed(document)) * 2, "max_tokens": 4}).encode()
+        sock.sendall(b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: "
+                     + str(len(quiet_payload)).encode() + b"\r\n\r\n" + quiet_payload)
+        time.sleep(1.5)   # well inside its prefill
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))   # close with a reset
+        sock.close()
+        status, _, answer = server.request("POST", "/v1/completions", {"prompt": prompts[1], "max_tokens": 4, "temperature": 0})
+        check(status == 200 and answer["choices"][0]["text"] == reference[1] and failed(curl(server.base + "/metrics")) == failed(before) + 1,
+              "a non-streaming request whose connection is reset mid-prefill is cancelled")
 
         # --- SIGTERM ---
         sock = socket.create_connection(("127.0.0.1", server.port))

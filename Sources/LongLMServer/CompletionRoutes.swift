@@ -2,6 +2,18 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import LongLMModels
+import NIOCore
+
+/// A request's context with its connection, so that a handler can notice a client that went away while it waits.
+struct ConnectionContext: RequestContext {
+    var coreContext: CoreRequestContextStorage
+    let channel: any Channel
+
+    init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        channel = source.channel
+    }
+}
 
 /// The HTTP endpoints: OpenAI's completions and chat completions, llama.cpp's native `/completion`, tokenize and
 /// detokenize, health, models and metrics. Parsing and response shapes live here; the work is `CompletionService`'s.
@@ -9,16 +21,22 @@ struct CompletionRoutes: Sendable {
     let state: ServerState
     let maxBodyBytes: Int
 
-    func register(on router: Router<BasicRequestContext>) {
+    func register(on router: Router<ConnectionContext>) {
         router.get("health") { _, _ in state.service == nil ? errorResponse(.loading) : json(200, ["status": "ok"]) }
         router.get("v1/models") { _, _ in try withService { models($0) } }
         router.get("metrics") { _, _ in
             Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
                      body: ResponseBody(byteBuffer: ByteBuffer(string: state.metrics.text())))
         }
-        router.post("v1/completions") { request, _ in try await handle(request) { try await openAICompletion($0, $1, chat: false) } }
-        router.post("v1/chat/completions") { request, _ in try await handle(request) { try await openAICompletion($0, $1, chat: true) } }
-        router.post("completion") { request, _ in try await handle(request) { try await nativeCompletion($0, $1) } }
+        router.post("v1/completions") { request, context in
+            try await handle(request) { try await openAICompletion($0, $1, chat: false, channel: context.channel) }
+        }
+        router.post("v1/chat/completions") { request, context in
+            try await handle(request) { try await openAICompletion($0, $1, chat: true, channel: context.channel) }
+        }
+        router.post("completion") { request, context in
+            try await handle(request) { try await nativeCompletion($0, $1, channel: context.channel) }
+        }
         router.post("tokenize") { request, _ in try await handle(request) { try tokenize($0, $1) } }
         router.post("detokenize") { request, _ in try await handle(request) { try detokenize($0, $1) } }
     }
@@ -55,7 +73,7 @@ struct CompletionRoutes: Sendable {
         "presence_penalty", "frequency_penalty", "logprobs", "logit_bias", "longlm",
     ]
 
-    private func openAICompletion(_ service: CompletionService, _ fields: RequestFields, chat: Bool) async throws -> Response {
+    private func openAICompletion(_ service: CompletionService, _ fields: RequestFields, chat: Bool, channel: any Channel) async throws -> Response {
         let known = Self.samplingFields.union(chat ? ["messages", "max_completion_tokens", "top_logprobs"] : ["prompt", "echo", "suffix", "best_of"])
         try fields.rejectUnknown(known)
         try refuseUnsupported(fields, chat: chat)
@@ -98,7 +116,7 @@ struct CompletionRoutes: Sendable {
         }
 
         guard stream else {
-            switch await finalEvent(events, job: job) {
+            switch await finalEvent(events, job: job, channel: channel) {
             case .failed(let error): return errorResponse(error)
             case .finished(let s):
                 var body = envelope([choice(text: s.text, finish: s.finishReason, streaming: false)], streaming: false)
@@ -207,7 +225,7 @@ struct CompletionRoutes: Sendable {
 
     // MARK: llama.cpp's native endpoints
 
-    private func nativeCompletion(_ service: CompletionService, _ fields: RequestFields) async throws -> Response {
+    private func nativeCompletion(_ service: CompletionService, _ fields: RequestFields, channel: any Channel) async throws -> Response {
         try fields.rejectUnknown(["prompt", "n_predict", "temperature", "top_k", "top_p", "seed", "stop", "stream", "return_progress",
                                   "cache_prompt", "longlm", "model"])
         _ = try fields.bool("cache_prompt")   // the prefix is always reused when it can be
@@ -239,7 +257,7 @@ struct CompletionRoutes: Sendable {
                     "longlm": details(s)]
         }
         guard stream else {
-            switch await finalEvent(events, job: job) {
+            switch await finalEvent(events, job: job, channel: channel) {
             case .failed(let error): return errorResponse(error)
             case .finished(let s): return json(200, .object(final(s)))
             default: return errorResponse(.server("the request ended without a result"))
@@ -300,21 +318,26 @@ struct CompletionRoutes: Sendable {
          "prefill_seconds": JSONValue(s.prefillSeconds), "decode_seconds": JSONValue(s.decodeSeconds)]
     }
 
-    /// Waits for the end of a non-streaming request; a cancelled handler task cancels the job.
-    private func finalEvent(_ events: AsyncStream<CompletionEvent>, job: InferenceJob) async -> CompletionEvent? {
-        await withTaskCancellationHandler {
-            var last: CompletionEvent?
-            for await event in events {
-                switch event {
-                case .finished, .failed: last = event
-                default: continue
-                }
+    /// Waits for the end of a non-streaming request. The connection is looked at every quarter second meanwhile, and
+    /// one the system reports closed (a reset) cancels the job: the HTTP layer does not cancel the handler itself, and
+    /// it keeps a connection the client half-closed open, so a normal close is noticed only when the answer is written.
+    private func finalEvent(_ events: AsyncStream<CompletionEvent>, job: InferenceJob, channel: any Channel) async -> CompletionEvent? {
+        let watcher = Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(nanoseconds: 250_000_000)
+                if !channel.isActive { job.cancel(); return }
             }
-            if case .failed = last { state.metrics.failed.increment() }
-            return last
-        } onCancel: {
-            job.cancel()
         }
+        defer { watcher.cancel() }
+        var last: CompletionEvent?
+        for await event in events {
+            switch event {
+            case .finished, .failed: last = event
+            default: continue
+            }
+        }
+        if case .failed = last { state.metrics.failed.increment() }
+        return last
     }
 
     static func data(_ value: JSONValue) -> String { "data: " + value.text }

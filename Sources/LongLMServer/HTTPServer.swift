@@ -34,7 +34,7 @@ public final class HTTPServer: @unchecked Sendable {
 
     /// `onListening(port)` is called once the socket is bound (port 0 asks for a free one).
     public init(host: String, port: Int, maxBodyBytes: Int, state: ServerState, onListening: @escaping @Sendable (Int) -> Void) {
-        let router = Router()
+        let router = Router(context: ConnectionContext.self)
         CompletionRoutes(state: state, maxBodyBytes: maxBodyBytes).register(on: router)
         var logger = Logger(label: "longlm-dist.serve")
         logger.logLevel = .error
