@@ -216,7 +216,8 @@ def main():
             check("'max_tokens' must be an integer" in e.message, "openai: a wrong type is a 400 naming the field")
         long_ids = [7] * 9000   # refused before any work
         status, _, answer = server.request("POST", "/v1/completions", {"prompt": long_ids, "max_tokens": 4})
-        check(status == 400 and "allow at most 8192" in answer["error"]["message"] and "--method" in answer["error"]["message"],
+        check(status == 400 and "need 9003 positions, but this method allows at most 8192" in answer["error"]["message"]
+              and "--method" in answer["error"]["message"],
               "a prompt past the method's window is a 400 with the hint")
         status, _, answer = server.request("POST", "/v1/completions", {"prompt": long_ids[:50], "max_tokens": 4,
                                                                        "longlm": {"method": "selfextend", "group_size": 0}})

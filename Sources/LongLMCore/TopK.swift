@@ -1,9 +1,20 @@
-/// The k largest values of a row, best first (ties: lower index first). One pass with a threshold, so
-/// a 262k-entry vocabulary costs about one comparison per entry.
+/// The k largest values of a row, best first (ties: lower index first). For small k one pass with a threshold, so
+/// a 262k-entry vocabulary costs about one comparison per entry; for large k (sampling with no top-k limit, where
+/// the insertion would cost k per entry) one sort of the whole row, with the same order.
 public enum TopK {
+    /// Above this k, sorting the row beats inserting into the kept list.
+    static let sortAbove = 256
+
     public static func indices(_ row: UnsafeBufferPointer<Float>, count k: Int) -> [Int32] {
         let k = min(k, row.count)
         if k <= 0 { return [] }
+        if k > sortAbove {
+            let order = Array(0..<row.count).sorted { (a: Int, b: Int) -> Bool in
+                let x = row[a], y = row[b]
+                return x > y || (x == y && a < b)
+            }
+            return order.prefix(k).map { Int32($0) }
+        }
         var values = [Float](repeating: -.infinity, count: k)
         var ids = [Int32](repeating: -1, count: k)
         var threshold = -Float.infinity   // the smallest kept value once k are kept

@@ -147,6 +147,10 @@ public final class CompletionService: @unchecked Sendable {
                                         stopTokens: Array(tokenizer.endOfGenerationTokens).sorted())
         do {
             try request.check(config: config)
+        } catch ContextMethod.Failure.promptTooLong(let tokens, let maximum, let hint) {
+            // The check counts the answer's positions too: say so, in the request's own terms.
+            throw APIError.badRequest("the prompt (\(parameters.prompt.count) tokens) and max_tokens (\(parameters.maxTokens)) need \(tokens) "
+                                      + "positions, but this method allows at most \(maximum)" + (hint.isEmpty ? "" : "; \(hint)"), param: "prompt")
         } catch let failure as ContextMethod.Failure {
             throw APIError.badRequest("\(failure)", param: "prompt")
         }
