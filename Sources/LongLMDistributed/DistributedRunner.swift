@@ -66,8 +66,7 @@ public final class DistributedRunner: SequenceRunner {
               kept.method.placesPositionsAlike(config: model.config, cachedLength: kept.schemeLength, promptLength: request.prompt.count)
         else { return 0 }
         let prompt = request.prompt
-        var shared = 0
-        while shared < min(kept.tokens.count, prompt.count - 1) && kept.tokens[shared] == prompt[shared] { shared += 1 }
+        let shared = reusablePrefixLength(cached: kept.tokens, prompt: prompt)
         let suffix = prompt.count - shared
         return shared > 0 && suffix <= max(1, prompt.count / communicator.size) ? shared : 0
     }

@@ -39,8 +39,7 @@ enum KVCacheTransfer {
         guard run.method.placesPositionsAlike(config: config, cachedLength: header.schemeLength, promptLength: run.ids.count) else {
             throw mismatch("a prompt of", "\(header.schemeLength) tokens", "\(run.ids.count) (\(run.method) places positions by the prompt's length)")
         }
-        var shared = 0
-        while shared < min(header.tokens.count, run.ids.count - 1) && header.tokens[shared] == run.ids[shared] { shared += 1 }
+        let shared = reusablePrefixLength(cached: header.tokens, prompt: run.ids)
         guard shared > 0 else { throw ValidationError("--load-kv: the saved sequence shares no prefix with this prompt") }
         if let distributed = run.sequence as? DistributedSequence {
             distributed.restore(heldPositions: header.heldPositions, length: header.tokens.count)

@@ -74,6 +74,14 @@ public struct GenerationOutcome: Sendable {
     }
 }
 
+/// How many leading tokens of `prompt` a cached sequence of `cached` tokens can give: their common prefix, short of
+/// the prompt's last token (it is always run again, for the logits the answer starts from).
+public func reusablePrefixLength(cached: [Int32], prompt: [Int32]) -> Int {
+    var shared = 0
+    while shared < min(cached.count, prompt.count - 1) && cached[shared] == prompt[shared] { shared += 1 }
+    return shared
+}
+
 /// What a caller of `SequenceRunner.complete` hears while a request runs (on the coordinator only).
 public struct CompletionCallbacks {
     /// Prefill progress (done, total) in prompt tokens.
@@ -149,8 +157,7 @@ public final class LocalRunner: SequenceRunner {
         let prompt = request.prompt
         if reusesPrefix, let kept, kept.method.description == request.method.description,
            kept.method.placesPositionsAlike(config: model.config, cachedLength: kept.schemeLength, promptLength: prompt.count) {
-            var shared = 0
-            while shared < min(kept.tokens.count, prompt.count - 1) && kept.tokens[shared] == prompt[shared] { shared += 1 }
+            let shared = reusablePrefixLength(cached: kept.tokens, prompt: prompt)
             if shared > 0 {
                 kept.sequence.cache.truncate(to: shared)
                 kept.sequence.generator = generator
