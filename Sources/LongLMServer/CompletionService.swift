@@ -189,7 +189,7 @@ public final class CompletionService: @unchecked Sendable {
         do {
             outcome = try runner.complete(request, sampler: sampler, callbacks: callbacks)
         } catch is GenerationCancelled {
-            events.yield(.failed(queue.isClosed ? .shuttingDown : APIError(status: 499, message: "cancelled", type: "cancelled")))
+            events.yield(.failed(whyCancelled))
             return
         } catch let failure as ContextMethod.Failure {
             events.yield(.failed(.badRequest("\(failure)", param: "prompt")))
@@ -200,7 +200,7 @@ public final class CompletionService: @unchecked Sendable {
             return
         }
         if job.isCancelled {
-            events.yield(.failed(queue.isClosed ? .shuttingDown : APIError(status: 499, message: "cancelled", type: "cancelled")))
+            events.yield(.failed(whyCancelled))
             return
         }
         let rest = text.finish()
@@ -214,6 +214,11 @@ public final class CompletionService: @unchecked Sendable {
             ringBlockedSeconds: outcome.ringBlockedSeconds)
         metrics.record(summary)
         events.yield(.finished(summary))
+    }
+
+    /// The error a cancelled request ends with: the server is stopping, or its client went away.
+    private var whyCancelled: APIError {
+        queue.isClosed ? .shuttingDown : APIError(status: 499, message: "cancelled", type: "cancelled")
     }
 
     // MARK: prompts
