@@ -30,7 +30,9 @@ let package = Package(
         // by default; without it Swift targets baseline x86-64 and the SIMD kernels run about 3x slower.
         // cpuid, xgetbv and arch_prctl: what this node lets a process run (read at run time, not build time).
         .target(name: "CLongLMCPU"),
-        .target(name: "LongLMCore", dependencies: ["COpenBLAS", "CLongLMCPU", "CLongLMSIMD"],
+        // The int8 kernels: plain C, each variant compiled with its own target attribute and chosen at run time.
+        .target(name: "CLongLMKernels"),
+        .target(name: "LongLMCore", dependencies: ["COpenBLAS", "CLongLMCPU", "CLongLMSIMD", "CLongLMKernels"],
                 swiftSettings: [.unsafeFlags(["-Ounchecked", "-Xcc", "-march=native"])]),
         .target(name: "LongLMAttention", dependencies: ["LongLMCore"],
                 swiftSettings: [.unsafeFlags(["-Ounchecked", "-Xcc", "-march=native"])]),
@@ -51,7 +53,7 @@ let package = Package(
             "LongLMModels", "LongLMAttention", "LongLMCore", "LongLMDistributed", "LongLMEval", "LongLMServer",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        .testTarget(name: "LongLMCoreTests", dependencies: ["LongLMCore"],
+        .testTarget(name: "LongLMCoreTests", dependencies: ["LongLMCore", "CLongLMKernels"],
                     resources: []),
         .testTarget(name: "LongLMAttentionTests", dependencies: ["LongLMAttention"]),
         .testTarget(name: "LongLMModelsTests", dependencies: ["LongLMModels"]),

@@ -79,6 +79,7 @@ public struct QuantizedMatrix: @unchecked Sendable {
     /// is rebuilt once into an f32 scratch row (L1-resident) and multiplied with the vectors four at a time, so
     /// a small batch reads the weights once.
     public func multiply(_ x: UnsafePointer<Float>, count: Int, into y: UnsafeMutablePointer<Float>) {
+        if Compute.precision == .fast, multiplyInt8(x, count: count, into: y) { return }
         if count == 1 { multiply(x, into: y); return }
         guard count > 0 else { return }
         Parallel.forRanges(rows, minimumPerChunk: minimumRowsPerThread) { range in

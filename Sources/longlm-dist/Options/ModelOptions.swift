@@ -10,8 +10,21 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "Worker threads (default: all cores).")
     var threads: Int?
 
+    @Option(help: ArgumentHelp("fast: int8 activations with integer dot products for decode (default); exact: f32 on exactly dequantized weights (the reference).", valueName: "fast|exact"))
+    var precision: Precision = .fast
+
+    @Option(help: ArgumentHelp("Kernel variant for the fast path: auto (the best this CPU runs), \(KernelVariant.allCases.map(\.rawValue).joined(separator: ", ")).", valueName: "name"))
+    var kernels: KernelSelection = .auto
+
     func validate() throws {
         try OptionRange.check(threads, 1...OptionRange.maximumThreads, "--threads")
+        _ = try kernels.variant()
+    }
+
+    /// The precision and kernel variant for this process.
+    func applyCompute() {
+        Compute.precision = precision
+        Compute.kernels = reportingErrors { try kernels.variant() }
     }
 
     /// Worker threads for a run on this process: ours split matrix products, OpenBLAS runs one thread per call.
@@ -22,6 +35,7 @@ struct ModelOptions: ParsableArguments {
 
     func load() -> LoadedModel {
         Self.applyThreads(threads)
+        applyCompute()
         return reportingErrors { try ModelLoader.load(path: model) }
     }
 }
@@ -107,4 +121,32 @@ func readText(_ path: String, option: String) throws -> String {
         throw ValidationError("\(option) \(path == "-" ? "(standard input)" : path): not UTF-8 text")
     }
     return text
+}
+
+extension Precision: ExpressibleByArgument {}
+
+/// `--kernels`: auto, or a variant by name (refused when this node cannot run it).
+enum KernelSelection: ExpressibleByArgument, Equatable {
+    case auto
+    case forced(KernelVariant)
+
+    init?(argument: String) {
+        if argument == "auto" { self = .auto; return }
+        guard let variant = KernelVariant(rawValue: argument) else { return nil }
+        self = .forced(variant)
+    }
+
+    static var allValueStrings: [String] { ["auto"] + KernelVariant.allCases.map(\.rawValue) }
+
+    func variant(cpu: CPUFeatures = .current) throws -> KernelVariant {
+        switch self {
+        case .auto: return .best(for: cpu)
+        case .forced(let variant):
+            guard variant.isSupported(by: cpu) else {
+                let here = KernelVariant.allCases.filter { $0.isSupported(by: cpu) }.map(\.rawValue).joined(separator: ", ")
+                throw ValidationError("--kernels \(variant): this CPU cannot run it (this node runs: \(here))")
+            }
+            return variant
+        }
+    }
 }

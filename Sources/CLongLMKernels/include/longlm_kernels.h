@@ -1,0 +1,51 @@
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+// The int8 decode kernels ("fast" precision): activations rounded once per vector to 8-bit blocks, weights
+// unpacked to small integers inside the kernel, products summed in integers, scales applied per block.
+// Formats and the arithmetic of each weight type: docs/kernels.md.
+//
+// Every function takes the kernel variant to run. Each variant is a separate function compiled with its own
+// target attribute (`__attribute__((target("avx2,fma")))`), so one build runs on any x86-64 node; the caller
+// picks a variant the node supports (CPUFeatures in LongLMCore), never the build machine.
+
+typedef enum {
+    LONGLM_KERNELS_PORTABLE = 0,  // plain C, any CPU (also aarch64)
+    LONGLM_KERNELS_AVX2 = 1,      // AVX2 + FMA (x86-64-v3): vpmaddubsw / vpmaddwd integer dot products
+} longlm_kernel_variant;
+
+/// Activations for 32-weight block types (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL): x[i] ~ d * qs[i].
+typedef struct {
+    float d;        // scale: max |x| / 127 over the block (0 for an all-zero block)
+    int32_t sum;    // sum of qs (for the weight types with an offset or a min)
+    int8_t qs[32];
+} longlm_q8_32;
+
+/// Activations for 256-weight super-block types (Q2_K .. Q6_K, IQ4_XS): x[i] ~ d * qs[i].
+typedef struct {
+    float d;
+    int16_t bsums[16];  // bsums[g] = sum of qs[16 g ..< 16 g + 16]
+    int8_t qs[256];
+} longlm_q8_256;
+
+/// 32 or 256: the activation block a weight type (a ggml type id) is multiplied with; 0 when the type has no
+/// int8 kernel.
+int longlm_int8_activation_block(int ggml_type);
+
+/// Rounds `n` floats (a multiple of 32) to `n / 32` blocks.
+void longlm_quantize_q8_32(const float *x, int64_t n, longlm_q8_32 *out);
+/// Rounds `n` floats (a multiple of 256) to `n / 256` blocks.
+void longlm_quantize_q8_256(const float *x, int64_t n, longlm_q8_256 *out);
+
+/// y[r] = dot(weight row r, activations) for r in row_begin ..< row_end, for `vectors` activation vectors:
+/// the one for vector v starts at `activations + v * activation_stride` (bytes) and its results go to
+/// y[v * y_stride + r]. Rows are `row_bytes` apart from `weights` and hold `cols` weights (whole
+/// blocks of the type). Returns 0, or -1 when the type or variant has no kernel.
+int longlm_int8_dot_rows(longlm_kernel_variant variant, int ggml_type, const void *weights, size_t row_bytes,
+                         int64_t row_begin, int64_t row_end, int64_t cols, const void *activations,
+                         size_t activation_stride, int vectors, float *y, int64_t y_stride);
+
+/// The variants compiled into this build for this architecture (1 when `variant` exists here, whether or not
+/// the CPU can run it).
+int longlm_kernels_compiled(longlm_kernel_variant variant);

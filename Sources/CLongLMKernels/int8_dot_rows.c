@@ -1,0 +1,88 @@
+// Activation rounding and the row loop that runs a variant's per-row dot product.
+#include <math.h>
+#include "kernel_blocks.h"
+
+int longlm_int8_activation_block(int type) {
+    if (longlm_portable_dot_32(type)) return 32;
+    if (longlm_portable_dot_256(type)) return 256;
+    return 0;
+}
+
+/// Rounds x[0..<n] to q[i] = round(x[i] / d), d = max |x| / 127; returns d. The sum of q goes to *sum.
+static float round_block(const float *x, int n, int8_t *q) {
+    float amax = 0;
+    for (int i = 0; i < n; i++) {
+        float v = fabsf(x[i]);
+        amax = v > amax ? v : amax;
+    }
+    float d = amax / 127.0f;
+    float inverse = d > 0 ? 1.0f / d : 0.0f;
+    for (int i = 0; i < n; i++) {
+        float v = nearbyintf(x[i] * inverse);
+        v = v > 127.0f ? 127.0f : (v < -127.0f ? -127.0f : v);
+        q[i] = (int8_t)v;
+    }
+    return d;
+}
+
+void longlm_quantize_q8_32(const float *x, int64_t n, longlm_q8_32 *out) {
+    for (int64_t b = 0; b < n / 32; b++) {
+        out[b].d = round_block(x + 32 * b, 32, out[b].qs);
+        int32_t sum = 0;
+        for (int i = 0; i < 32; i++) sum += out[b].qs[i];
+        out[b].sum = sum;
+    }
+}
+
+void longlm_quantize_q8_256(const float *x, int64_t n, longlm_q8_256 *out) {
+    for (int64_t b = 0; b < n / 256; b++) {
+        out[b].d = round_block(x + 256 * b, 256, out[b].qs);
+        for (int g = 0; g < 16; g++) {
+            int32_t sum = 0;
+            for (int i = 0; i < 16; i++) sum += out[b].qs[16 * g + i];
+            out[b].bsums[g] = (int16_t)sum;
+        }
+    }
+}
+
+int longlm_kernels_compiled(longlm_kernel_variant variant) {
+    switch (variant) {
+    case LONGLM_KERNELS_PORTABLE: return 1;
+#if defined(__x86_64__)
+    case LONGLM_KERNELS_AVX2: return 1;
+#endif
+    default: return 0;
+    }
+}
+
+int longlm_int8_dot_rows(longlm_kernel_variant variant, int type, const void *weights, size_t row_bytes,
+                         int64_t row_begin, int64_t row_end, int64_t cols, const void *activations,
+                         size_t activation_stride, int vectors, float *y, int64_t y_stride) {
+    if (!longlm_kernels_compiled(variant)) return -1;
+    const uint8_t *base = (const uint8_t *)weights;
+    const uint8_t *act = (const uint8_t *)activations;
+    int block = longlm_int8_activation_block(type);
+    if (block == 32) {
+        row_dot_32 dot = variant == LONGLM_KERNELS_AVX2 ? longlm_avx2_dot_32(type) : longlm_portable_dot_32(type);
+        if (!dot) return -1;
+        for (int64_t r = row_begin; r < row_end; r++) {
+            for (int v = 0; v < vectors; v++) {
+                const longlm_q8_32 *a = (const longlm_q8_32 *)(act + (size_t)v * activation_stride);
+                y[v * y_stride + r] = dot(base + (size_t)r * row_bytes, a, cols / 32);
+            }
+        }
+        return 0;
+    }
+    if (block == 256) {
+        row_dot_256 dot = variant == LONGLM_KERNELS_AVX2 ? longlm_avx2_dot_256(type) : longlm_portable_dot_256(type);
+        if (!dot) return -1;
+        for (int64_t r = row_begin; r < row_end; r++) {
+            for (int v = 0; v < vectors; v++) {
+                const longlm_q8_256 *a = (const longlm_q8_256 *)(act + (size_t)v * activation_stride);
+                y[v * y_stride + r] = dot(base + (size_t)r * row_bytes, a, cols / 256);
+            }
+        }
+        return 0;
+    }
+    return -1;
+}

@@ -1,0 +1,87 @@
+#pragma once
+// Shared by the kernel variants: reading the file's block fields. Weight block layouts are ggml's (GGUF);
+// every offset below is written out in docs/kernels.md next to the formula it feeds.
+#include <stdint.h>
+#include <string.h>
+#include "longlm_kernels.h"
+
+// ggml type ids (the GGUF tensor type field)
+enum {
+    TYPE_Q4_0 = 2, TYPE_Q4_1 = 3, TYPE_Q5_0 = 6, TYPE_Q5_1 = 7, TYPE_Q8_0 = 8,
+    TYPE_Q2_K = 10, TYPE_Q3_K = 11, TYPE_Q4_K = 12, TYPE_Q5_K = 13, TYPE_Q6_K = 14,
+    TYPE_IQ4_NL = 20, TYPE_IQ4_XS = 23,
+};
+
+/// IEEE binary16 to binary32, exactly (subnormals, infinities and NaNs included).
+static inline float half_to_float(uint16_t h) {
+    uint32_t sign = (uint32_t)(h & 0x8000) << 16;
+    uint32_t exponent = (h >> 10) & 0x1F;
+    uint32_t mantissa = h & 0x3FF;
+    uint32_t bits;
+    if (exponent == 0x1F) {
+        bits = sign | 0x7F800000u | (mantissa << 13);
+    } else if (exponent != 0) {
+        bits = sign | ((exponent + 112) << 23) | (mantissa << 13);
+    } else if (mantissa == 0) {
+        bits = sign;
+    } else {
+        // subnormal: value = mantissa * 2^-24, exact in f32
+        float value = (float)mantissa * (1.0f / 16777216.0f);
+        memcpy(&bits, &value, 4);
+        bits |= sign;
+    }
+    float out;
+    memcpy(&out, &bits, 4);
+    return out;
+}
+
+static inline float load_half(const uint8_t *p) {
+    uint16_t h;
+    memcpy(&h, p, 2);
+    return half_to_float(h);
+}
+
+static inline uint32_t load_u32(const uint8_t *p) {
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+/// The 16 IQ4 levels (ggml's kvalues_iq4nl).
+static const int8_t iq4_levels[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+
+/// Q4_K / Q5_K: 6-bit scale and min of sub-block j (0..7) from the 12 packed bytes.
+static inline void k4_scale_min(const uint8_t *scales, int j, int *scale, int *min) {
+    if (j < 4) {
+        *scale = scales[j] & 63;
+        *min = scales[j + 4] & 63;
+    } else {
+        *scale = (scales[j + 4] & 0x0F) | ((scales[j - 4] >> 6) << 4);
+        *min = (scales[j + 4] >> 4) | ((scales[j] >> 6) << 4);
+    }
+}
+
+/// Q3_K: signed 6-bit scale of sub-block s (0..15) from the 12 packed bytes.
+static inline int k3_scale(const uint8_t *scales, int s) {
+    int low = s < 8 ? (scales[s] & 0x0F) : (scales[s - 8] >> 4);
+    int high = (scales[8 + s % 4] >> (2 * (s / 4))) & 3;
+    return (low | (high << 4)) - 32;
+}
+
+/// IQ4_XS: signed scale of sub-block s (0..7): 4 low bits from scales_l, 2 high bits from scales_h, minus 32.
+static inline int iq4xs_scale(const uint8_t *block, int s) {
+    uint16_t high_bits;
+    memcpy(&high_bits, block + 2, 2);
+    int low = (block[4 + s / 2] >> (4 * (s % 2))) & 0x0F;
+    int high = (high_bits >> (2 * s)) & 3;
+    return (low | (high << 4)) - 32;
+}
+
+// Each variant: one block row's dot product with the activation blocks.
+typedef float (*row_dot_32)(const uint8_t *row, const longlm_q8_32 *a, int64_t blocks);
+typedef float (*row_dot_256)(const uint8_t *row, const longlm_q8_256 *a, int64_t blocks);
+
+row_dot_32 longlm_portable_dot_32(int ggml_type);
+row_dot_256 longlm_portable_dot_256(int ggml_type);
+row_dot_32 longlm_avx2_dot_32(int ggml_type);
+row_dot_256 longlm_avx2_dot_256(int ggml_type);

@@ -1,0 +1,43 @@
+import CLongLMKernels
+
+/// The fast path of `QuantizedMatrix`: each activation vector is rounded once to 8-bit blocks (32 weights for
+/// the 32-weight block types, 256 with 16-weight partial sums for the K-quants and IQ4_XS) and every row's dot
+/// product is summed in integers per block, then scaled (CLongLMKernels; formulas in docs/kernels.md).
+extension QuantizedMatrix {
+    /// Weight types with an int8 kernel.
+    public static let int8Types: [GGMLType] = supportedTypes.filter { longlm_int8_activation_block(Int32($0.rawValue)) != 0 }
+
+    /// The activation block the type multiplies with (32 or 256), nil without an int8 kernel.
+    public var int8ActivationBlock: Int? {
+        let block = Int(longlm_int8_activation_block(Int32(type.rawValue)))
+        return block == 0 ? nil : block
+    }
+
+    /// y[v * rows + r] = dot(row r, x_v) for `count` vectors x_v = x[v * cols ..< (v + 1) * cols], with the
+    /// activations rounded to 8 bits and `variant`'s kernels. Nil when the type has no int8 kernel.
+    @discardableResult
+    public func multiplyInt8(_ x: UnsafePointer<Float>, count: Int, into y: UnsafeMutablePointer<Float>,
+                             variant: KernelVariant = Compute.kernels) -> Bool {
+        guard let block = int8ActivationBlock, count > 0 else { return false }
+        let blocks = cols / block
+        let stride = block == 32 ? MemoryLayout<longlm_q8_32>.stride * blocks : MemoryLayout<longlm_q8_256>.stride * blocks
+        let activations = UnsafeMutableRawPointer.allocate(byteCount: max(1, stride * count), alignment: 64)
+        defer { activations.deallocate() }
+        for v in 0..<count {
+            if block == 32 {
+                longlm_quantize_q8_32(x + v * cols, Int64(cols), (activations + v * stride).assumingMemoryBound(to: longlm_q8_32.self))
+            } else {
+                longlm_quantize_q8_256(x + v * cols, Int64(cols), (activations + v * stride).assumingMemoryBound(to: longlm_q8_256.self))
+            }
+        }
+        let type = Int32(self.type.rawValue), rowBytes = self.rowBytes, cols = Int64(self.cols), rows = self.rows
+        let data = self.data
+        Parallel.forRanges(rows, minimumPerChunk: max(1, (1 << 16) / max(self.cols, 1))) { range in
+            let status = longlm_int8_dot_rows(variant.cVariant, type, data, rowBytes, Int64(range.lowerBound),
+                                              Int64(range.upperBound), cols, activations, stride, Int32(count),
+                                              y, Int64(rows))
+            precondition(status == 0, "int8 kernel missing for \(self.type.name) (\(variant))")
+        }
+        return true
+    }
+}

@@ -1,0 +1,209 @@
+import Foundation
+import XCTest
+import CLongLMKernels
+@testable import LongLMCore
+
+/// Pins the fast path (`QuantizedMatrix.multiplyInt8`, CLongLMKernels):
+/// - the activation rounding (d = max |x| / 127, q = round(x / d), the block sums);
+/// - the portable kernel: its product is the dot of the exactly dequantized row with the rounded activations
+///   (d · q), within f32 summation rounding: every weight type's integer unpacking is checked against
+///   `dequantizeRow`, the reference of the exact path;
+/// - the error against the exact product stays within the rounding's own bound, half a step per weight:
+///   sum over blocks of (d / 2) · sum |w|;
+/// - every variant this node runs gives the portable kernel's results within f32 summation rounding (the
+///   integers are the same; only the order of the float sums differs);
+/// - on the two default models' tensors, the same bound.
+final class Int8ProductTests: XCTestCase {
+    static let relativeTolerance = 1e-5
+
+    func testEveryQuantizedTypeHasAnInt8Kernel() {
+        XCTAssertEqual(Set(QuantizedMatrix.int8Types), Set(QuantizedMatrixTests.quantizedTypes))
+    }
+
+    func testActivationRoundingUsesMaxOverBlockAndKeepsSums() {
+        var rng = SplitMix(seed: 11)
+        let x = (0..<512).map { _ in rng.nextFloat(-3, 3) } + [Float](repeating: 0, count: 256)
+        let rounded = RoundedActivations(x, block: 32)
+        for b in 0..<(x.count / 32) {
+            let slice = x[(32 * b)..<(32 * b + 32)]
+            let amax = slice.map(abs).max()!
+            XCTAssertEqual(rounded.scales[b], amax / 127, "block \(b) scale")
+            for i in 0..<32 {
+                let expected = amax == 0 ? 0 : Int((x[32 * b + i] * (1 / (amax / 127))).rounded(.toNearestOrEven))
+                XCTAssertEqual(Int(rounded.values[32 * b + i]), max(-127, min(127, expected)), "block \(b) value \(i)")
+            }
+        }
+        XCTAssertEqual(rounded.blockSums, (0..<(x.count / 32)).map { b in (0..<32).reduce(0) { $0 + Int(rounded.values[32 * b + $1]) } })
+        let rounded256 = RoundedActivations(x, block: 256)
+        XCTAssertEqual(rounded256.groupSums, (0..<(x.count / 16)).map { g in (0..<16).reduce(0) { $0 + Int(rounded256.values[16 * g + $1]) } })
+        XCTAssertEqual(rounded256.scales[2], 0, "an all-zero block has scale 0")
+    }
+
+    func testPortableProductIsTheDotOfDequantizedRowsWithRoundedActivations() throws {
+        var rng = SplitMix(seed: 12)
+        for type in QuantizedMatrix.int8Types {
+            for (rows, cols) in [(1, 256), (7, 768), (33, 1280)] {
+                let m = try TestMatrix(type: type, rows: rows, cols: cols, byteOffset: 1, rng: &rng)
+                for count in [1, 3] {
+                    let x = (0..<count * cols).map { _ in rng.nextFloat(-2, 2) }
+                    let y = product(m.matrix, x, count: count, variant: .portable)
+                    for v in 0..<count {
+                        let rounded = RoundedActivations(Array(x[(v * cols)..<((v + 1) * cols)]), block: m.matrix.int8ActivationBlock!)
+                        for r in 0..<rows {
+                            let w = m.referenceRow(r)
+                            let (dot, magnitude) = exactDot(w, rounded.dequantized)
+                            XCTAssertLessThanOrEqual(abs(Double(y[v * rows + r]) - dot), Self.relativeTolerance * magnitude,
+                                                     "\(type.name) [\(rows)x\(cols)] vector \(v) row \(r)")
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    func testErrorAgainstTheExactProductStaysWithinHalfARoundingStepPerWeight() throws {
+        var rng = SplitMix(seed: 13)
+        for type in QuantizedMatrix.int8Types {
+            let (rows, cols) = (9, 1024)
+            let m = try TestMatrix(type: type, rows: rows, cols: cols, byteOffset: 0, rng: &rng)
+            let x = (0..<cols).map { _ in rng.nextFloat(-1, 1) }
+            let block = m.matrix.int8ActivationBlock!
+            let rounded = RoundedActivations(x, block: block)
+            for variant in KernelVariant.supportedHere {
+                let y = product(m.matrix, x, count: 1, variant: variant)
+                for r in 0..<rows {
+                    let w = m.referenceRow(r)
+                    let (exact, magnitude) = exactDot(w, x)
+                    var bound = 0.0
+                    for c in 0..<cols { bound += Double(rounded.scales[c / block]) / 2 * abs(Double(w[c])) }
+                    XCTAssertLessThanOrEqual(abs(Double(y[r]) - exact), bound + 2 * Self.relativeTolerance * magnitude,
+                                             "\(type.name) \(variant) row \(r)")
+                }
+            }
+        }
+    }
+
+    func testEveryVariantThisNodeRunsMatchesPortable() throws {
+        var rng = SplitMix(seed: 14)
+        XCTAssertTrue(KernelVariant.supportedHere.contains(.portable))
+        for type in QuantizedMatrix.int8Types {
+            let (rows, cols) = (37, 1536)
+            let m = try TestMatrix(type: type, rows: rows, cols: cols, byteOffset: 5, rng: &rng)
+            let x = (0..<2 * cols).map { _ in rng.nextFloat(-4, 4) }
+            let reference = product(m.matrix, x, count: 2, variant: .portable)
+            for variant in KernelVariant.supportedHere where variant != .portable {
+                let y = product(m.matrix, x, count: 2, variant: variant)
+                for v in 0..<2 {
+                    let rounded = RoundedActivations(Array(x[(v * cols)..<((v + 1) * cols)]), block: m.matrix.int8ActivationBlock!)
+                    for r in 0..<rows {
+                        let (_, magnitude) = exactDot(m.referenceRow(r), rounded.dequantized)
+                        XCTAssertLessThanOrEqual(abs(Double(y[v * rows + r]) - Double(reference[v * rows + r])),
+                                                 Self.relativeTolerance * magnitude, "\(type.name) \(variant) vector \(v) row \(r)")
+                    }
+                }
+            }
+        }
+    }
+
+    func testFastPrecisionRoutesBatchedMultiplyThroughInt8() throws {
+        var rng = SplitMix(seed: 15)
+        let m = try TestMatrix(type: .q4_K, rows: 16, cols: 512, byteOffset: 0, rng: &rng)
+        let x = (0..<2 * 512).map { _ in rng.nextFloat(-1, 1) }
+        let saved = Compute.precision
+        defer { Compute.precision = saved }
+        Compute.precision = .fast
+        var viaSetting = [Float](repeating: .nan, count: 32)
+        x.withUnsafeBufferPointer { x in
+            viaSetting.withUnsafeMutableBufferPointer { m.matrix.multiply(x.baseAddress!, count: 2, into: $0.baseAddress!) }
+        }
+        XCTAssertEqual(viaSetting, product(m.matrix, x, count: 2, variant: Compute.kernels))
+        Compute.precision = .exact
+        var exact = [Float](repeating: .nan, count: 32)
+        x.withUnsafeBufferPointer { x in
+            exact.withUnsafeMutableBufferPointer { m.matrix.multiply(x.baseAddress!, count: 2, into: $0.baseAddress!) }
+        }
+        XCTAssertNotEqual(exact, viaSetting, "exact precision does not round the activations")
+    }
+
+    func testDefaultModelTensorsStayWithinTheRoundingBound() throws {
+        for (path, names) in [(ModelTensors.gemma3, ["blk.0.attn_q.weight", "blk.0.attn_v.weight", "blk.0.ffn_down.weight", "blk.2.ffn_down.weight"]),
+                              (ModelTensors.smolLM2, ["blk.0.attn_q.weight", "blk.0.ffn_down.weight"])] {
+            guard FileManager.default.fileExists(atPath: path) else { throw XCTSkip("model absent (\(path)); run scripts/setup.sh") }
+            let model = try ModelTensors(path: path)
+            var rng = SplitMix(seed: 16)
+            for name in names {
+                let full = try model.matrix(name)
+                let matrix = try QuantizedMatrix(type: full.type, rows: min(full.rows, 256), cols: full.cols, data: full.data)
+                let x = (0..<matrix.cols).map { _ in rng.nextFloat(-1, 1) }
+                let block = matrix.int8ActivationBlock!
+                let rounded = RoundedActivations(x, block: block)
+                for variant in KernelVariant.supportedHere {
+                    let y = product(matrix, x, count: 1, variant: variant)
+                    var w = [Float](repeating: 0, count: matrix.cols)
+                    for r in 0..<matrix.rows {
+                        w.withUnsafeMutableBufferPointer { matrix.dequantizeRow(r, into: $0.baseAddress!) }
+                        let (exact, magnitude) = exactDot(w, x)
+                        var bound = 0.0
+                        for c in 0..<matrix.cols { bound += Double(rounded.scales[c / block]) / 2 * abs(Double(w[c])) }
+                        XCTAssertLessThanOrEqual(abs(Double(y[r]) - exact), bound + 2 * Self.relativeTolerance * magnitude,
+                                                 "\(name) (\(matrix.type.name)) \(variant) row \(r)")
+                    }
+                }
+            }
+        }
+    }
+
+    // MARK: helpers
+
+    private func product(_ matrix: QuantizedMatrix, _ x: [Float], count: Int, variant: KernelVariant) -> [Float] {
+        var y = [Float](repeating: .nan, count: count * matrix.rows)
+        x.withUnsafeBufferPointer { x in
+            y.withUnsafeMutableBufferPointer {
+                XCTAssertTrue(matrix.multiplyInt8(x.baseAddress!, count: count, into: $0.baseAddress!, variant: variant))
+            }
+        }
+        return y
+    }
+
+    /// The Double dot product and sum |w x|.
+    private func exactDot(_ w: [Float], _ x: [Float]) -> (dot: Double, magnitude: Double) {
+        var dot = 0.0, magnitude = 0.0
+        for i in 0..<w.count {
+            let p = Double(w[i]) * Double(x[i])
+            dot += p
+            magnitude += abs(p)
+        }
+        return (dot, magnitude)
+    }
+}
+
+/// The kernels' own rounding of a vector, read back: per-block scales, values, sums, and d · q.
+struct RoundedActivations {
+    var scales: [Float] = []
+    var values: [Int8] = []
+    var blockSums: [Int] = []
+    var groupSums: [Int] = []
+    var dequantized: [Float] = []
+
+    init(_ x: [Float], block: Int) {
+        let blocks = x.count / block
+        if block == 32 {
+            var out = [longlm_q8_32](repeating: longlm_q8_32(), count: blocks)
+            longlm_quantize_q8_32(x, Int64(x.count), &out)
+            for b in out {
+                scales.append(b.d)
+                blockSums.append(Int(b.sum))
+                withUnsafeBytes(of: b.qs) { values += $0.map { Int8(bitPattern: $0) } }
+            }
+        } else {
+            var out = [longlm_q8_256](repeating: longlm_q8_256(), count: blocks)
+            longlm_quantize_q8_256(x, Int64(x.count), &out)
+            for b in out {
+                scales.append(b.d)
+                withUnsafeBytes(of: b.bsums) { groupSums += $0.bindMemory(to: Int16.self).map(Int.init) }
+                withUnsafeBytes(of: b.qs) { values += $0.map { Int8(bitPattern: $0) } }
+            }
+        }
+        dequantized = values.indices.map { scales[$0 / block] * Float(values[$0]) }
+    }
+}
