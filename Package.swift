@@ -24,18 +24,12 @@ let package = Package(
                        providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CMPI", pkgConfig: "ompi-c",
                        providers: [.apt(["libopenmpi-dev"])]),
-        // Byte-vector operations for the quantized kernels (static inline, compiled into LongLMCore).
-        .target(name: "CLongLMSIMD"),
-        // Kernels are built for the machine that builds them (-march=native: AVX-512 here), as llama.cpp does
-        // by default; without it Swift targets baseline x86-64 and the SIMD kernels run about 3x slower.
         // cpuid, xgetbv and arch_prctl: what this node lets a process run (read at run time, not build time).
         .target(name: "CLongLMCPU"),
         // The int8 kernels: plain C, each variant compiled with its own target attribute and chosen at run time.
         .target(name: "CLongLMKernels"),
-        .target(name: "LongLMCore", dependencies: ["COpenBLAS", "CLongLMCPU", "CLongLMSIMD", "CLongLMKernels"],
-                swiftSettings: [.unsafeFlags(["-Ounchecked", "-Xcc", "-march=native"])]),
-        .target(name: "LongLMAttention", dependencies: ["LongLMCore"],
-                swiftSettings: [.unsafeFlags(["-Ounchecked", "-Xcc", "-march=native"])]),
+        .target(name: "LongLMCore", dependencies: ["COpenBLAS", "CLongLMCPU", "CLongLMKernels"]),
+        .target(name: "LongLMAttention", dependencies: ["LongLMCore"]),
         .target(name: "LongLMModels", dependencies: ["LongLMCore", "LongLMAttention"]),
         .target(name: "LongLMDistributed", dependencies: ["LongLMCore", "LongLMAttention", "LongLMModels", "CMPI"]),
         .target(name: "LongLMEval", dependencies: ["LongLMCore", "LongLMModels"]),

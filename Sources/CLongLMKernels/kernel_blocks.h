@@ -2,11 +2,13 @@
 // Shared by the kernel variants: reading the file's block fields. Weight block layouts are ggml's (GGUF);
 // every offset below is written out in docs/kernels.md next to the formula it feeds.
 #include <stdint.h>
+#include <math.h>
 #include <string.h>
 #include "longlm_kernels.h"
 
 // ggml type ids (the GGUF tensor type field)
 enum {
+    TYPE_F32 = 0, TYPE_F16 = 1, TYPE_BF16 = 30,
     TYPE_Q4_0 = 2, TYPE_Q4_1 = 3, TYPE_Q5_0 = 6, TYPE_Q5_1 = 7, TYPE_Q8_0 = 8,
     TYPE_Q2_K = 10, TYPE_Q3_K = 11, TYPE_Q4_K = 12, TYPE_Q5_K = 13, TYPE_Q6_K = 14,
     TYPE_IQ4_NL = 20, TYPE_IQ4_XS = 23,

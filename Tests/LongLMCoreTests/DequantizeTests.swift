@@ -184,21 +184,38 @@ final class TopKTests: XCTestCase {
 
 final class VectorExpTests: XCTestCase {
     func testVectorExpMatchesExpfToTwoUlpsAndMapsMaskedToZero() {
-        var worst: Float = 0
-        var x: Float = -87
-        while x < 88 {
-            let v = VectorExp.exp(VectorExp.Vector(repeating: x))[0]
-            worst = max(worst, abs(v - expf(x)) / expf(x))
-            x += 0.0137
+        for variant in KernelVariant.supportedHere {
+            var inputs: [Float] = []
+            var x: Float = -87
+            while x < 88 { inputs.append(x); x += 0.0137 }
+            var row = inputs
+            _ = row.withUnsafeMutableBufferPointer { VectorExp.expShiftedInPlace($0.baseAddress!, count: $0.count, shift: 0, variant: variant) }
+            var worst: Float = 0
+            for (v, x) in zip(row, inputs) { worst = max(worst, abs(v - expf(x)) / expf(x)) }
+            XCTAssertLessThan(worst, 3e-7, "\(variant)")
+            var masked: [Float] = [-.infinity, -100, -87.4, 0]
+            _ = masked.withUnsafeMutableBufferPointer { VectorExp.expShiftedInPlace($0.baseAddress!, count: $0.count, shift: 0, variant: variant) }
+            XCTAssertEqual(Array(masked[0..<3]), [0, 0, 0], "\(variant)")
+            var tail: [Float] = [0, 1, -.infinity, 2, -1, 0.5, 3, -.infinity, 1, 1, 1, 1, 1, 1, 1, 1, 2, -.infinity, 0.25]
+            let expected = tail.map { expf($0 - 3) }
+            let sum = tail.withUnsafeMutableBufferPointer { VectorExp.expShiftedInPlace($0.baseAddress!, count: $0.count, shift: 3, variant: variant) }
+            for (a, b) in zip(tail, expected) { XCTAssertEqual(a, b, accuracy: 1e-7) }
+            XCTAssertEqual(sum, expected.reduce(0, +), accuracy: 1e-6)
+            XCTAssertEqual(VectorExp.maximum([1, 5, -2, 7, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9, 1], count: 18, variant: variant), 9)
+            XCTAssertEqual(VectorExp.maximum([-3, -.infinity, -1], count: 3, variant: variant), -1)
         }
-        XCTAssertLessThan(worst, 3e-7)
-        XCTAssertEqual(VectorExp.exp(VectorExp.Vector(repeating: -.infinity))[0], 0)
-        XCTAssertEqual(VectorExp.exp(VectorExp.Vector(repeating: -100))[0], 0)
-        var row: [Float] = [0, 1, -.infinity, 2, -1, 0.5, 3, -.infinity, 1, 1, 1, 1, 1, 1, 1, 1, 2, -.infinity, 0.25]
-        let expected = row.map { expf($0 - 3) }
-        let sum = row.withUnsafeMutableBufferPointer { VectorExp.expShiftedInPlace($0.baseAddress!, count: $0.count, shift: 3) }
-        for (a, b) in zip(row, expected) { XCTAssertEqual(a, b, accuracy: 1e-7) }
-        XCTAssertEqual(sum, expected.reduce(0, +), accuracy: 1e-6)
-        XCTAssertEqual(VectorExp.maximum([1, 5, -2, 7, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9, 1], count: 18), 9)
+    }
+
+    func testEveryVariantGivesTheSameBitsAsPortable() {
+        var rng = SplitMix64(seed: 3)
+        let scores = (0..<1003).map { i -> Float in i % 17 == 0 ? -.infinity : Float(Int64(rng.next() % 4000) - 3000) / 100 }
+        var reference = scores
+        let referenceSum = reference.withUnsafeMutableBufferPointer { VectorExp.expShiftedInPlace($0.baseAddress!, count: $0.count, shift: 7, variant: .portable) }
+        for variant in KernelVariant.supportedHere {
+            var row = scores
+            let sum = row.withUnsafeMutableBufferPointer { VectorExp.expShiftedInPlace($0.baseAddress!, count: $0.count, shift: 7, variant: variant) }
+            XCTAssertEqual(row.map(\.bitPattern), reference.map(\.bitPattern), "\(variant)")
+            XCTAssertEqual(sum.bitPattern, referenceSum.bitPattern, "\(variant)")
+        }
     }
 }

@@ -207,3 +207,52 @@ struct RoundedActivations {
         dequantized = values.indices.map { scales[$0 / block] * Float(values[$0]) }
     }
 }
+
+/// The exact path on every variant this node runs: rows rebuilt bit for bit as the reference dequantizer,
+/// products equal to the portable variant's within f32 summation rounding.
+final class ExactKernelVariantTests: XCTestCase {
+    func testEveryVariantRebuildsRowsBitIdenticalToDequantizeRow() throws {
+        var rng = SplitMix(seed: 21)
+        for variant in KernelVariant.supportedHere {
+            for type in QuantizedMatrixTests.quantizedTypes + QuantizedMatrixTests.plainTypes {
+                let cols = type.blockSize == 1 ? 16 * 5 + 7 : 5 * type.blockSize
+                let m = try TestMatrix(type: type, rows: 3, cols: cols, byteOffset: 3, rng: &rng)
+                for r in 0..<3 {
+                    var row = [Float](repeating: .nan, count: cols)
+                    row.withUnsafeMutableBufferPointer { m.matrix.dequantizeRow(r, into: $0.baseAddress!, variant: variant) }
+                    assertBitIdentical(row, m.referenceRow(r), "\(type.name) \(variant) row \(r)")
+                }
+            }
+        }
+    }
+
+    func testEveryVariantMultipliesLikePortable() throws {
+        var rng = SplitMix(seed: 22)
+        for type in QuantizedMatrixTests.quantizedTypes + QuantizedMatrixTests.plainTypes {
+            let cols = type.blockSize == 1 ? 16 * 40 + 9 : 6 * max(32, type.blockSize)
+            let m = try TestMatrix(type: type, rows: 19, cols: cols, byteOffset: 1, rng: &rng)
+            for count in [1, 3, 6] {
+                let x = (0..<count * cols).map { _ in rng.nextFloat(-2, 2) }
+                func product(_ variant: KernelVariant) -> [Float] {
+                    var y = [Float](repeating: .nan, count: count * 19)
+                    x.withUnsafeBufferPointer { x in
+                        y.withUnsafeMutableBufferPointer { m.matrix.multiplyExact(x.baseAddress!, count: count, into: $0.baseAddress!, variant: variant) }
+                    }
+                    return y
+                }
+                let reference = product(.portable)
+                for v in 0..<count {
+                    m.assertProducts(Array(reference[(v * 19)..<((v + 1) * 19)]), x: Array(x[(v * cols)..<((v + 1) * cols)]),
+                                     vector: v, "\(type.name) portable batch \(count)")
+                }
+                for variant in KernelVariant.supportedHere where variant != .portable {
+                    let y = product(variant)
+                    for v in 0..<count {
+                        m.assertProducts(Array(y[(v * 19)..<((v + 1) * 19)]), x: Array(x[(v * cols)..<((v + 1) * cols)]),
+                                         vector: v, "\(type.name) \(variant) batch \(count)")
+                    }
+                }
+            }
+        }
+    }
+}

@@ -46,6 +46,23 @@ int longlm_int8_dot_rows(longlm_kernel_variant variant, int ggml_type, const voi
                          int64_t row_begin, int64_t row_end, int64_t cols, const void *activations,
                          size_t activation_stride, int vectors, float *y, int64_t y_stride);
 
+/// The exact path. y[v * y_stride + r] = dot(weight row r, x_v) for r in row_begin ..< row_end and `vectors`
+/// f32 vectors x_v = x + v * cols, with the weights rebuilt exactly as the reference dequantizer rebuilds them
+/// (F32, F16, BF16 and every quantized type above). Returns 0, or -1 for a type or variant without a kernel.
+int longlm_exact_dot_rows(longlm_kernel_variant variant, int ggml_type, const void *weights, size_t row_bytes,
+                          int64_t row_begin, int64_t row_end, int64_t cols, const float *x, int vectors, float *y,
+                          int64_t y_stride);
+
+/// Writes one row's `cols` weights as f32, bit-identical to the reference dequantizer. Returns 0 or -1.
+int longlm_rebuild_row(longlm_kernel_variant variant, int ggml_type, const void *row, int64_t cols, float *out);
+
+/// exp(row[i] - shift) in place for i < n, returning their sum; inputs below -87.3 (masked -inf included) give
+/// exactly 0. A polynomial exp with relative error below 2e-7 (docs/kernels.md).
+float longlm_exp_shifted_in_place(longlm_kernel_variant variant, float *row, int64_t n, float shift);
+
+/// The largest of row[0 ..< n] (-inf for n = 0).
+float longlm_row_maximum(longlm_kernel_variant variant, const float *row, int64_t n);
+
 /// The variants compiled into this build for this architecture (1 when `variant` exists here, whether or not
 /// the CPU can run it).
 int longlm_kernels_compiled(longlm_kernel_variant variant);

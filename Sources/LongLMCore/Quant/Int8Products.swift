@@ -32,7 +32,7 @@ extension QuantizedMatrix {
         }
         let type = Int32(self.type.rawValue), rowBytes = self.rowBytes, cols = Int64(self.cols), rows = self.rows
         let data = self.data
-        Parallel.forRanges(rows, minimumPerChunk: max(1, (1 << 16) / max(self.cols, 1))) { range in
+        Parallel.forRanges(rows, minimumPerChunk: minimumRowsPerThread) { range in
             let status = longlm_int8_dot_rows(variant.cVariant, type, data, rowBytes, Int64(range.lowerBound),
                                               Int64(range.upperBound), cols, activations, stride, Int32(count),
                                               y, Int64(rows))
