@@ -1,4 +1,4 @@
-// The AVX2 variant (x86-64-v3: AVX2 + FMA). Each function carries its own target attribute, so the file is
+// The AVX2 variant (x86-64-v3: AVX2 + FMA + F16C). Each function carries its own target attribute, so the file is
 // built for baseline x86-64 and these functions only run where the caller checked the CPU supports them.
 //
 // Integer dot products: `vpmaddubsw` multiplies unsigned weight bytes by signed activation bytes and adds
@@ -10,7 +10,14 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 
-#define AVX2 __attribute__((target("avx2,fma")))
+#define AVX2 __attribute__((target("avx2,fma,f16c")))
+
+/// An f16 scale with F16C's conversion (exact for every finite value).
+static inline AVX2 float half_f16c(const uint8_t *p) {
+    uint16_t h;
+    memcpy(&h, p, 2);
+    return _cvtsh_ss(h);
+}
 
 static inline AVX2 __m256i ones16(void) { return _mm256_set1_epi16(1); }
 
@@ -71,7 +78,7 @@ static AVX2 float dot_q4_0(const uint8_t *row, const longlm_q8_32 *a, int64_t bl
     float offset = 0;
     for (int64_t b = 0; b < blocks; b++) {
         const uint8_t *block = row + 18 * b;
-        float scale = load_half(block) * a[b].d;
+        float scale = half_f16c(block) * a[b].d;
         __m256i s = dot_u8_s8(nibbles_32(block + 2), _mm256_loadu_si256((const __m256i *)a[b].qs));
         acc = _mm256_fmadd_ps(_mm256_set1_ps(scale), _mm256_cvtepi32_ps(s), acc);
         offset -= scale * (float)(8 * a[b].sum);
@@ -84,10 +91,10 @@ static AVX2 float dot_q4_1(const uint8_t *row, const longlm_q8_32 *a, int64_t bl
     float offset = 0;
     for (int64_t b = 0; b < blocks; b++) {
         const uint8_t *block = row + 20 * b;
-        float scale = load_half(block) * a[b].d;
+        float scale = half_f16c(block) * a[b].d;
         __m256i s = dot_u8_s8(nibbles_32(block + 4), _mm256_loadu_si256((const __m256i *)a[b].qs));
         acc = _mm256_fmadd_ps(_mm256_set1_ps(scale), _mm256_cvtepi32_ps(s), acc);
-        offset += load_half(block + 2) * a[b].d * (float)a[b].sum;
+        offset += half_f16c(block + 2) * a[b].d * (float)a[b].sum;
     }
     return sum_f32x8(acc) + offset;
 }
@@ -97,7 +104,7 @@ static AVX2 float dot_q5_0(const uint8_t *row, const longlm_q8_32 *a, int64_t bl
     float offset = 0;
     for (int64_t b = 0; b < blocks; b++) {
         const uint8_t *block = row + 22 * b;
-        float scale = load_half(block) * a[b].d;
+        float scale = half_f16c(block) * a[b].d;
         __m256i q = _mm256_or_si256(nibbles_32(block + 6), bits_to_0x10(load_u32(block + 2)));
         __m256i s = dot_u8_s8(q, _mm256_loadu_si256((const __m256i *)a[b].qs));
         acc = _mm256_fmadd_ps(_mm256_set1_ps(scale), _mm256_cvtepi32_ps(s), acc);
@@ -111,11 +118,11 @@ static AVX2 float dot_q5_1(const uint8_t *row, const longlm_q8_32 *a, int64_t bl
     float offset = 0;
     for (int64_t b = 0; b < blocks; b++) {
         const uint8_t *block = row + 24 * b;
-        float scale = load_half(block) * a[b].d;
+        float scale = half_f16c(block) * a[b].d;
         __m256i q = _mm256_or_si256(nibbles_32(block + 8), bits_to_0x10(load_u32(block + 4)));
         __m256i s = dot_u8_s8(q, _mm256_loadu_si256((const __m256i *)a[b].qs));
         acc = _mm256_fmadd_ps(_mm256_set1_ps(scale), _mm256_cvtepi32_ps(s), acc);
-        offset += load_half(block + 2) * a[b].d * (float)a[b].sum;
+        offset += half_f16c(block + 2) * a[b].d * (float)a[b].sum;
     }
     return sum_f32x8(acc) + offset;
 }
@@ -124,7 +131,7 @@ static AVX2 float dot_q8_0(const uint8_t *row, const longlm_q8_32 *a, int64_t bl
     __m256 acc = _mm256_setzero_ps();
     for (int64_t b = 0; b < blocks; b++) {
         const uint8_t *block = row + 34 * b;
-        float scale = load_half(block) * a[b].d;
+        float scale = half_f16c(block) * a[b].d;
         __m256i w = _mm256_loadu_si256((const __m256i *)(block + 2));
         __m256i s = dot_s8_s8(w, _mm256_loadu_si256((const __m256i *)a[b].qs));
         acc = _mm256_fmadd_ps(_mm256_set1_ps(scale), _mm256_cvtepi32_ps(s), acc);
@@ -137,7 +144,7 @@ static AVX2 float dot_iq4_nl(const uint8_t *row, const longlm_q8_32 *a, int64_t 
     const __m256i table = iq4_table();
     for (int64_t b = 0; b < blocks; b++) {
         const uint8_t *block = row + 18 * b;
-        float scale = load_half(block) * a[b].d;
+        float scale = half_f16c(block) * a[b].d;
         __m256i w = _mm256_shuffle_epi8(table, nibbles_32(block + 2));
         __m256i s = dot_s8_s8(w, _mm256_loadu_si256((const __m256i *)a[b].qs));
         acc = _mm256_fmadd_ps(_mm256_set1_ps(scale), _mm256_cvtepi32_ps(s), acc);
@@ -165,9 +172,9 @@ static AVX2 float dot_q2_K(const uint8_t *row, const longlm_q8_256 *a, int64_t b
             }
         }
         for (int s = 0; s < 16; s++) msum += (block[s] >> 4) * a[b].bsums[s];
-        float d = load_half(block + 80) * a[b].d;
+        float d = half_f16c(block + 80) * a[b].d;
         acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(isum), acc);
-        offset -= load_half(block + 82) * a[b].d * (float)msum;
+        offset -= half_f16c(block + 82) * a[b].d * (float)msum;
     }
     return sum_f32x8(acc) + offset;
 }
@@ -198,7 +205,7 @@ static AVX2 float dot_q3_K(const uint8_t *row, const longlm_q8_256 *a, int64_t b
         }
         // weight = (low + 4 * high) - 4
         isum = _mm256_sub_epi32(isum, _mm256_setr_epi32(4 * correction, 0, 0, 0, 0, 0, 0, 0));
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(load_half(block + 108) * a[b].d), _mm256_cvtepi32_ps(isum), acc);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(half_f16c(block + 108) * a[b].d), _mm256_cvtepi32_ps(isum), acc);
     }
     return sum_f32x8(acc);
 }
@@ -222,8 +229,8 @@ static AVX2 float dot_q4_K(const uint8_t *row, const longlm_q8_256 *a, int64_t b
             isum = _mm256_add_epi32(isum, dot_u8_s8_scaled(_mm256_and_si256(_mm256_srli_epi16(q, 4), mask), x2, sc2, sc2));
             msum += m1 * (a[b].bsums[4 * c] + a[b].bsums[4 * c + 1]) + m2 * (a[b].bsums[4 * c + 2] + a[b].bsums[4 * c + 3]);
         }
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(load_half(block) * a[b].d), _mm256_cvtepi32_ps(isum), acc);
-        offset -= load_half(block + 2) * a[b].d * (float)msum;
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(half_f16c(block) * a[b].d), _mm256_cvtepi32_ps(isum), acc);
+        offset -= half_f16c(block + 2) * a[b].d * (float)msum;
     }
     return sum_f32x8(acc) + offset;
 }
@@ -252,8 +259,8 @@ static AVX2 float dot_q5_K(const uint8_t *row, const longlm_q8_256 *a, int64_t b
             isum = _mm256_add_epi32(isum, dot_u8_s8_scaled(w2, x2, sc2, sc2));
             msum += m1 * (a[b].bsums[4 * c] + a[b].bsums[4 * c + 1]) + m2 * (a[b].bsums[4 * c + 2] + a[b].bsums[4 * c + 3]);
         }
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(load_half(block) * a[b].d), _mm256_cvtepi32_ps(isum), acc);
-        offset -= load_half(block + 2) * a[b].d * (float)msum;
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(half_f16c(block) * a[b].d), _mm256_cvtepi32_ps(isum), acc);
+        offset -= half_f16c(block + 2) * a[b].d * (float)msum;
     }
     return sum_f32x8(acc) + offset;
 }
@@ -286,7 +293,7 @@ static AVX2 float dot_q6_K(const uint8_t *row, const longlm_q8_256 *a, int64_t b
         }
         // weight = q - 32
         isum = _mm256_sub_epi32(isum, _mm256_setr_epi32(32 * correction, 0, 0, 0, 0, 0, 0, 0));
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(load_half(block + 208) * a[b].d), _mm256_cvtepi32_ps(isum), acc);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(half_f16c(block + 208) * a[b].d), _mm256_cvtepi32_ps(isum), acc);
     }
     return sum_f32x8(acc);
 }
@@ -303,7 +310,7 @@ static AVX2 float dot_iq4_xs(const uint8_t *row, const longlm_q8_256 *a, int64_t
             __m256i p = _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w));
             isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p, _mm256_set1_epi16((short)iq4xs_scale(block, s))));
         }
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(load_half(block) * a[b].d), _mm256_cvtepi32_ps(isum), acc);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(half_f16c(block) * a[b].d), _mm256_cvtepi32_ps(isum), acc);
     }
     return sum_f32x8(acc);
 }

@@ -86,3 +86,25 @@ int longlm_int8_dot_rows(longlm_kernel_variant variant, int type, const void *we
     }
     return -1;
 }
+
+uint64_t longlm_read_bytes(const void *buffer, size_t bytes) {
+    const uint64_t *words = (const uint64_t *)buffer;
+    uint64_t a = 0, b = 0, c = 0, d = 0;
+    size_t n = bytes / 8, i = 0;
+    for (; i + 4 <= n; i += 4) {
+        a ^= words[i];
+        b ^= words[i + 1];
+        c ^= words[i + 2];
+        d ^= words[i + 3];
+    }
+    for (; i < n; i++) a ^= words[i];
+    return a ^ b ^ c ^ d;
+}
+
+void longlm_round_activations(const float *x, int64_t n, int block, float *out) {
+    int8_t q[256];
+    for (int64_t b = 0; b < n / block; b++) {
+        float d = round_block(x + block * b, block, q);
+        for (int i = 0; i < block; i++) out[block * b + i] = d * (float)q[i];
+    }
+}

@@ -24,7 +24,7 @@ public enum Precision: String, CaseIterable, Sendable, CustomStringConvertible {
 /// One build holds every variant; the process runs the one chosen at start-up from what the node supports
 /// (`CPUFeatures`, which asks the OS too), never from the build machine's features.
 public enum KernelVariant: String, CaseIterable, Sendable, CustomStringConvertible {
-    /// AVX2 + FMA (x86-64-v3): `vpmaddubsw`/`vpmaddwd` integer dot products.
+    /// AVX2 + FMA + F16C (x86-64-v3): `vpmaddubsw`/`vpmaddwd` integer dot products.
     case avx2
     /// Plain C, any CPU: the reference the other variants are tested against.
     case portable
@@ -35,7 +35,7 @@ public enum KernelVariant: String, CaseIterable, Sendable, CustomStringConvertib
     public func isSupported(by cpu: CPUFeatures) -> Bool {
         guard longlm_kernels_compiled(cVariant) != 0 else { return false }
         switch self {
-        case .avx2: return cpu.has(.avx2) && cpu.has(.fma)
+        case .avx2: return cpu.has(.avx2) && cpu.has(.fma) && cpu.has(.f16c)
         case .portable: return true
         }
     }

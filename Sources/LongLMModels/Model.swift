@@ -208,7 +208,8 @@ public final class TransformerModel: @unchecked Sendable {
 /// y = x W^T + b with W stored [out, in]. Dense weights: the output features are split across threads, each
 /// calling a single-threaded sgemm on its slice of W. Encoded weights: a few rows (decode) go through the
 /// quantized matrix-vector kernel; more rows dequantize W one tile of output features at a time per thread
-/// and run sgemm on the tile, so the f32 copy of W never exists whole.
+/// and run sgemm on the tile, so the f32 copy of W never exists whole. In the fast precision both round the
+/// activations to 8 bits per block first (the kernel in integers, the tiles on the rounded values as floats).
 enum Linear {
     static let encodedTileRows = 256
     static let vectorRows = 4
@@ -232,6 +233,15 @@ enum Linear {
         case .encoded(let q) where T <= vectorRows:
             q.multiply(input, count: T, into: y)
         case .encoded(let q):
+            // The fast precision rounds the activations of every product with a quantized matrix, as decode's
+            // int8 kernels do, so a token's result does not depend on how many rows its batch had.
+            var rounded: UnsafeMutablePointer<Float>? = nil
+            if Compute.precision == .fast && q.int8ActivationBlock != nil {
+                rounded = .allocate(capacity: T * K)
+                q.roundActivations(input, rows: T, into: rounded!)
+            }
+            defer { rounded?.deallocate() }
+            let input = UnsafePointer(rounded) ?? input
             let tile = encodedTileRows
             Parallel.forRanges((N + tile - 1) / tile) { tiles in
                 let scratch = UnsafeMutablePointer<Float>.allocate(capacity: tile * K)

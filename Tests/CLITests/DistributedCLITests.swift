@@ -56,21 +56,33 @@ extension CLITests {
         }
         let prompt = temporaryPath(".txt")
         try String(try String(contentsOfFile: text, encoding: .utf8).prefix(16_300)).write(toFile: prompt, atomically: true, encoding: .utf8)
-        let common = ["generate", "--model", Self.gemma, "--prompt-file", prompt, "--max-new-tokens", "8", "--json",
-                      "--method", "selfextend", "--group-size", "4", "--window", "1024"]
-        let singleLogits = temporaryPath(".npy")
-        let r = try run(common + ["--output-logits", singleLogits])
-        XCTAssertEqual(r.status, 0, r.stderr)
-        let single = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
-        XCTAssertGreaterThan(single["prompt_tokens"] as! Int, 3900)
-        let expected = try npyFloats(singleLogits)
-        for ranks in [2, 4] {
-            let logits = temporaryPath(".npy")
-            let m = try runMPI(ranks: ranks, transport: "vader", arguments: common + ["--output-logits", logits])
-            XCTAssertEqual(m.status, 0, m.stderr)
-            let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(m.stdout.utf8)) as? [String: Any])
-            XCTAssertEqual(object["ids"] as? [Int], single["ids"] as? [Int], "\(ranks) ranks")
-            XCTAssertLessThan(relativeDifference(expected, try npyFloats(logits)), 1e-4, "\(ranks) ranks")
+        // Exact: the same f32 arithmetic in another order, so 1e-4. Fast: activations rounded to 8 bits, where a
+        // value that moves by f32 rounding across a rounding boundary changes by a whole step; the bound is then
+        // llama.cpp's own spread between its configurations on this model (3.8, Gemma3ReferenceTests).
+        for (precision, ranksList, bound) in [("exact", [2, 4], Float(1e-4)), ("fast", [2], Float(3.8))] {
+            let common = ["generate", "--model", Self.gemma, "--prompt-file", prompt, "--max-new-tokens", "8", "--json",
+                          "--method", "selfextend", "--group-size", "4", "--window", "1024", "--precision", precision]
+            let singleLogits = temporaryPath(".npy")
+            let r = try run(common + ["--output-logits", singleLogits])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            let single = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+            XCTAssertGreaterThan(single["prompt_tokens"] as! Int, 3900)
+            let expected = try npyFloats(singleLogits)
+            for ranks in ranksList {
+                let logits = temporaryPath(".npy")
+                let m = try runMPI(ranks: ranks, transport: "vader", arguments: common + ["--output-logits", logits])
+                XCTAssertEqual(m.status, 0, m.stderr)
+                let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(m.stdout.utf8)) as? [String: Any])
+                XCTAssertEqual(object["ids"] as? [Int], single["ids"] as? [Int], "\(ranks) ranks, \(precision)")
+                let got = try npyFloats(logits)
+                if precision == "exact" {
+                    XCTAssertLessThan(relativeDifference(expected, got), bound, "\(ranks) ranks, exact")
+                } else {
+                    XCTAssertEqual(got.count, expected.count)
+                    let largest = zip(expected, got).map { abs($0 - $1) }.max() ?? .infinity
+                    XCTAssertLessThan(largest, bound, "\(ranks) ranks, fast")
+                }
+            }
         }
     }
 }

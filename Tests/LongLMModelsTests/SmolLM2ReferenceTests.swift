@@ -99,6 +99,21 @@ final class SmolLM2ReferenceTests: XCTestCase {
     /// llama.cpp's greedy continuation, replayed through our KV cache one decode step per token: at every step our
     /// logits stay within the noise and our argmax is llama.cpp's next token wherever its margin is clear.
     func testGreedyContinuationDecodesLlamaCppsTokens() throws {
+        try replayGreedyContinuation()
+    }
+
+    /// The same in the fast precision (int8 activations in every decode step) on every kernel variant here.
+    func testGreedyContinuationInFastPrecisionDecodesLlamaCppsTokens() throws {
+        let saved = (Compute.precision, Compute.kernels)
+        defer { (Compute.precision, Compute.kernels) = saved }
+        Compute.precision = .fast
+        for variant in KernelVariant.supportedHere {
+            Compute.kernels = variant
+            try replayGreedyContinuation(label: "fast, \(variant)")
+        }
+    }
+
+    func replayGreedyContinuation(label: String = "exact") throws {
         let model = try Self.model()
         let r = try Reference("greedy")
         let source = try JSONSerialization.jsonObject(
@@ -118,6 +133,6 @@ final class SmolLM2ReferenceTests: XCTestCase {
             hidden = try model.forward(tokens: [r.tokens[p + 1]], cache: cache)
             logits = model.logits(hidden: hidden, rows: 0..<1)
         }
-        agreement.check("greedy continuation (\(r.tokens.count - promptLength) decode steps)", noise: r.noise)
+        agreement.check("greedy continuation (\(r.tokens.count - promptLength) decode steps, \(label))", noise: r.noise)
     }
 }

@@ -1,13 +1,43 @@
 #!/usr/bin/env bash
-# Prefill and decode speed of longlm-dist and llama.cpp on the default model, measured in the same run,
-# alternating engines per length so the shared machine's noise hits both alike. Needs llama-cpp-python.
+# Prefill and decode speed of longlm-dist and llama.cpp (llama-cpp-python) on the same GGUF with the same
+# threads, in one run: per model, length and repeat the engines alternate (longlm-dist fast, longlm-dist exact,
+# llama.cpp with flash attention off, then on), so the shared machine's noise hits all alike. Every measurement
+# is one JSON line in OUT; scripts/bench/engine_table.py turns them into the tables of docs/performance.md
+# (median and range per cell, llama.cpp's better flash-attention setting as the peer).
+# Usage: scripts/bench/engine_vs_llamacpp.sh [OUT.jsonl]
+# Environment: REPEATS (3), THREADS (2), DECODE (32), GEMMA_LENGTHS (512,2048,8192,32768),
+#              SMOLLM2_LENGTHS (512,2048,8192: its trained window; plain attention past it is not a speed test)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-MODEL=${MODEL:-models/gemma-3-270m-q4_k_m.gguf}
-LENGTHS=${LENGTHS:-512,2048,8192}
+OUT=${1:-docs/results/engine-vs-llamacpp-$(date +%Y-%m-%d).jsonl}
+REPEATS=${REPEATS:-3}
 THREADS=${THREADS:-2}
-swift build -c release --product longlm-dist >/dev/null
-for n in ${LENGTHS//,/ }; do
-  .build/release/longlm-dist bench --model "$MODEL" --lengths "$n" --threads "$THREADS" --json | sed 's/^/longlm-dist /'
-  python3 scripts/bench/llamacpp_peer.py --model "$MODEL" --lengths "$n" --threads "$THREADS" | sed 's/^/llama.cpp   /'
-done
+DECODE=${DECODE:-32}
+BIN=${LONGLM_BIN:-.build/release/longlm-dist}
+[ -x "$BIN" ] || swift build -c release --product longlm-dist >/dev/null
+mkdir -p "$(dirname "$OUT")"
+tag() { python3 -c 'import json,sys; m,e,p,r=sys.argv[1:5]
+for line in sys.stdin:
+    line=line.strip()
+    if not line.startswith("{"): continue
+    o=json.loads(line); o.update(model=m, engine=e, precision=p, repeat=int(r)); print(json.dumps(o, sort_keys=True), flush=True)' "$@"; }
+run_model() {
+  local model=$1 lengths=$2 name
+  name=$(basename "$model" .gguf)
+  for n in ${lengths//,/ }; do
+    for r in $(seq 1 "$REPEATS"); do
+      for precision in fast exact; do
+        "$BIN" bench --model "$model" --lengths "$n" --threads "$THREADS" --decode-tokens "$DECODE" --precision "$precision" --json \
+          | tag "$name" longlm-dist "$precision" "$r" >> "$OUT"
+      done
+      for fa in off on; do
+        python3 scripts/bench/llamacpp_peer.py --model "$model" --lengths "$n" --threads "$THREADS" --decode-tokens "$DECODE" \
+          --flash-attn "$fa" | tag "$name" "llama.cpp-fa-$fa" int8 "$r" >> "$OUT"
+      done
+      echo "$name $n repeat $r done" >&2
+    done
+  done
+}
+run_model models/gemma-3-270m-q4_k_m.gguf "${GEMMA_LENGTHS:-512,2048,8192,32768}"
+run_model models/SmolLM2-135M-Instruct.Q4_1.gguf "${SMOLLM2_LENGTHS:-512,2048,8192}"
+python3 scripts/bench/engine_table.py "$OUT"

@@ -12,7 +12,7 @@
 
 typedef enum {
     LONGLM_KERNELS_PORTABLE = 0,  // plain C, any CPU (also aarch64)
-    LONGLM_KERNELS_AVX2 = 1,      // AVX2 + FMA (x86-64-v3): vpmaddubsw / vpmaddwd integer dot products
+    LONGLM_KERNELS_AVX2 = 1,      // AVX2 + FMA + F16C (x86-64-v3): vpmaddubsw / vpmaddwd integer dot products
 } longlm_kernel_variant;
 
 /// Activations for 32-weight block types (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL): x[i] ~ d * qs[i].
@@ -38,6 +38,11 @@ void longlm_quantize_q8_32(const float *x, int64_t n, longlm_q8_32 *out);
 /// Rounds `n` floats (a multiple of 256) to `n / 256` blocks.
 void longlm_quantize_q8_256(const float *x, int64_t n, longlm_q8_256 *out);
 
+/// out[i] = d * q[i]: `n` floats (a multiple of `block`, 32 or 256) rounded exactly as the two functions above
+/// round them, written back as floats. A prefill in the fast precision multiplies these with f32 weights, so
+/// its products equal the integer path's up to f32 summation rounding, whatever the batch size.
+void longlm_round_activations(const float *x, int64_t n, int block, float *out);
+
 /// y[r] = dot(weight row r, activations) for r in row_begin ..< row_end, for `vectors` activation vectors:
 /// the one for vector v starts at `activations + v * activation_stride` (bytes) and its results go to
 /// y[v * y_stride + r]. Rows are `row_bytes` apart from `weights` and hold `cols` weights (whole
@@ -62,6 +67,9 @@ float longlm_exp_shifted_in_place(longlm_kernel_variant variant, float *row, int
 
 /// The largest of row[0 ..< n] (-inf for n = 0).
 float longlm_row_maximum(longlm_kernel_variant variant, const float *row, int64_t n);
+
+/// Reads `bytes` bytes once (8-byte words, any order) and returns their xor: a memory-bandwidth probe.
+uint64_t longlm_read_bytes(const void *buffer, size_t bytes);
 
 /// The variants compiled into this build for this architecture (1 when `variant` exists here, whether or not
 /// the CPU can run it).

@@ -40,4 +40,15 @@ extension QuantizedMatrix {
         }
         return true
     }
+
+    /// `rows` vectors of `cols` floats rounded as `multiplyInt8` rounds them, written back as floats (d · q). A
+    /// product of these with the exactly dequantized weights equals `multiplyInt8`'s up to f32 summation
+    /// rounding: the fast precision's prefill (sgemm on weight tiles) gives what its decode gives.
+    public func roundActivations(_ x: UnsafePointer<Float>, rows: Int, into out: UnsafeMutablePointer<Float>) {
+        guard let block = int8ActivationBlock else { out.update(from: x, count: rows * cols); return }
+        let cols = self.cols
+        Parallel.forRanges(rows, minimumPerChunk: max(1, (1 << 14) / max(cols, 1))) { range in
+            for r in range { longlm_round_activations(x + r * cols, Int64(cols), Int32(block), out + r * cols) }
+        }
+    }
 }

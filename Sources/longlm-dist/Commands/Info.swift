@@ -93,6 +93,9 @@ func printNodeReport() {
     print("cpu:              \(f.vendor.rawValue) family \(f.family) model \(f.model), \(System.coreCount) cores; enabled: \(f.summary)")
     print("blas:             \(BLAS.report.line)")
     print("threads:          \(Parallel.threads) worker threads (--threads)")
+    print("kernels:          \(KernelVariant.best(for: f).rawValue) (--kernels auto; this node runs: "
+          + KernelVariant.supportedHere.map(\.rawValue).joined(separator: ", ") + "); decode precision fast by default "
+          + "(int8 activations; --precision exact for f32)")
 }
 
 func formatBytes(_ n: Int) -> String {
