@@ -55,7 +55,7 @@ final class CLITests: XCTestCase {
         let r = try run(["--help"])
         XCTAssertEqual(r.status, 0)
         let commands = ["generate", "serve", "logits", "passkey", "needle", "perplexity", "batch", "bench-exchange", "tokenize",
-                        "info", "bench", "bench-attention"]
+                        "info", "bench", "bench-attention", "bench-kernels"]
         for command in commands {
             XCTAssertTrue(r.stdout.contains("  \(command) "), "--help lists \(command): \(r.stdout)")
             let help = try run([command, "--help"])
@@ -67,6 +67,25 @@ final class CLITests: XCTestCase {
         let names = listed.split(separator: "\n").filter { $0.hasPrefix("  ") && !$0.hasPrefix("   ") }
             .compactMap { $0.split(separator: " ").first.map(String.init) }.filter { $0 != "See" }
         XCTAssertEqual(Set(names), Set(commands), listed)
+    }
+
+    /// `--precision` and `--kernels`: both precisions and a forced portable variant run; a name that is not a
+    /// variant is refused with the list; `info` reports the choice.
+    func testPrecisionAndKernelOptions() throws {
+        let common = ["generate", "--model", Self.tiny, "--tokens", "1,2,3", "--max-new-tokens", "2", "--greedy", "--json"]
+        for extra in [["--precision", "exact"], ["--precision", "fast", "--kernels", "portable"], ["--kernels", "auto"]] {
+            let r = try run(common + extra)
+            XCTAssertEqual(r.status, 0, "\(extra): \(r.stderr)")
+        }
+        let bad = try run(common + ["--kernels", "avx9000"])
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertTrue(bad.stderr.contains("portable"), bad.stderr)
+        let precision = try run(common + ["--precision", "approximate"])
+        XCTAssertNotEqual(precision.status, 0)
+        XCTAssertTrue(precision.stderr.contains("exact"), precision.stderr)
+        let info = try run(["info", "--model", Self.tiny])
+        XCTAssertEqual(info.status, 0, info.stderr)
+        XCTAssertTrue(info.stdout.contains("kernels:"), info.stdout)
     }
 
     /// The last position's logits for a 3-token prompt equal transformers' row for that position (logits.npy of
