@@ -124,6 +124,8 @@ func joinJob(modelOptions: ModelOptions, parallelOptions: ParallelOptions) -> MP
         if let world = MPIEnvironment.current { world.abort("error: \(error)", code: 1) }
         fail("MPI: \(error)")
     }
+    // Every rank computes in the same precision with the kernels its own node runs best (or the forced ones).
+    modelOptions.applyCompute()
     if job.size > 1 {
         logPrefix = "[rank \(job.rank)] "
         ProgressReporter.linePrefix = logPrefix
