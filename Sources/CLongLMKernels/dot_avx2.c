@@ -72,84 +72,131 @@ static inline AVX2 __m256i iq4_table(void) {
 }
 
 // MARK: 32-weight blocks
+//
+// Two blocks per iteration into two accumulators: with one, every block waited on the previous block's fused
+// multiply-add, and the loop ran at about a third of its throughput. Offsets (Q4_0's -8, Q5_0's -16) are taken
+// into signed weights, so no scalar chain remains; Q4_1's and Q5_1's mins (m · d_a · sum) are summed in two
+// scalar accumulators.
+
+/// Signed Q4_0 weights (q - 8) of a block.
+static inline AVX2 __m256i weights_q4_0(const uint8_t *block) {
+    return _mm256_sub_epi8(nibbles_32(block + 2), _mm256_set1_epi8(8));
+}
+
+/// Signed Q5_0 weights (q - 16) of a block.
+static inline AVX2 __m256i weights_q5_0(const uint8_t *block) {
+    return _mm256_sub_epi8(_mm256_or_si256(nibbles_32(block + 6), bits_to_0x10(load_u32(block + 2))), _mm256_set1_epi8(16));
+}
+
+static inline AVX2 __m256 block_term(const uint8_t *block, const longlm_q8_32 *a, __m256i products, __m256 acc) {
+    return _mm256_fmadd_ps(_mm256_set1_ps(half_f16c(block) * a->d), _mm256_cvtepi32_ps(products), acc);
+}
+
+static inline AVX2 __m256i activations(const longlm_q8_32 *a) { return _mm256_loadu_si256((const __m256i *)a->qs); }
 
 static AVX2 float dot_q4_0(const uint8_t *row, const longlm_q8_32 *a, int64_t blocks) {
-    __m256 acc = _mm256_setzero_ps();
-    float offset = 0;
-    for (int64_t b = 0; b < blocks; b++) {
-        const uint8_t *block = row + 18 * b;
-        float scale = half_f16c(block) * a[b].d;
-        __m256i s = dot_u8_s8(nibbles_32(block + 2), _mm256_loadu_si256((const __m256i *)a[b].qs));
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(scale), _mm256_cvtepi32_ps(s), acc);
-        offset -= scale * (float)(8 * a[b].sum);
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    int64_t b = 0;
+    for (; b + 2 <= blocks; b += 2) {
+        const uint8_t *b0 = row + 18 * b, *b1 = b0 + 18;
+        acc0 = block_term(b0, a + b, dot_s8_s8(weights_q4_0(b0), activations(a + b)), acc0);
+        acc1 = block_term(b1, a + b + 1, dot_s8_s8(weights_q4_0(b1), activations(a + b + 1)), acc1);
     }
-    return sum_f32x8(acc) + offset;
+    for (; b < blocks; b++) {
+        const uint8_t *b0 = row + 18 * b;
+        acc0 = block_term(b0, a + b, dot_s8_s8(weights_q4_0(b0), activations(a + b)), acc0);
+    }
+    return sum_f32x8(_mm256_add_ps(acc0, acc1));
 }
 
 static AVX2 float dot_q4_1(const uint8_t *row, const longlm_q8_32 *a, int64_t blocks) {
-    __m256 acc = _mm256_setzero_ps();
-    float offset = 0;
-    for (int64_t b = 0; b < blocks; b++) {
-        const uint8_t *block = row + 20 * b;
-        float scale = half_f16c(block) * a[b].d;
-        __m256i s = dot_u8_s8(nibbles_32(block + 4), _mm256_loadu_si256((const __m256i *)a[b].qs));
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(scale), _mm256_cvtepi32_ps(s), acc);
-        offset += half_f16c(block + 2) * a[b].d * (float)a[b].sum;
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    float offset0 = 0, offset1 = 0;
+    int64_t b = 0;
+    for (; b + 2 <= blocks; b += 2) {
+        const uint8_t *b0 = row + 20 * b, *b1 = b0 + 20;
+        acc0 = block_term(b0, a + b, dot_u8_s8(nibbles_32(b0 + 4), activations(a + b)), acc0);
+        acc1 = block_term(b1, a + b + 1, dot_u8_s8(nibbles_32(b1 + 4), activations(a + b + 1)), acc1);
+        offset0 += half_f16c(b0 + 2) * a[b].d * (float)a[b].sum;
+        offset1 += half_f16c(b1 + 2) * a[b + 1].d * (float)a[b + 1].sum;
     }
-    return sum_f32x8(acc) + offset;
+    for (; b < blocks; b++) {
+        const uint8_t *b0 = row + 20 * b;
+        acc0 = block_term(b0, a + b, dot_u8_s8(nibbles_32(b0 + 4), activations(a + b)), acc0);
+        offset0 += half_f16c(b0 + 2) * a[b].d * (float)a[b].sum;
+    }
+    return sum_f32x8(_mm256_add_ps(acc0, acc1)) + (offset0 + offset1);
 }
 
 static AVX2 float dot_q5_0(const uint8_t *row, const longlm_q8_32 *a, int64_t blocks) {
-    __m256 acc = _mm256_setzero_ps();
-    float offset = 0;
-    for (int64_t b = 0; b < blocks; b++) {
-        const uint8_t *block = row + 22 * b;
-        float scale = half_f16c(block) * a[b].d;
-        __m256i q = _mm256_or_si256(nibbles_32(block + 6), bits_to_0x10(load_u32(block + 2)));
-        __m256i s = dot_u8_s8(q, _mm256_loadu_si256((const __m256i *)a[b].qs));
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(scale), _mm256_cvtepi32_ps(s), acc);
-        offset -= scale * (float)(16 * a[b].sum);
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    int64_t b = 0;
+    for (; b + 2 <= blocks; b += 2) {
+        const uint8_t *b0 = row + 22 * b, *b1 = b0 + 22;
+        acc0 = block_term(b0, a + b, dot_s8_s8(weights_q5_0(b0), activations(a + b)), acc0);
+        acc1 = block_term(b1, a + b + 1, dot_s8_s8(weights_q5_0(b1), activations(a + b + 1)), acc1);
     }
-    return sum_f32x8(acc) + offset;
+    for (; b < blocks; b++) {
+        const uint8_t *b0 = row + 22 * b;
+        acc0 = block_term(b0, a + b, dot_s8_s8(weights_q5_0(b0), activations(a + b)), acc0);
+    }
+    return sum_f32x8(_mm256_add_ps(acc0, acc1));
+}
+
+static inline AVX2 __m256i weights_q5_1(const uint8_t *block) {
+    return _mm256_or_si256(nibbles_32(block + 8), bits_to_0x10(load_u32(block + 4)));
 }
 
 static AVX2 float dot_q5_1(const uint8_t *row, const longlm_q8_32 *a, int64_t blocks) {
-    __m256 acc = _mm256_setzero_ps();
-    float offset = 0;
-    for (int64_t b = 0; b < blocks; b++) {
-        const uint8_t *block = row + 24 * b;
-        float scale = half_f16c(block) * a[b].d;
-        __m256i q = _mm256_or_si256(nibbles_32(block + 8), bits_to_0x10(load_u32(block + 4)));
-        __m256i s = dot_u8_s8(q, _mm256_loadu_si256((const __m256i *)a[b].qs));
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(scale), _mm256_cvtepi32_ps(s), acc);
-        offset += half_f16c(block + 2) * a[b].d * (float)a[b].sum;
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    float offset0 = 0, offset1 = 0;
+    int64_t b = 0;
+    for (; b + 2 <= blocks; b += 2) {
+        const uint8_t *b0 = row + 24 * b, *b1 = b0 + 24;
+        acc0 = block_term(b0, a + b, dot_u8_s8(weights_q5_1(b0), activations(a + b)), acc0);
+        acc1 = block_term(b1, a + b + 1, dot_u8_s8(weights_q5_1(b1), activations(a + b + 1)), acc1);
+        offset0 += half_f16c(b0 + 2) * a[b].d * (float)a[b].sum;
+        offset1 += half_f16c(b1 + 2) * a[b + 1].d * (float)a[b + 1].sum;
     }
-    return sum_f32x8(acc) + offset;
+    for (; b < blocks; b++) {
+        const uint8_t *b0 = row + 24 * b;
+        acc0 = block_term(b0, a + b, dot_u8_s8(weights_q5_1(b0), activations(a + b)), acc0);
+        offset0 += half_f16c(b0 + 2) * a[b].d * (float)a[b].sum;
+    }
+    return sum_f32x8(_mm256_add_ps(acc0, acc1)) + (offset0 + offset1);
 }
 
+static inline AVX2 __m256i weights_q8_0(const uint8_t *block) { return _mm256_loadu_si256((const __m256i *)(block + 2)); }
+
 static AVX2 float dot_q8_0(const uint8_t *row, const longlm_q8_32 *a, int64_t blocks) {
-    __m256 acc = _mm256_setzero_ps();
-    for (int64_t b = 0; b < blocks; b++) {
-        const uint8_t *block = row + 34 * b;
-        float scale = half_f16c(block) * a[b].d;
-        __m256i w = _mm256_loadu_si256((const __m256i *)(block + 2));
-        __m256i s = dot_s8_s8(w, _mm256_loadu_si256((const __m256i *)a[b].qs));
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(scale), _mm256_cvtepi32_ps(s), acc);
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    int64_t b = 0;
+    for (; b + 2 <= blocks; b += 2) {
+        const uint8_t *b0 = row + 34 * b, *b1 = b0 + 34;
+        acc0 = block_term(b0, a + b, dot_s8_s8(weights_q8_0(b0), activations(a + b)), acc0);
+        acc1 = block_term(b1, a + b + 1, dot_s8_s8(weights_q8_0(b1), activations(a + b + 1)), acc1);
     }
-    return sum_f32x8(acc);
+    for (; b < blocks; b++) {
+        const uint8_t *b0 = row + 34 * b;
+        acc0 = block_term(b0, a + b, dot_s8_s8(weights_q8_0(b0), activations(a + b)), acc0);
+    }
+    return sum_f32x8(_mm256_add_ps(acc0, acc1));
 }
 
 static AVX2 float dot_iq4_nl(const uint8_t *row, const longlm_q8_32 *a, int64_t blocks) {
-    __m256 acc = _mm256_setzero_ps();
     const __m256i table = iq4_table();
-    for (int64_t b = 0; b < blocks; b++) {
-        const uint8_t *block = row + 18 * b;
-        float scale = half_f16c(block) * a[b].d;
-        __m256i w = _mm256_shuffle_epi8(table, nibbles_32(block + 2));
-        __m256i s = dot_s8_s8(w, _mm256_loadu_si256((const __m256i *)a[b].qs));
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(scale), _mm256_cvtepi32_ps(s), acc);
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    int64_t b = 0;
+    for (; b + 2 <= blocks; b += 2) {
+        const uint8_t *b0 = row + 18 * b, *b1 = b0 + 18;
+        acc0 = block_term(b0, a + b, dot_s8_s8(_mm256_shuffle_epi8(table, nibbles_32(b0 + 2)), activations(a + b)), acc0);
+        acc1 = block_term(b1, a + b + 1, dot_s8_s8(_mm256_shuffle_epi8(table, nibbles_32(b1 + 2)), activations(a + b + 1)), acc1);
     }
-    return sum_f32x8(acc);
+    for (; b < blocks; b++) {
+        const uint8_t *b0 = row + 18 * b;
+        acc0 = block_term(b0, a + b, dot_s8_s8(_mm256_shuffle_epi8(table, nibbles_32(b0 + 2)), activations(a + b)), acc0);
+    }
+    return sum_f32x8(_mm256_add_ps(acc0, acc1));
 }
 
 // MARK: 256-weight super-blocks
