@@ -1,4 +1,4 @@
-import Dispatch
+import CLongLMKernels
 import Foundation
 
 /// Our worker threads: matrix products split by output rows, attention items, dequantization. OpenBLAS runs
@@ -8,18 +8,21 @@ import Foundation
 public enum Parallel {
     nonisolated(unsafe) public static var threads: Int = System.coreCount
 
-    /// `body(i)` for i in 0..<count, at most `threads` at a time; returns when all are done.
+    /// `body(i)` for i in 0..<count, at most `threads` at a time (the calling thread and up to `threads - 1`
+    /// persistent workers, CLongLMKernels' pool); returns when all are done. A call from inside an item runs
+    /// inline.
     public static func forEach(_ count: Int, _ body: (Int) -> Void) {
         if count <= 1 || threads <= 1 {
             for i in 0..<count { body(i) }
             return
         }
-        if count <= threads {
-            withoutActuallyEscaping(body) { body in DispatchQueue.concurrentPerform(iterations: count) { body($0) } }
-            return
-        }
-        forEachWorker(count) { next in
-            while let i = next() { body(i) }
+        withoutActuallyEscaping(body) { body in
+            var item = body
+            withUnsafeMutablePointer(to: &item) { context in
+                longlm_pool_run(Int32(threads), Int64(count), { context, i in
+                    context!.assumingMemoryBound(to: ((Int) -> Void).self).pointee(Int(i))
+                }, context)
+            }
         }
     }
 
@@ -39,7 +42,7 @@ public enum Parallel {
         }
         let workers = min(max(1, threads), count)
         if workers == 1 { body(next); return }
-        withoutActuallyEscaping(body) { body in DispatchQueue.concurrentPerform(iterations: workers) { _ in body(next) } }
+        forEach(workers) { _ in body(next) }
     }
 
     /// Splits 0..<total into at most `threads` contiguous ranges and runs them in parallel.

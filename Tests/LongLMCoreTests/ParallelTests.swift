@@ -41,4 +41,26 @@ final class ParallelTests: XCTestCase {
             }
         }
     }
+
+    /// The persistent pool under many short jobs (decode runs ~200 per token), changing thread counts, and
+    /// calls made from inside an item (run inline): every item runs exactly once and every call returns.
+    func testManyShortJobsWithNestedCallsEachRunEveryItemOnce() {
+        let saved = Parallel.threads
+        defer { Parallel.threads = saved }
+        let lock = NSLock()
+        for round in 0..<3000 {
+            Parallel.threads = [2, 3, 2, 4][round % 4]
+            let count = 1 + round % 9
+            var visits = [Int](repeating: 0, count: count * 3)
+            Parallel.forEach(count) { i in
+                Parallel.forEach(3) { j in
+                    lock.lock(); visits[i * 3 + j] += 1; lock.unlock()
+                }
+            }
+            if visits != [Int](repeating: 1, count: count * 3) {
+                XCTFail("round \(round): visits \(visits)")
+                return
+            }
+        }
+    }
 }

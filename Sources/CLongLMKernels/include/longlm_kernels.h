@@ -71,6 +71,14 @@ float longlm_row_maximum(longlm_kernel_variant variant, const float *row, int64_
 /// Reads `bytes` bytes once (8-byte words, any order) and returns their xor: a memory-bandwidth probe.
 uint64_t longlm_read_bytes(const void *buffer, size_t bytes);
 
+/// An item of a pool job: `task(context, item)`.
+typedef void (*longlm_pool_task)(void *context, int64_t item);
+
+/// Runs task(context, i) for i in 0 ..< count on the calling thread and up to threads - 1 persistent workers,
+/// items handed out one at a time; returns when all are done. Calls made inside an item, or while another
+/// thread's job runs, run their items inline.
+void longlm_pool_run(int threads, int64_t count, longlm_pool_task task, void *context);
+
 /// The variants compiled into this build for this architecture (1 when `variant` exists here, whether or not
 /// the CPU can run it).
 int longlm_kernels_compiled(longlm_kernel_variant variant);
