@@ -13,7 +13,7 @@ struct BenchKernels: ParsableCommand {
 
     @Option(help: "Worker threads.") var threads = 1
     @Option(help: "Matrix rows (output features).") var rows = 8192
-    @Option(help: "Matrix columns (input features; a multiple of 256).") var cols = 4096
+    @Option(help: "Matrix columns (input features; a multiple of 32; types with 256-weight blocks need a multiple of 256).") var cols = 4096
     @Option(help: ArgumentHelp("Weight types, comma separated (default: every type with an int8 kernel).", valueName: "t,t,..."))
     var types: String?
     @Option(help: "Best of this many timed runs per cell.") var repeats = 5
@@ -22,8 +22,8 @@ struct BenchKernels: ParsableCommand {
     func validate() throws {
         try OptionRange.check(threads, 1...OptionRange.maximumThreads, "--threads")
         try OptionRange.check(rows, 1...1_000_000, "--rows")
-        try OptionRange.check(cols, 256...1_000_000, "--cols")
-        if cols % 256 != 0 { throw ValidationError("--cols must be a multiple of 256 (got \(cols))") }
+        try OptionRange.check(cols, 32...1_000_000, "--cols")
+        if cols % 32 != 0 { throw ValidationError("--cols must be a multiple of 32 (got \(cols))") }
         try OptionRange.check(repeats, 1...1000, "--repeats")
         _ = try selectedTypes()
     }
@@ -52,6 +52,10 @@ struct BenchKernels: ParsableCommand {
             print("type    precision variant    MB     us/call  GB/s  of-bandwidth  GOP/s")
         }
         for type in try selectedTypes() {
+            guard type.rowBytes(count: cols) != nil else {
+                if !json { print("\(type.name): skipped (a row of \(cols) is not whole \(type.blockSize)-weight blocks)") }
+                continue
+            }
             let blocks = try RandomBlocks(type: type, rows: rows, cols: cols, seed: 7)
             let matrix = blocks.matrix
             let megabytes = Double(rows * matrix.rowBytes) / 1e6
