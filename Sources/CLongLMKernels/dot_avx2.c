@@ -263,18 +263,17 @@ static AVX2 float dot_q4_K(const uint8_t *row, const longlm_q8_256 *a, int64_t b
     const __m256i mask = _mm256_set1_epi8(0x0F);
     for (int64_t b = 0; b < blocks; b++) {
         const uint8_t *block = row + 144 * b;
+        int scales[8], mins[8];
+        k4_scales_mins(block + 4, scales, mins);
+        int32_t msum = k4_min_sum(mins, a[b].bsums);
         __m256i isum = _mm256_setzero_si256();
-        int32_t msum = 0;
         for (int c = 0; c < 4; c++) {
-            int sc1, m1, sc2, m2;
-            k4_scale_min(block + 4, 2 * c, &sc1, &m1);
-            k4_scale_min(block + 4, 2 * c + 1, &sc2, &m2);
+            int sc1 = scales[2 * c], sc2 = scales[2 * c + 1];
             __m256i q = _mm256_loadu_si256((const __m256i *)(block + 16 + 32 * c));
             __m256i x1 = _mm256_loadu_si256((const __m256i *)(a[b].qs + 64 * c));
             __m256i x2 = _mm256_loadu_si256((const __m256i *)(a[b].qs + 64 * c + 32));
             isum = _mm256_add_epi32(isum, dot_u8_s8_scaled(_mm256_and_si256(q, mask), x1, sc1, sc1));
             isum = _mm256_add_epi32(isum, dot_u8_s8_scaled(_mm256_and_si256(_mm256_srli_epi16(q, 4), mask), x2, sc2, sc2));
-            msum += m1 * (a[b].bsums[4 * c] + a[b].bsums[4 * c + 1]) + m2 * (a[b].bsums[4 * c + 2] + a[b].bsums[4 * c + 3]);
         }
         acc = _mm256_fmadd_ps(_mm256_set1_ps(half_f16c(block) * a[b].d), _mm256_cvtepi32_ps(isum), acc);
         offset -= half_f16c(block + 2) * a[b].d * (float)msum;
@@ -289,12 +288,12 @@ static AVX2 float dot_q5_K(const uint8_t *row, const longlm_q8_256 *a, int64_t b
     for (int64_t b = 0; b < blocks; b++) {
         const uint8_t *block = row + 176 * b;
         __m256i qh = _mm256_loadu_si256((const __m256i *)(block + 16));
+        int scales[8], mins[8];
+        k4_scales_mins(block + 4, scales, mins);
+        int32_t msum = k4_min_sum(mins, a[b].bsums);
         __m256i isum = _mm256_setzero_si256();
-        int32_t msum = 0;
         for (int c = 0; c < 4; c++) {
-            int sc1, m1, sc2, m2;
-            k4_scale_min(block + 4, 2 * c, &sc1, &m1);
-            k4_scale_min(block + 4, 2 * c + 1, &sc2, &m2);
+            int sc1 = scales[2 * c], sc2 = scales[2 * c + 1];
             __m256i q = _mm256_loadu_si256((const __m256i *)(block + 48 + 32 * c));
             __m256i h1 = _mm256_slli_epi16(_mm256_and_si256(shift_right_16(qh, 2 * c), one), 4);
             __m256i h2 = _mm256_slli_epi16(_mm256_and_si256(shift_right_16(qh, 2 * c + 1), one), 4);
@@ -304,7 +303,6 @@ static AVX2 float dot_q5_K(const uint8_t *row, const longlm_q8_256 *a, int64_t b
             __m256i x2 = _mm256_loadu_si256((const __m256i *)(a[b].qs + 64 * c + 32));
             isum = _mm256_add_epi32(isum, dot_u8_s8_scaled(w1, x1, sc1, sc1));
             isum = _mm256_add_epi32(isum, dot_u8_s8_scaled(w2, x2, sc2, sc2));
-            msum += m1 * (a[b].bsums[4 * c] + a[b].bsums[4 * c + 1]) + m2 * (a[b].bsums[4 * c + 2] + a[b].bsums[4 * c + 3]);
         }
         acc = _mm256_fmadd_ps(_mm256_set1_ps(half_f16c(block) * a[b].d), _mm256_cvtepi32_ps(isum), acc);
         offset -= half_f16c(block + 2) * a[b].d * (float)msum;

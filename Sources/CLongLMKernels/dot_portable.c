@@ -139,11 +139,11 @@ static float dot_q4_K(const uint8_t *row, const longlm_q8_256 *a, int64_t blocks
     for (int64_t b = 0; b < blocks; b++) {
         const uint8_t *block = row + 144 * b;
         const int8_t *x = a[b].qs;
-        int32_t isum = 0, msum = 0;
+        int scales[8], mins[8];
+        k4_scales_mins(block + 4, scales, mins);
+        int32_t isum = 0, msum = k4_min_sum(mins, a[b].bsums);
         for (int c = 0; c < 4; c++) {
-            int sc1, m1, sc2, m2;
-            k4_scale_min(block + 4, 2 * c, &sc1, &m1);
-            k4_scale_min(block + 4, 2 * c + 1, &sc2, &m2);
+            int sc1 = scales[2 * c], sc2 = scales[2 * c + 1];
             int32_t dot1 = 0, dot2 = 0;
             for (int l = 0; l < 32; l++) {
                 uint8_t q = block[16 + 32 * c + l];
@@ -151,7 +151,6 @@ static float dot_q4_K(const uint8_t *row, const longlm_q8_256 *a, int64_t blocks
                 dot2 += (q >> 4) * x[64 * c + 32 + l];
             }
             isum += sc1 * dot1 + sc2 * dot2;
-            msum += m1 * (a[b].bsums[4 * c] + a[b].bsums[4 * c + 1]) + m2 * (a[b].bsums[4 * c + 2] + a[b].bsums[4 * c + 3]);
         }
         sum += load_half(block) * a[b].d * (float)isum - load_half(block + 2) * a[b].d * (float)msum;
     }
@@ -163,11 +162,11 @@ static float dot_q5_K(const uint8_t *row, const longlm_q8_256 *a, int64_t blocks
     for (int64_t b = 0; b < blocks; b++) {
         const uint8_t *block = row + 176 * b;
         const int8_t *x = a[b].qs;
-        int32_t isum = 0, msum = 0;
+        int scales[8], mins[8];
+        k4_scales_mins(block + 4, scales, mins);
+        int32_t isum = 0, msum = k4_min_sum(mins, a[b].bsums);
         for (int c = 0; c < 4; c++) {
-            int sc1, m1, sc2, m2;
-            k4_scale_min(block + 4, 2 * c, &sc1, &m1);
-            k4_scale_min(block + 4, 2 * c + 1, &sc2, &m2);
+            int sc1 = scales[2 * c], sc2 = scales[2 * c + 1];
             int32_t dot1 = 0, dot2 = 0;
             for (int l = 0; l < 32; l++) {
                 uint8_t q = block[48 + 32 * c + l];
@@ -176,7 +175,6 @@ static float dot_q5_K(const uint8_t *row, const longlm_q8_256 *a, int64_t blocks
                 dot2 += ((q >> 4) | ((h & 2) << 3)) * x[64 * c + 32 + l];
             }
             isum += sc1 * dot1 + sc2 * dot2;
-            msum += m1 * (a[b].bsums[4 * c] + a[b].bsums[4 * c + 1]) + m2 * (a[b].bsums[4 * c + 2] + a[b].bsums[4 * c + 3]);
         }
         sum += load_half(block) * a[b].d * (float)isum - load_half(block + 2) * a[b].d * (float)msum;
     }

@@ -109,13 +109,23 @@ INLINE void rebuild_q3_K(const uint8_t *b, float *y) {
     }
 }
 
-INLINE void rebuild_q4_K(const uint8_t *b, float *y) {
+/// Q4_K / Q5_K: the two sub-blocks of 64-weight chunk c, their multipliers d · scale and offsets dmin · min,
+/// each product rounded before any weight is touched (as the reference).
+INLINE void k4_chunk_multipliers(const uint8_t *b, int c, float *d1, float *min1, float *d2, float *min2) {
     float d = load_half(b), dmin = load_half(b + 2);
+    int sc1, m1, sc2, m2;
+    k4_scale_min(b + 4, 2 * c, &sc1, &m1);
+    k4_scale_min(b + 4, 2 * c + 1, &sc2, &m2);
+    *d1 = d * (float)sc1;
+    *min1 = dmin * (float)m1;
+    *d2 = d * (float)sc2;
+    *min2 = dmin * (float)m2;
+}
+
+INLINE void rebuild_q4_K(const uint8_t *b, float *y) {
     for (int c = 0; c < 4; c++) {
-        int sc1, m1, sc2, m2;
-        k4_scale_min(b + 4, 2 * c, &sc1, &m1);
-        k4_scale_min(b + 4, 2 * c + 1, &sc2, &m2);
-        float d1 = d * (float)sc1, min1 = dmin * (float)m1, d2 = d * (float)sc2, min2 = dmin * (float)m2;
+        float d1, min1, d2, min2;
+        k4_chunk_multipliers(b, c, &d1, &min1, &d2, &min2);
         for (int l = 0; l < 32; l++) {
             uint8_t q = b[16 + 32 * c + l];
             y[64 * c + l] = d1 * (float)(q & 0x0F) - min1;
@@ -125,12 +135,9 @@ INLINE void rebuild_q4_K(const uint8_t *b, float *y) {
 }
 
 INLINE void rebuild_q5_K(const uint8_t *b, float *y) {
-    float d = load_half(b), dmin = load_half(b + 2);
     for (int c = 0; c < 4; c++) {
-        int sc1, m1, sc2, m2;
-        k4_scale_min(b + 4, 2 * c, &sc1, &m1);
-        k4_scale_min(b + 4, 2 * c + 1, &sc2, &m2);
-        float d1 = d * (float)sc1, min1 = dmin * (float)m1, d2 = d * (float)sc2, min2 = dmin * (float)m2;
+        float d1, min1, d2, min2;
+        k4_chunk_multipliers(b, c, &d1, &min1, &d2, &min2);
         for (int l = 0; l < 32; l++) {
             uint8_t q = b[48 + 32 * c + l];
             uint8_t h = b[16 + l] >> (2 * c);

@@ -63,6 +63,18 @@ static inline void k4_scale_min(const uint8_t *scales, int j, int *scale, int *m
     }
 }
 
+/// Q4_K / Q5_K: the scales and mins of all 8 sub-blocks.
+static inline void k4_scales_mins(const uint8_t *packed, int scales[8], int mins[8]) {
+    for (int j = 0; j < 8; j++) k4_scale_min(packed, j, &scales[j], &mins[j]);
+}
+
+/// Q4_K / Q5_K: Σ_j mins[j] times the sum of sub-block j's activation integers (two 16-value sums each).
+static inline int32_t k4_min_sum(const int mins[8], const int16_t bsums[16]) {
+    int32_t sum = 0;
+    for (int j = 0; j < 8; j++) sum += mins[j] * (bsums[2 * j] + bsums[2 * j + 1]);
+    return sum;
+}
+
 /// Q3_K: signed 6-bit scale of sub-block s (0..15) from the 12 packed bytes.
 static inline int k3_scale(const uint8_t *scales, int s) {
     int low = s < 8 ? (scales[s] & 0x0F) : (scales[s - 8] >> 4);
