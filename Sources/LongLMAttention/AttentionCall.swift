@@ -1,3 +1,5 @@
+import LongLMCore
+
 /// Head geometry of one attention layer. Query head h uses key/value head h / (heads / kvHeads).
 public struct AttentionShape: Sendable {
     public let heads: Int
@@ -10,32 +12,73 @@ public struct AttentionShape: Sendable {
     public var groupSize: Int { heads / kvHeads }
 }
 
+/// Rows of keys or values as the KV cache stores them (`KVType`): borrowed, `width` values per row.
+public struct KVRows {
+    public var base: UnsafeRawPointer
+    public var type: KVType
+    /// Values per row (kvHeads * headDim).
+    public var width: Int
+
+    public init(base: UnsafeRawPointer, type: KVType, width: Int) {
+        precondition(width % type.blockSize == 0, "rows of \(width) values are not whole \(type) blocks")
+        self.base = base
+        self.type = type
+        self.width = width
+    }
+
+    /// f32 rows.
+    public init(floats: UnsafePointer<Float>, width: Int) {
+        self.init(base: UnsafeRawPointer(floats), type: .f32, width: width)
+    }
+
+    public var rowBytes: Int { type.bytes(width) }
+
+    /// The rows themselves when they are f32 (no decoding needed).
+    public var floats: UnsafePointer<Float>? { type == .f32 ? base.assumingMemoryBound(to: Float.self) : nil }
+
+    /// The same storage from row `first` on.
+    public func rows(from first: Int) -> KVRows { KVRows(base: base + first * rowBytes, type: type, width: width) }
+
+    /// Values `columns` of row `row` as f32 (`columns` starts and ends on whole blocks: a head's slice).
+    @inline(__always)
+    public func decode(row: Int, columns: Range<Int>, into out: UnsafeMutablePointer<Float>) {
+        type.decode(base + row * rowBytes + type.bytes(columns.lowerBound), count: columns.count, into: out)
+    }
+}
+
 /// Keys and values of some tokens, before RoPE, with their absolute positions: a whole cache, one ring
 /// step's block, or one shard. Borrowed pointers, valid for the call that uses them.
 public struct KeyValueBlock {
     /// [count, kvHeads * headDim], un-rotated.
-    public var keys: UnsafePointer<Float>
+    public var keys: KVRows
     /// [count, kvHeads * headDim].
-    public var values: UnsafePointer<Float>
+    public var values: KVRows
     public var positions: [Int32]
     /// The same keys already transformed by the call's scheme, when a cache keeps them (decode); nil: the
     /// kernel transforms the keys it needs.
     public var transformed: PretransformedKeys?
 
-    public init(keys: UnsafePointer<Float>, values: UnsafePointer<Float>, positions: [Int32],
-                transformed: PretransformedKeys? = nil) {
+    public init(keys: KVRows, values: KVRows, positions: [Int32], transformed: PretransformedKeys? = nil) {
+        precondition(keys.width == values.width && keys.type == values.type)
         self.keys = keys
         self.values = values
         self.positions = positions
         self.transformed = transformed
     }
 
+    /// f32 keys and values of `width` values per row.
+    public init(keys: UnsafePointer<Float>, values: UnsafePointer<Float>, width: Int, positions: [Int32],
+                transformed: PretransformedKeys? = nil) {
+        self.init(keys: KVRows(floats: keys, width: width), values: KVRows(floats: values, width: width),
+                  positions: positions, transformed: transformed)
+    }
+
     public var count: Int { positions.count }
 
     /// Rows `range` of this block.
-    public func rows(_ range: Range<Int>, width: Int) -> KeyValueBlock {
-        KeyValueBlock(keys: keys + range.lowerBound * width, values: values + range.lowerBound * width,
-                      positions: Array(positions[range]), transformed: transformed?.rows(from: range.lowerBound, width: width))
+    public func rows(_ range: Range<Int>) -> KeyValueBlock {
+        KeyValueBlock(keys: keys.rows(from: range.lowerBound), values: values.rows(from: range.lowerBound),
+                      positions: Array(positions[range]), transformed: transformed?.rows(from: range.lowerBound, width: keys.width))
     }
 }
 
@@ -103,7 +146,8 @@ extension AttentionCall {
             try keys.withUnsafeBufferPointer { k in
                 try values.withUnsafeBufferPointer { v in
                     try body(AttentionCall(queries: q.baseAddress!, queryPositions: queryPositions,
-                                           keys: KeyValueBlock(keys: k.baseAddress!, values: v.baseAddress!, positions: keyPositions),
+                                           keys: KeyValueBlock(keys: k.baseAddress!, values: v.baseAddress!,
+                                                               width: shape.kvHeads * shape.headDim, positions: keyPositions),
                                            shape: shape, scheme: scheme, scale: scale, window: window, layer: layer))
                 }
             }

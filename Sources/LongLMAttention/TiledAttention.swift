@@ -161,14 +161,25 @@ struct TransformedKeys {
         let storage = UnsafeMutablePointer<Float>.allocate(capacity: max(1, classes.count * S * rowStride))
         owned = storage
         bases = classes.indices.map { UnsafePointer(storage + $0 * S * shape.kvHeads * d) }
-        let stride = rowStride
+        let stride = rowStride, raw = call.keys.keys
         Parallel.forEach(plan.keyBlocks) { kb in
-            for cls in plan.keyClasses[kb] {
-                let out = storage + slots[cls] * S * stride
-                for j in plan.keyRange(kb, count: S) {
+            if plan.keyClasses[kb].isEmpty { return }
+            // Keys stored in a narrower type are decoded one row at a time, then transformed per class.
+            let decoded: UnsafeMutablePointer<Float>? = raw.floats == nil ? .allocate(capacity: stride) : nil
+            defer { decoded?.deallocate() }
+            for j in plan.keyRange(kb, count: S) {
+                let key: UnsafePointer<Float>
+                if let floats = raw.floats {
+                    key = floats + j * stride
+                } else {
+                    raw.decode(row: j, columns: 0..<stride, into: decoded!)
+                    key = UnsafePointer(decoded!)
+                }
+                for cls in plan.keyClasses[kb] {
+                    let out = storage + slots[cls] * S * stride
                     for g in 0..<shape.kvHeads {
-                        call.scheme.transformKey(call.keys.keys + j * stride + g * d, position: Int(call.keys.positions[j]),
-                                                 keyClass: cls, into: out + j * stride + g * d)
+                        call.scheme.transformKey(key + g * d, position: Int(call.keys.positions[j]), keyClass: cls,
+                                                 into: out + j * stride + g * d)
                     }
                 }
             }
@@ -192,6 +203,8 @@ final class TileKernel {
     let maxRows: Int
     /// Scores of the tile being computed [rows, keyBlock].
     let scores: UnsafeMutablePointer<Float>
+    /// The tile's values of one kv head decoded to f32 [keyBlock, headDim], when the cache stores another type.
+    let decodedValues: UnsafeMutablePointer<Float>?
     /// Per variant (indexed by variant): rotated queries [rows, headDim] and that variant's scores.
     var rotatedQueries: [UnsafeMutablePointer<Float>?] = []
     var rotatedFor: [Bool] = []
@@ -204,11 +217,13 @@ final class TileKernel {
         self.keys = keys
         maxRows = plan.queryBlock * call.shape.groupSize
         scores = .allocate(capacity: maxRows * plan.keyBlock)
+        decodedValues = call.keys.values.floats == nil ? .allocate(capacity: plan.keyBlock * call.shape.headDim) : nil
         state = SoftmaxState(rows: maxRows, headDim: call.shape.headDim)
     }
 
     func deallocate() {
         scores.deallocate()
+        decodedValues?.deallocate()
         rotatedQueries.forEach { $0?.deallocate() }
         variantScores.forEach { $0?.deallocate() }
     }
@@ -286,8 +301,14 @@ final class TileKernel {
                 }
             }
             let kvStride = shape.kvHeads * d
-            state.absorb(scores: scores, keyCount: n, values: call.keys.values + j0 * kvStride + g * d, valueStride: kvStride,
-                         rows: rowCount)
+            if let values = call.keys.values.floats {
+                state.absorb(scores: scores, keyCount: n, values: values + j0 * kvStride + g * d, valueStride: kvStride,
+                             rows: rowCount)
+            } else {
+                let tile = decodedValues!
+                for c in 0..<n { call.keys.values.decode(row: j0 + c, columns: (g * d)..<((g + 1) * d), into: tile + c * d) }
+                state.absorb(scores: scores, keyCount: n, values: tile, valueStride: d, rows: rowCount)
+            }
         }
         rows.store(from: state, count: rowCount, to: partialRow)
     }

@@ -7,6 +7,9 @@ public enum Compute {
     nonisolated(unsafe) public static var precision: Precision = .exact
     /// The kernel variant the fast path runs; the best this node supports unless forced.
     nonisolated(unsafe) public static var kernels: KernelVariant = .best(for: .current)
+    /// How new KV caches store keys and values: `.f32` (the library's default) is the reference; the CLI defaults
+    /// to `.f16` in the fast precision.
+    nonisolated(unsafe) public static var kvType: KVType = .f32
 }
 
 /// The arithmetic of matrix products with quantized weights.

@@ -36,13 +36,13 @@ public struct RingAttention {
         }
         let layer = call.layer
         let keyCounts = shards.map(\.count)
-        let width = call.shape.kvHeads * call.shape.headDim
+        let width = call.keys.keys.width, type = call.keys.keys.type
         var partial = AttentionPartial(tokens: call.queryPositions.count, heads: call.shape.heads, headDim: call.shape.headDim)
-        // Two stable buffers of the largest block: [positions Int32 x n | keys n x width | values n x width].
-        let capacity = KVBlock.bytes(count: keyCounts.max() ?? 0, width: width)
-        var current = KVBlock(capacity: capacity), next = KVBlock(capacity: capacity)
+        // Two stable buffers of the largest block, in the cache's storage type.
+        let largest = keyCounts.max() ?? 0
+        var current = KVBlock(count: largest, type: type, width: width), next = KVBlock(count: largest, type: type, width: width)
         defer { current.deallocate(); next.deallocate() }
-        current.fill(positions: call.keys.positions, keys: call.keys.keys, values: call.keys.values, width: width)
+        current.fill(call.keys)
 
         for step in 0..<ranks {
             let holder = (rank - step + ranks) % ranks      // the rank this block started on
@@ -50,13 +50,14 @@ public struct RingAttention {
             let started = Date()
             if step < ranks - 1 {
                 let incoming = keyCounts[(rank - step - 1 + 2 * ranks) % ranks]
-                let sent = KVBlock.bytes(count: keyCounts[holder], width: width), received = KVBlock.bytes(count: incoming, width: width)
+                let sent = KVBlock.bytes(count: keyCounts[holder], type: type, width: width)
+                let received = KVBlock.bytes(count: incoming, type: type, width: width)
                 exchange = try communicator.startExchange(
-                    send: current.bytes(count: keyCounts[holder], width: width), to: (rank + 1) % ranks,
-                    receive: next.mutableBytes(count: incoming, width: width), from: (rank - 1 + ranks) % ranks, tag: layer)
+                    send: current.bytes(count: keyCounts[holder]), to: (rank + 1) % ranks,
+                    receive: next.mutableBytes(count: incoming), from: (rank - 1 + ranks) % ranks, tag: layer)
                 statistics?.record(layer: layer, sent: sent, received: received)
             }
-            try accumulate(call.over(current.block(count: keyCounts[holder], width: width)), into: &partial, exchange: exchange)
+            try accumulate(call.over(current.block(count: keyCounts[holder])), into: &partial, exchange: exchange)
             let computed = Date()
             if let exchange { try communicator.wait(exchange, timeout: stepTimeout) }
             statistics?.record(layer: layer, compute: computed.timeIntervalSince(started), blocked: Date().timeIntervalSince(computed))
@@ -82,8 +83,7 @@ public struct RingAttention {
     /// exchanges in flight at once while this rank attends its own keys.
     func attendWindowed(_ call: AttentionCall, shards: [[Int32]], window: Int, output: UnsafeMutablePointer<Float>) throws {
         let ranks = communicator.size, rank = communicator.rank, layer = call.layer
-        let width = call.shape.kvHeads * call.shape.headDim
-        let own = call.keys
+        let own = call.keys, width = own.keys.width, type = own.keys.type
         var partial = AttentionPartial(tokens: call.queryPositions.count, heads: call.shape.heads, headDim: call.shape.headDim)
         let started = Date()
         // Offset d: send to rank + d the keys it sees, receive from rank - d the keys this rank sees.
@@ -93,15 +93,15 @@ public struct RingAttention {
             let destination = (rank + offset) % ranks, source = (rank - offset + ranks) % ranks
             let outgoing = Self.visibleKeys(own.positions, to: shards[destination], window: window)
             let incomingCount = Self.visibleKeys(shards[source], to: shards[rank], window: window).count
-            let send = KVBlock(capacity: KVBlock.bytes(count: outgoing.count, width: width))
-            send.fill(rows: outgoing, positions: own.positions, keys: own.keys, values: own.values, width: width)
-            let receive = KVBlock(capacity: KVBlock.bytes(count: incomingCount, width: width))
+            let send = KVBlock(count: outgoing.count, type: type, width: width)
+            send.fill(rows: outgoing, of: own)
+            let receive = KVBlock(count: incomingCount, type: type, width: width)
             let exchange = try communicator.startExchange(
-                send: send.bytes(count: outgoing.count, width: width), to: destination,
-                receive: receive.mutableBytes(count: incomingCount, width: width), from: source, tag: layer)
+                send: send.bytes(count: outgoing.count), to: destination,
+                receive: receive.mutableBytes(count: incomingCount), from: source, tag: layer)
             pending.append((exchange, receive, incomingCount, send))
-            statistics?.record(layer: layer, sent: KVBlock.bytes(count: outgoing.count, width: width),
-                               received: KVBlock.bytes(count: incomingCount, width: width))
+            statistics?.record(layer: layer, sent: KVBlock.bytes(count: outgoing.count, type: type, width: width),
+                               received: KVBlock.bytes(count: incomingCount, type: type, width: width))
         }
         if own.count > 0 { TiledAttention.accumulate(call, into: &partial) }
         var blocked = 0.0
@@ -109,7 +109,7 @@ public struct RingAttention {
             let waiting = Date()
             try communicator.wait(p.exchange, timeout: stepTimeout)
             blocked += Date().timeIntervalSince(waiting)
-            if p.count > 0 { TiledAttention.accumulate(call.over(p.incoming.block(count: p.count, width: width)), into: &partial) }
+            if p.count > 0 { TiledAttention.accumulate(call.over(p.incoming.block(count: p.count)), into: &partial) }
         }
         statistics?.record(layer: layer, compute: Date().timeIntervalSince(started) - blocked, blocked: blocked)
         partial.finish(into: output)
@@ -117,64 +117,66 @@ public struct RingAttention {
 
     /// One ring step's keys, in slices so the exchange is driven between them while the step computes.
     func accumulate(_ call: AttentionCall, into partial: inout AttentionPartial, exchange: PendingExchange?) throws {
-        let count = call.keys.count, width = call.shape.kvHeads * call.shape.headDim
+        let count = call.keys.count
         let slices = exchange == nil ? 1 : max(1, min(progressSlices, count))
         for slice in 0..<slices {
             let lo = count * slice / slices, hi = count * (slice + 1) / slices
-            if lo < hi { TiledAttention.accumulate(call.over(call.keys.rows(lo..<hi, width: width)), into: &partial) }
+            if lo < hi { TiledAttention.accumulate(call.over(call.keys.rows(lo..<hi)), into: &partial) }
             if let exchange { _ = try communicator.test(exchange) }   // drive the transfer between slices
         }
     }
 }
 
-/// A travelling block of keys with their positions, in one stable allocation (safe for nonblocking MPI).
+/// A travelling block of keys with their positions, in one stable allocation (safe for nonblocking MPI):
+/// [positions Int32 x n | keys n x rowBytes | values n x rowBytes], rows as the KV cache stores them.
 struct KVBlock {
     let base: UnsafeMutableRawPointer
     let capacity: Int
+    let type: KVType
+    let width: Int
 
-    init(capacity: Int) {
-        self.capacity = max(capacity, 16)
-        base = UnsafeMutableRawPointer.allocate(byteCount: self.capacity, alignment: 64)
+    init(count: Int, type: KVType, width: Int) {
+        self.type = type
+        self.width = width
+        capacity = max(Self.bytes(count: count, type: type, width: width), 16)
+        base = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 64)
     }
     func deallocate() { base.deallocate() }
 
-    static func bytes(count: Int, width: Int) -> Int { count * 4 + 2 * count * width * 4 }
+    static func bytes(count: Int, type: KVType, width: Int) -> Int { count * 4 + 2 * count * type.bytes(width) }
+    var rowBytes: Int { type.bytes(width) }
 
-    func fill(positions: [Int32], keys: UnsafePointer<Float>, values: UnsafePointer<Float>, width: Int) {
-        let n = positions.count
-        positions.withUnsafeBytes { base.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
-        (base + n * 4).copyMemory(from: keys, byteCount: n * width * 4)
-        (base + n * 4 + n * width * 4).copyMemory(from: values, byteCount: n * width * 4)
+    /// Copies a whole block of keys and values (with their positions).
+    func fill(_ block: KeyValueBlock) {
+        let n = block.count
+        precondition(block.keys.type == type && block.keys.width == width)
+        block.positions.withUnsafeBytes { base.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+        (base + n * 4).copyMemory(from: block.keys.base, byteCount: n * rowBytes)
+        (base + n * 4 + n * rowBytes).copyMemory(from: block.values.base, byteCount: n * rowBytes)
     }
     /// Copies the given rows of a block of keys and values (with their positions).
-    func fill(rows: [Int], positions: [Int32], keys: UnsafePointer<Float>, values: UnsafePointer<Float>, width: Int) {
-        let n = rows.count
+    func fill(rows: [Int], of block: KeyValueBlock) {
+        let n = rows.count, rowBytes = self.rowBytes
+        precondition(block.keys.type == type && block.keys.width == width)
         let p = base.assumingMemoryBound(to: Int32.self)
-        let k = (base + n * 4).assumingMemoryBound(to: Float.self), v = (base + n * 4 + n * width * 4).assumingMemoryBound(to: Float.self)
+        let k = base + n * 4, v = base + n * 4 + n * rowBytes
         for (i, row) in rows.enumerated() {
-            p[i] = positions[row]
-            (k + i * width).update(from: keys + row * width, count: width)
-            (v + i * width).update(from: values + row * width, count: width)
+            p[i] = block.positions[row]
+            (k + i * rowBytes).copyMemory(from: block.keys.base + row * rowBytes, byteCount: rowBytes)
+            (v + i * rowBytes).copyMemory(from: block.values.base + row * rowBytes, byteCount: rowBytes)
         }
     }
     /// The block's keys as an attention block (pointers into this buffer).
-    func block(count: Int, width: Int) -> KeyValueBlock {
-        KeyValueBlock(keys: keys(count: count, width: width), values: values(count: count, width: width), positions: positions(count: count))
+    func block(count: Int) -> KeyValueBlock {
+        KeyValueBlock(keys: KVRows(base: base + count * 4, type: type, width: width),
+                      values: KVRows(base: base + count * 4 + count * rowBytes, type: type, width: width),
+                      positions: Array(UnsafeBufferPointer(start: base.assumingMemoryBound(to: Int32.self), count: count)))
     }
-    func positions(count: Int) -> [Int32] {
-        Array(UnsafeBufferPointer(start: base.assumingMemoryBound(to: Int32.self), count: count))
+    func bytes(count: Int) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: base, count: Self.bytes(count: count, type: type, width: width))
     }
-    func keys(count: Int, width: Int) -> UnsafePointer<Float> {
-        UnsafePointer((base + count * 4).assumingMemoryBound(to: Float.self))
-    }
-    func values(count: Int, width: Int) -> UnsafePointer<Float> {
-        UnsafePointer((base + count * 4 + count * width * 4).assumingMemoryBound(to: Float.self))
-    }
-    func bytes(count: Int, width: Int) -> UnsafeRawBufferPointer {
-        UnsafeRawBufferPointer(start: base, count: Self.bytes(count: count, width: width))
-    }
-    func mutableBytes(count: Int, width: Int) -> UnsafeMutableRawBufferPointer {
-        UnsafeMutableRawBufferPointer(start: base, count: Self.bytes(count: count, width: width))
+    func mutableBytes(count: Int) -> UnsafeMutableRawBufferPointer {
+        UnsafeMutableRawBufferPointer(start: base, count: Self.bytes(count: count, type: type, width: width))
     }
 }
 

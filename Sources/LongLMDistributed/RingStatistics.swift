@@ -1,3 +1,4 @@
+import LongLMCore
 import Foundation
 
 /// Per-layer accounting of one rank's ring traffic: seconds computing, seconds blocked waiting for the
@@ -23,8 +24,11 @@ public final class RingStatistics {
         layers[layer] = l
     }
 
-    /// Bytes all ranks together send per layer for `tokens` tokens of `width` floats of keys (and of values).
-    public static func expectedBytesPerLayer(tokens: Int, ranks: Int, width: Int) -> Int { (ranks - 1) * tokens * (4 + 8 * width) }
+    /// Bytes all ranks together send per layer for `tokens` tokens of `width` values of keys (and of values), stored
+    /// as `kvType`: every block travels to the other ranks - 1 ranks with its positions (4 bytes each).
+    public static func expectedBytesPerLayer(tokens: Int, ranks: Int, width: Int, kvType: KVType = .f32) -> Int {
+        (ranks - 1) * tokens * (4 + 2 * kvType.bytes(width))
+    }
 
     /// One line per layer, prefixed with the rank, for `--stats`.
     public func report(rank: Int) -> String {

@@ -1,17 +1,22 @@
 import LongLMCore
 import LongLMAttention
 
-/// Keys *before* RoPE and values, per layer, with the absolute position of every cached token.
-/// Re-rotating keys at attention time is what lets position schemes (and the ring) reuse one cache.
+/// Keys *before* RoPE and values, per layer, with the absolute position of every cached token, stored as `type`
+/// (f32, or narrower: `KVType`). Re-rotating keys at attention time is what lets position schemes (and the ring)
+/// reuse one cache.
 public final class KVCache {
     public let layerCount: Int
     public let rowWidth: Int      // kvHeads * headDim
+    public let type: KVType
+    /// Bytes of one cached row of keys (or of values).
+    public let rowBytes: Int
     public private(set) var positions: [Int32] = []
     /// How this sequence's global layers place queries and keys (nil: the model's own RoPE). Fixed for the
     /// life of the sequence, because schemes such as GALI and dynamic NTK depend on the prompt length.
     public var globalScheme: (any PositionScheme)? { didSet { transformedKeys = Array(repeating: nil, count: layerCount) } }
-    var keys: [[Float]]
-    var values: [[Float]]
+    /// Per layer, `count` rows of `rowBytes` each.
+    var keys: [[UInt8]]
+    var values: [[UInt8]]
     /// Decode only: when true, the global layers also keep their keys transformed by `globalScheme` (if its key
     /// transform is fixed, `PositionScheme.fixedKeyClasses`), so a decode step transforms its one new key
     /// instead of the whole cache. Costs one more copy of those layers' keys per key class; prefill-only runs
@@ -20,16 +25,20 @@ public final class KVCache {
     /// Per layer, the transformed keys kept for decode (nil: none).
     var transformedKeys: [TransformedKeyRows?]
 
-    public init(config: ModelConfig, reserve: Int = 0) {
+    /// `type` must suit the model's head dim (`KVType.unsupportedReason`); callers check it first with a clear error.
+    public init(config: ModelConfig, reserve: Int = 0, type: KVType = Compute.kvType) {
+        precondition(type.unsupportedReason(headDim: config.headDim) == nil, "\(type) KV rows need whole blocks per head")
         layerCount = config.layerCount
         rowWidth = config.kvHeads * config.headDim
+        self.type = type
+        rowBytes = type.bytes(rowWidth)
         keys = Array(repeating: [], count: layerCount)
         values = Array(repeating: [], count: layerCount)
         transformedKeys = Array(repeating: nil, count: layerCount)
         if reserve > 0 {
             for l in 0..<layerCount {
-                keys[l].reserveCapacity(reserve * rowWidth)
-                values[l].reserveCapacity(reserve * rowWidth)
+                keys[l].reserveCapacity(reserve * rowBytes)
+                values[l].reserveCapacity(reserve * rowBytes)
             }
             positions.reserveCapacity(reserve)
         }
@@ -42,10 +51,10 @@ public final class KVCache {
     func appendPositions(_ p: [Int32]) { positions.append(contentsOf: p) }
 
     /// Replaces everything cached with these rows (a cache read back from disk): positions in cache order, and per
-    /// layer `positions.count * rowWidth` keys and as many values.
-    public func replaceContents(positions: [Int32], keys: [[Float]], values: [[Float]]) {
+    /// layer `positions.count * rowBytes` bytes of keys and as many of values, stored as this cache's type.
+    public func replaceContents(positions: [Int32], keys: [[UInt8]], values: [[UInt8]]) {
         precondition(keys.count == layerCount && values.count == layerCount)
-        precondition(keys.allSatisfy { $0.count == positions.count * rowWidth } && values.allSatisfy { $0.count == positions.count * rowWidth })
+        precondition(keys.allSatisfy { $0.count == positions.count * rowBytes } && values.allSatisfy { $0.count == positions.count * rowBytes })
         self.positions = positions
         self.keys = keys
         self.values = values
@@ -57,7 +66,7 @@ public final class KVCache {
     public func truncate(keepingPositionsBelow limit: Int32) {
         let kept = positions.indices.filter { positions[$0] < limit }
         if kept.count == kept.last.map({ $0 + 1 }) ?? 0 { truncate(to: kept.count); return }   // a prefix of the rows
-        let width = rowWidth
+        let width = rowBytes
         for l in 0..<layerCount {
             keys[l] = kept.flatMap { keys[l][($0 * width)..<(($0 + 1) * width)] }
             values[l] = kept.flatMap { values[l][($0 * width)..<(($0 + 1) * width)] }
@@ -72,15 +81,39 @@ public final class KVCache {
         precondition(rows >= 0 && rows <= count, "truncate(to: \(rows)) outside 0...\(count)")
         positions.removeSubrange(rows...)
         for l in 0..<layerCount {
-            keys[l].removeSubrange((rows * rowWidth)...)
-            values[l].removeSubrange((rows * rowWidth)...)
+            keys[l].removeSubrange((rows * rowBytes)...)
+            values[l].removeSubrange((rows * rowBytes)...)
         }
         transformedKeys = Array(repeating: nil, count: layerCount)
     }
 
+    /// Stores `rows` rows of f32 keys and values in the cache's type.
     func append(layer: Int, keys k: UnsafePointer<Float>, values v: UnsafePointer<Float>, rows: Int) {
-        keys[layer].append(contentsOf: UnsafeBufferPointer(start: k, count: rows * rowWidth))
-        values[layer].append(contentsOf: UnsafeBufferPointer(start: v, count: rows * rowWidth))
+        let old = keys[layer].count, added = rows * rowBytes, type = self.type, width = rowWidth
+        func store(_ source: UnsafePointer<Float>, _ array: inout [UInt8]) {
+            array.append(contentsOf: repeatElement(0, count: added))
+            array.withUnsafeMutableBytes { bytes in
+                type.encode(source, count: rows * width, into: bytes.baseAddress! + old)
+            }
+        }
+        store(k, &keys[layer])
+        store(v, &values[layer])
+    }
+
+    /// The layer's cached rows as an attention block (valid inside `body`); `transformed` as `transformedKeys` gives.
+    func withBlock<R>(layer: Int, transformed: PretransformedKeys?, _ body: (KeyValueBlock) throws -> R) rethrows -> R {
+        // An empty cache still needs valid pointers (a rank without tokens joins the exchange).
+        var placeholder = [UInt8](repeating: 0, count: max(rowBytes, 1))
+        return try keys[layer].withUnsafeBytes { k in
+            try values[layer].withUnsafeBytes { v in
+                try placeholder.withUnsafeMutableBytes { empty in
+                    let block = KeyValueBlock(keys: KVRows(base: k.baseAddress ?? UnsafeRawPointer(empty.baseAddress!), type: type, width: rowWidth),
+                                              values: KVRows(base: v.baseAddress ?? UnsafeRawPointer(empty.baseAddress!), type: type, width: rowWidth),
+                                              positions: positions, transformed: transformed)
+                    return try body(block)
+                }
+            }
+        }
     }
 
     /// The layer's keys transformed by `scheme` for every cached row, kept up to date, or nil when this cache
@@ -91,7 +124,9 @@ public final class KVCache {
         transformedKeys[layer] = kept
         if kept.count < count {
             scheme.prepare(maxPosition: Int(positions[kept.count...].max()!))   // earlier rows were prepared when kept
-            keys[layer].withUnsafeBufferPointer { kept.extend(keys: $0.baseAddress!, positions: positions, scheme: scheme, shape: shape) }
+            keys[layer].withUnsafeBytes {
+                kept.extend(keys: KVRows(base: $0.baseAddress!, type: type, width: rowWidth), positions: positions, scheme: scheme, shape: shape)
+            }
         }
         return kept.view
     }
@@ -118,7 +153,7 @@ final class TransformedKeyRows {
     }
 
     /// Transforms raw rows count..<positions.count and appends them.
-    func extend(keys: UnsafePointer<Float>, positions: [Int32], scheme: any PositionScheme, shape: AttentionShape) {
+    func extend(keys: KVRows, positions: [Int32], scheme: any PositionScheme, shape: AttentionShape) {
         let total = positions.count, first = count, d = shape.headDim, width = rowWidth
         if total > capacity {
             let grown = max(total, capacity * 2, 64)
@@ -132,10 +167,13 @@ final class TransformedKeyRows {
         }
         let targets = zip(classes, storage).map { ($0, $1) }
         Parallel.forRanges(total - first, minimumPerChunk: 256) { range in
-            for (cls, out) in targets {
-                for j in (first + range.lowerBound)..<(first + range.upperBound) {
+            let decoded = UnsafeMutablePointer<Float>.allocate(capacity: width)
+            defer { decoded.deallocate() }
+            for j in (first + range.lowerBound)..<(first + range.upperBound) {
+                keys.decode(row: j, columns: 0..<width, into: decoded)
+                for (cls, out) in targets {
                     for g in 0..<shape.kvHeads {
-                        scheme.transformKey(keys + j * width + g * d, position: Int(positions[j]), keyClass: cls,
+                        scheme.transformKey(decoded + g * d, position: Int(positions[j]), keyClass: cls,
                                             into: out + j * width + g * d)
                     }
                 }

@@ -2,13 +2,14 @@ import Foundation
 import LongLMCore
 
 /// A KV cache on disk (`generate --save-kv DIR` / `--load-kv DIR`): one file per rank, `rank-R-of-N.kv`, holding a
-/// JSON header and then, layer by layer, the rank's cached keys and values (f32, before RoPE, in cache order).
+/// JSON header and then, layer by layer, the rank's cached keys and values (before RoPE, in cache order, stored as
+/// the cache's `KVType`).
 /// The header says what the cache is valid for (the model's fingerprint, the method and the prompt length its
 /// positions were placed for, the layout and rank count) and the whole sequence's tokens; loading checks all of it,
 /// so a cache is never used with attention it was not made for.
 ///
 /// File layout: the 8 bytes `LLMKV001`, the header's length (UInt64, little-endian), the header (JSON), then for each
-/// layer `count * rowWidth` floats of keys followed by as many of values.
+/// layer `count` rows of keys (each `kvType.bytes(rowWidth)` bytes) followed by as many of values.
 public enum KVCacheFile {
     public struct Header: Codable, Equatable, Sendable {
         /// `ModelFingerprint` of the model file(s) the cache was computed with.
@@ -26,9 +27,11 @@ public enum KVCacheFile {
         public var heldPositions: [[Int32]]
         public var layerCount: Int
         public var rowWidth: Int
+        /// How the rows are stored (`KVType`'s name); files without it hold f32.
+        public var kvType: String?
 
         public init(model: String, method: String, schemeLength: Int, layout: String, ranks: Int, rank: Int, tokens: [Int32],
-                    heldPositions: [[Int32]], layerCount: Int, rowWidth: Int) {
+                    heldPositions: [[Int32]], layerCount: Int, rowWidth: Int, kvType: KVType = .f32) {
             self.model = model
             self.method = method
             self.schemeLength = schemeLength
@@ -39,6 +42,7 @@ public enum KVCacheFile {
             self.heldPositions = heldPositions
             self.layerCount = layerCount
             self.rowWidth = rowWidth
+            self.kvType = kvType.rawValue
         }
     }
 
@@ -62,6 +66,7 @@ public enum KVCacheFile {
     /// Writes this rank's cache (replacing the file atomically).
     public static func write(_ cache: KVCache, header: Header, to path: String) throws {
         precondition(header.heldPositions[header.rank] == cache.positions, "the header's positions are the cache's")
+        precondition(header.kvType == cache.type.rawValue, "the header's KV type is the cache's")
         let writer = try OutputFile(path).replacing()
         let headerBytes = try JSONEncoder().encode(header)
         var length = UInt64(headerBytes.count).littleEndian
@@ -95,6 +100,10 @@ public enum KVCacheFile {
             throw Failure.mismatch(path: path, what: "layers x key width", saved: "\(header.layerCount) x \(header.rowWidth)",
                                    now: "\(cache.layerCount) x \(cache.rowWidth)")
         }
+        let savedType = header.kvType ?? KVType.f32.rawValue
+        guard savedType == cache.type.rawValue else {
+            throw Failure.mismatch(path: path, what: "KV type", saved: savedType, now: "\(cache.type) (--kv-type)")
+        }
         guard header.ranks >= 1, header.heldPositions.count == header.ranks, (0..<header.ranks).contains(header.rank) else {
             throw bad("its rank \(header.rank) of \(header.ranks) does not match its position table")
         }
@@ -104,21 +113,18 @@ public enum KVCacheFile {
             throw bad("its positions do not cover its \(header.tokens.count) tokens exactly once")
         }
         let positions = header.heldPositions[header.rank]
-        let floatsPerArray = positions.count * header.rowWidth
-        let expected = 16 + headerLength + 2 * header.layerCount * floatsPerArray * MemoryLayout<Float>.size
+        let bytesPerArray = positions.count * cache.rowBytes
+        let expected = 16 + headerLength + 2 * header.layerCount * bytesPerArray
         guard file.size == expected else { throw bad("it has \(file.size) bytes where its header implies \(expected) (truncated?)") }
-        var keys: [[Float]] = [], values: [[Float]] = []
+        var keys: [[UInt8]] = [], values: [[UInt8]] = []
         var offset = 16 + headerLength
-        func floats() -> [Float] {
-            defer { offset += floatsPerArray * MemoryLayout<Float>.size }
-            return [Float](unsafeUninitializedCapacity: floatsPerArray) { buffer, count in
-                memcpy(buffer.baseAddress!, file.base + offset, floatsPerArray * MemoryLayout<Float>.size)
-                count = floatsPerArray
-            }
+        func rows() -> [UInt8] {
+            defer { offset += bytesPerArray }
+            return Array(UnsafeRawBufferPointer(start: file.base + offset, count: bytesPerArray))
         }
         for _ in 0..<header.layerCount {
-            keys.append(floats())
-            values.append(floats())
+            keys.append(rows())
+            values.append(rows())
         }
         cache.replaceContents(positions: positions, keys: keys, values: values)
         return header

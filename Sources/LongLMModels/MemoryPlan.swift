@@ -1,4 +1,5 @@
 import Foundation
+import LongLMCore
 
 /// What one rank of a run will hold in memory, estimated from the model's shapes before anything is allocated,
 /// so a run that cannot fit is refused at the start instead of being killed by the OOM killer halfway through a
@@ -7,13 +8,14 @@ import Foundation
 /// - weights: the tensors stay in the memory-mapped file (shared by the ranks of a node; counted once per rank
 ///   here, as resident pages are charged to each process that touches them); f32 copies of tensors without a
 ///   kernel count in full;
-/// - KV cache: keys and values in f32 for every layer, for this rank's share of the tokens; decode also keeps
-///   the global layers' keys transformed once per key class (`KVCache.keepsTransformedKeys`);
+/// - KV cache: keys and values in the cache's storage type (`KVType`) for every layer, for this rank's share of the
+///   tokens; decode also keeps the global layers' keys transformed (f32) once per key class
+///   (`KVCache.keepsTransformedKeys`);
 /// - activations: the buffers of one forward call over `callTokens` tokens (the prefill batch on one process, the
 ///   whole shard on a ring): x, h, q, k, v, attention output, gate and up, plus the attention's running softmax
 ///   state of its queries;
 /// - attention keys: the keys of one call transformed per key class (one process: the whole cache; the ring:
-///   one travelling block), and on the ring the send and receive buffers of a block;
+///   one travelling block), and on the ring the send and receive buffers of a block (in the storage type);
 /// - logits: one row per token the run scores (every position for perplexity, the last one otherwise);
 /// - the process itself (runtime, libraries, tokenizer): a measured constant.
 public struct MemoryPlan: Sendable {
@@ -31,6 +33,7 @@ public struct MemoryPlan: Sendable {
     }
 
     public let ranks: Int
+    public let kvType: KVType
     /// Per rank; the largest share first (the zigzag and contiguous layouts differ by at most one token).
     public let rank: Rank
 
@@ -41,8 +44,9 @@ public struct MemoryPlan: Sendable {
     ///   - keyClasses: key classes of the global layers' scheme (SelfExtend 2, most 1).
     ///   - scoredRows: logits rows the run keeps at once (perplexity: the chunk; generation: 1).
     public init(config c: ModelConfig, weightBytes: Int, tokens: Int, ranks: Int, prefillChunk: Int, keyClasses: Int = 1,
-                scoredRows: Int = 1) {
+                scoredRows: Int = 1, kvType: KVType = .f32) {
         self.ranks = ranks
+        self.kvType = kvType
         let float = 4
         let share = (tokens + ranks - 1) / ranks
         let kvWidth = c.kvHeads * c.headDim, qWidth = c.heads * c.headDim
@@ -50,14 +54,15 @@ public struct MemoryPlan: Sendable {
         let callTokens = ranks > 1 ? share : min(prefillChunk, tokens)
         let perCallToken = 2 * c.hiddenSize + 2 * qWidth + 2 * kvWidth + 2 * c.ffnSize + qWidth
         let keysPerCall = ranks > 1 ? share : tokens
-        let ringBuffers = ranks > 1 ? 2 * share * (2 * kvWidth + 1) : 0
+        let storedRow = kvType.bytes(kvWidth)
+        let ringBytes = ranks > 1 ? 2 * share * (2 * storedRow + 4) : 0
         rank = Rank(
             tokens: share,
             weights: weightBytes,
-            kvCache: share * c.layerCount * 2 * kvWidth * float,
+            kvCache: share * c.layerCount * 2 * storedRow,
             decodeKeys: share * globalLayers * keyClasses * kvWidth * float,
             activations: callTokens * perCallToken * float,
-            attentionKeys: (keysPerCall * max(keyClasses, 1) * kvWidth + ringBuffers) * float,
+            attentionKeys: keysPerCall * max(keyClasses, 1) * kvWidth * float + ringBytes,
             logits: max(1, scoredRows) * c.vocabularySize * float,
             runtime: Self.runtimeBytes)
     }
@@ -94,7 +99,7 @@ public struct MemoryPlan: Sendable {
         var lines = [
             "memory plan per rank (\(r.tokens) tokens of the sequence on each of \(ranks) rank\(ranks == 1 ? "" : "s")):",
             row("  weights (mapped)", r.weights),
-            row("  KV cache (f32)", r.kvCache),
+            row("  KV cache (\(kvType))", r.kvCache),
             row("  decode: transformed global keys", r.decodeKeys),
             row("  activations of one forward call", r.activations),
             row("  attention keys of one call", r.attentionKeys),

@@ -156,23 +156,14 @@ public final class TransformerModel: @unchecked Sendable {
             // Cache k (pre-RoPE) and v, then attend over the whole cache (RoPE applied inside the kernel).
             if appendToCache { cache.append(layer: l, keys: k.pointer, values: v.pointer, rows: T) }
             let sliding = c.slidingLayers[l]
-            try cache.keys[l].withUnsafeBufferPointer { keys in
-                try cache.values[l].withUnsafeBufferPointer { values in
-                    // An empty cache still needs valid pointers (a rank without tokens joins the exchange).
-                    let empty = [Float](repeating: 0, count: 1)
-                    try empty.withUnsafeBufferPointer { placeholder in
-                        // Decode keeps the global layers' keys transformed (sliding layers transform only their window).
-                        let transformed = sliding || keys.isEmpty ? nil
-                            : cache.transformedKeys(layer: l, scheme: globalScheme, shape: c.attentionShape)
-                        let block = KeyValueBlock(keys: keys.baseAddress ?? placeholder.baseAddress!,
-                                                  values: values.baseAddress ?? placeholder.baseAddress!, positions: cache.positions,
-                                                  transformed: transformed)
-                        try backend.attend(AttentionCall(queries: q.pointer, queryPositions: positions, keys: block,
-                                                         shape: c.attentionShape, scheme: sliding ? slidingScheme : globalScheme,
-                                                         scale: c.attentionScale, window: sliding ? c.slidingWindow : nil, layer: l),
-                                           output: attention.pointer)
-                    }
-                }
+            // Decode keeps the global layers' keys transformed (sliding layers transform only their window).
+            let transformed = sliding || cache.count == 0 ? nil
+                : cache.transformedKeys(layer: l, scheme: globalScheme, shape: c.attentionShape)
+            try cache.withBlock(layer: l, transformed: transformed) { block in
+                try backend.attend(AttentionCall(queries: q.pointer, queryPositions: positions, keys: block,
+                                                 shape: c.attentionShape, scheme: sliding ? slidingScheme : globalScheme,
+                                                 scale: c.attentionScale, window: sliding ? c.slidingWindow : nil, layer: l),
+                                   output: attention.pointer)
             }
             // x += post_attn_norm(attention Wo^T)
             Linear.apply(attention, weight: w.attentionOutput, bias: nil, into: h)

@@ -67,7 +67,8 @@ enum KVCacheTransfer {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let header = KVCacheFile.Header(model: try ModelFingerprint.of(path: modelPath), method: run.method.description,
                                         schemeLength: run.ids.count, layout: layoutName(run, layout), ranks: ranks, rank: rank,
-                                        tokens: tokens, heldPositions: held, layerCount: cache.layerCount, rowWidth: cache.rowWidth)
+                                        tokens: tokens, heldPositions: held, layerCount: cache.layerCount, rowWidth: cache.rowWidth,
+                                        kvType: cache.type)
         try KVCacheFile.write(cache, header: header, to: (directory as NSString).appendingPathComponent(KVCacheFile.fileName(rank: rank, ranks: ranks)))
     }
 }

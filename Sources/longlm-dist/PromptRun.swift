@@ -35,7 +35,7 @@ struct PromptRun {
             return
         }
         let job = joinJob(modelOptions: modelOptions, parallelOptions: parallelOptions)
-        let loaded = job.orAbort { try ModelLoader.load(path: modelOptions.model) }
+        let loaded = modelOptions.load(in: job)
         let ids = job.orAbort { try job.broadcastPrompt { promptOptions.promptTokens(loaded) } }
         let config = loaded.model.config
         // Rank 0 checks the window (and reports); the others take the same method from the same options.
@@ -97,7 +97,7 @@ func memoryCheck(path: String, config: ModelConfig, tokens: Int, ranks: Int, ran
                  method: ContextMethod, skip: Bool) throws {
     guard let available = MemoryPlan.availableBytes() else { return }
     let plan = MemoryPlan(config: config, weightBytes: try ModelLoader.weightFileBytes(path: path), tokens: tokens, ranks: ranks,
-                          prefillChunk: batchSize, keyClasses: method.keyClassesEstimate)
+                          prefillChunk: batchSize, keyClasses: method.keyClassesEstimate, kvType: Compute.kvType)
     guard !plan.fits(ranksOnThisNode: ranksOnThisNode, available: available) else { return }
     let lines = plan.table(ranksOnThisNode: ranksOnThisNode, available: available)
     guard skip else { throw MemoryPlanError(lines: lines) }

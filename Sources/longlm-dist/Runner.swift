@@ -18,7 +18,7 @@ func withRunner(modelOptions: ModelOptions, parallelOptions: ParallelOptions, pr
         return
     }
     let job = joinJob(modelOptions: modelOptions, parallelOptions: parallelOptions)
-    let loaded = job.orAbort { try ModelLoader.load(path: modelOptions.model) }
+    let loaded = modelOptions.load(in: job)
     let runner = DistributedRunner(model: loaded.model, communicator: job.communicator, layout: parallelOptions.layout,
                                    timeout: parallelOptions.stepTimeout)
     runner.reusesPrefix = reusesPrefix

@@ -86,6 +86,33 @@ final class CLITests: XCTestCase {
         let info = try run(["info", "--model", Self.tiny])
         XCTAssertEqual(info.status, 0, info.stderr)
         XCTAssertTrue(info.stdout.contains("kernels:"), info.stdout)
+        XCTAssertTrue(info.stdout.contains("(f16 keys and values"), info.stdout)
+    }
+
+    /// --kv-type stores the cache as asked; q8_0 needs heads of whole 32-value blocks and is refused on this
+    /// model (head dim 16) with the reason; an unknown type lists the known ones. f32 storage in the fast precision
+    /// gives the exact run's tokens on this f32 model (whose products have no quantized weights to round).
+    func testKVTypeOption() throws {
+        let common = ["generate", "--model", Self.tiny, "--tokens", "1,2,3,4,5,6", "--max-new-tokens", "6", "--greedy", "--json", "--quiet"]
+        func ids(_ extra: [String]) throws -> [Int] {
+            let r = try run(common + extra)
+            XCTAssertEqual(r.status, 0, "\(extra): \(r.stderr)")
+            let object = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
+            return object?["ids"] as? [Int] ?? []
+        }
+        let exact = try ids(["--precision", "exact"])
+        XCTAssertEqual(exact.count, 6)
+        XCTAssertEqual(try ids(["--kv-type", "f32"]), exact)
+        for type in ["f16", "bf16"] { XCTAssertEqual(try ids(["--kv-type", type]).count, 6, type) }
+        let q8 = try run(common + ["--kv-type", "q8_0"])
+        XCTAssertEqual(q8.status, 1)
+        XCTAssertTrue(q8.stderr.contains("head dim is 16"), q8.stderr)
+        let unknown = try run(common + ["--kv-type", "f8"])
+        XCTAssertNotEqual(unknown.status, 0)
+        XCTAssertTrue(unknown.stderr.contains("bf16"), unknown.stderr)
+        let info = try run(["info", "--model", Self.tiny, "--kv-type", "q8_0"])
+        XCTAssertEqual(info.status, 1)
+        XCTAssertTrue(info.stderr.contains("head dim is 16"), info.stderr)
     }
 
     /// The last position's logits for a 3-token prompt equal transformers' row for that position (logits.npy of

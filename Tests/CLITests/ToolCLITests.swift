@@ -183,6 +183,13 @@ extension CLITests {
             XCTAssertNotEqual(otherMethod.status, 0)
             XCTAssertTrue(otherMethod.stderr.contains(ranks == 1 ? "was saved for the method" : "does not exist"), otherMethod.stderr)
         }
+        // A cache stored in another KV type is refused, naming both types.
+        let typed = temporaryPath("-kv")
+        _ = try json(try run(common + ["--prompt", document, "--save-kv", typed, "--kv-type", "bf16"]))
+        let otherType = try run(common + ["--prompt", question, "--load-kv", typed])
+        XCTAssertEqual(otherType.status, 1)
+        XCTAssertTrue(otherType.stderr.contains("KV type bf16") && otherType.stderr.contains("f16"), otherType.stderr)
+        XCTAssertEqual(try json(try run(common + ["--prompt", question, "--load-kv", typed, "--kv-type", "bf16"]))["reused_prompt_tokens"] as? Int ?? 0 > 300, true)
         // A truncated file is an error, not a crash.
         let directory = temporaryPath("-kv")
         _ = try json(try run(common + ["--prompt", document, "--save-kv", directory]))

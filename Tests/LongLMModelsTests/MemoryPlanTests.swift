@@ -1,5 +1,6 @@
 import XCTest
 @testable import LongLMModels
+import LongLMCore
 
 final class MemoryPlanTests: XCTestCase {
     func testRingPlanCountsTheShardsCacheAndTheWholeShardsActivations() {
@@ -19,6 +20,19 @@ final class MemoryPlanTests: XCTestCase {
         XCTAssertEqual(plan.rank.logits, 262_144 * 4)
         XCTAssertEqual(plan.rank.total, plan.rank.weights + plan.rank.kvCache + plan.rank.decodeKeys + plan.rank.activations
                        + plan.rank.attentionKeys + plan.rank.logits + MemoryPlan.runtimeBytes)
+    }
+
+    func testTheCacheAndTheRingBuffersAreCountedInTheStoredKVType() {
+        let c = TestConfigs.gemma3_270m()
+        let share = 64_714, kvWidth = 256
+        for (type, rowBytes) in [(KVType.f32, 1024), (.f16, 512), (.bf16, 512), (.q8_0, 272)] {
+            let plan = MemoryPlan(config: c, weightBytes: 0, tokens: 129_428, ranks: 2, prefillChunk: 1024, keyClasses: 2, kvType: type)
+            XCTAssertEqual(plan.rank.kvCache, share * 18 * 2 * rowBytes, "\(type)")
+            // Transformed keys stay f32; the two travelling blocks hold stored rows and 4-byte positions.
+            XCTAssertEqual(plan.rank.attentionKeys, share * 2 * kvWidth * 4 + 2 * share * (2 * rowBytes + 4), "\(type)")
+            XCTAssertEqual(plan.rank.decodeKeys, share * 3 * 2 * kvWidth * 4, "\(type)")
+            XCTAssertTrue(plan.table(ranksOnThisNode: 2, available: nil).contains { $0.contains("KV cache (\(type))") })
+        }
     }
 
     func testOneProcessPlanBoundsActivationsByTheBatchAndTransformsTheWholeCache() {

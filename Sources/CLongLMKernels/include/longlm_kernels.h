@@ -82,3 +82,18 @@ void longlm_pool_run(int threads, int64_t count, longlm_pool_task task, void *co
 /// The variants compiled into this build for this architecture (1 when `variant` exists here, whether or not
 /// the CPU can run it).
 int longlm_kernels_compiled(longlm_kernel_variant variant);
+
+/// How the KV cache stores keys and values (docs/kernels.md, "KV cache storage").
+typedef enum {
+    LONGLM_KV_F32 = 0,
+    LONGLM_KV_F16 = 1,   // IEEE binary16, rounded to nearest even
+    LONGLM_KV_BF16 = 2,  // the top 16 bits of f32, rounded to nearest even
+    LONGLM_KV_Q8_0 = 3,  // blocks of 32: {f16 scale, 32 int8}, 34 bytes
+} longlm_kv_type;
+
+/// Bytes of `n` values of the type (q8_0: n a multiple of 32).
+size_t longlm_kv_bytes(longlm_kv_type type, int64_t n);
+/// Stores `n` floats as the type (q8_0: n a multiple of 32). Every variant writes the same bytes.
+void longlm_kv_encode(longlm_kernel_variant variant, longlm_kv_type type, const float *x, int64_t n, void *out);
+/// Reads `n` values of the type back as floats. Every variant gives the same bits.
+void longlm_kv_decode(longlm_kernel_variant variant, longlm_kv_type type, const void *in, int64_t n, float *out);

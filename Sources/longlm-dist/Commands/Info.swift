@@ -14,6 +14,8 @@ struct Info: ParsableCommand {
     @Option(help: "Also check a sequence of this many tokens against the method, and print the memory plan of a run over it.") var tokens: Int?
     @Option(help: "The memory plan for this many ranks on this node (the sequence split among them).") var ranks = 1
     @Option(help: "The memory plan for this many prompt tokens per forward call on one process (generate's --batch-size).") var batchSize = 1024
+    @Option(help: ArgumentHelp("The memory plan with the KV cache stored as this type (a run's default is f16; f32 with --precision exact).", valueName: "type"))
+    var kvType: KVType = .f16
     @OptionGroup(title: "Context extension") var contextOptions: ContextOptions
 
     func validate() throws {
@@ -28,6 +30,7 @@ struct Info: ParsableCommand {
         let c = config
         // Everything the user asked about is checked before anything is printed.
         // With --tokens, parameters the length decides are chosen as generate would choose them.
+        reportingErrors { try ModelOptions.checkKVType(kvType, config: c) }
         let (method, chosen) = reportingErrors {
             try tokens.map { try contextOptions.method(for: c, tokens: $0) } ?? (try contextOptions.method(for: c), [:])
         }
@@ -58,8 +61,9 @@ struct Info: ParsableCommand {
         let parameters = c.vocabularySize * c.hiddenSize * (c.tiedEmbeddings ? 1 : 2) + c.layerCount * (
             c.hiddenSize * (c.heads + 2 * c.kvHeads) * c.headDim + c.heads * c.headDim * c.hiddenSize + 3 * c.hiddenSize * c.ffnSize)
         print("parameters:       \(String(format: "%.1f", Double(parameters) / 1e6)) M (weights stay in the file's encoding, memory-mapped; as f32 they would take \(formatBytes(parameters * 4)))")
-        let kvPerToken = c.layerCount * 2 * c.kvHeads * c.headDim * 4
-        print("KV cache:         \(formatBytes(kvPerToken)) per token (f32 keys and values, all layers)")
+        let kvPerToken = c.layerCount * 2 * kvType.bytes(c.kvHeads * c.headDim)
+        print("KV cache:         \(formatBytes(kvPerToken)) per token (\(kvType) keys and values, all layers; --kv-type: "
+              + KVType.allCases.filter { $0.unsupportedReason(headDim: c.headDim) == nil }.map { "\($0) \(formatBytes(c.layerCount * 2 * $0.bytes(c.kvHeads * c.headDim)))" }.joined(separator: ", ") + ")")
         print("method:           \(method)" + (chosen.isEmpty ? "" : " (chose "
               + chosen.keys.sorted().map { "--\($0) \(chosen[$0]!)" }.joined(separator: " ") + " for \(tokens ?? 0) tokens)"))
         print("longest prompt:   \(method.maximumLength(config: c).map { "\($0) tokens" } ?? "no limit from positions")")
@@ -68,7 +72,7 @@ struct Info: ParsableCommand {
         if let n = tokens {
             let weights = reportingErrors { try ModelLoader.weightFileBytes(path: model) }
             let plan = MemoryPlan(config: c, weightBytes: weights, tokens: n, ranks: ranks, prefillChunk: batchSize,
-                                  keyClasses: method.keyClassesEstimate)
+                                  keyClasses: method.keyClassesEstimate, kvType: kvType)
             plan.table(ranksOnThisNode: ranks, available: MemoryPlan.availableBytes()).forEach { print($0) }
             reportingErrors { try method.checkLength(n, config: c) }
             print("a sequence of \(n) tokens fits the method")

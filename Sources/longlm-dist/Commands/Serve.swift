@@ -49,7 +49,7 @@ struct Serve: ParsableCommand {
         if let job, job.rank != 0 {
             signal(SIGTERM, SIG_IGN)
             signal(SIGINT, SIG_IGN)
-            let loaded = job.orAbort { try ModelLoader.load(path: modelOptions.model) }
+            let loaded = modelOptions.load(in: job)
             let runner = DistributedRunner(model: loaded.model, communicator: job.communicator, layout: parallelOptions.layout,
                                            timeout: parallelOptions.stepTimeout)
             runner.reusesPrefix = !noPrefixCache
@@ -74,7 +74,7 @@ struct Serve: ParsableCommand {
         let loaded: LoadedModel
         let runner: any SequenceRunner
         if let job {
-            loaded = job.orAbort { try ModelLoader.load(path: modelOptions.model) }
+            loaded = modelOptions.load(in: job)
             let distributed = DistributedRunner(model: loaded.model, communicator: job.communicator, layout: parallelOptions.layout,
                                                 timeout: parallelOptions.stepTimeout)
             distributed.reusesPrefix = !noPrefixCache

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import LongLMCore
 import LongLMModels
+import LongLMDistributed
 
 struct ModelOptions: ParsableArguments {
     @Option(name: [.short, .long], help: ArgumentHelp("A .gguf file, or a Hugging Face directory with config.json and *.safetensors.", valueName: "path"))
@@ -16,15 +17,22 @@ struct ModelOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Kernel variant for the fast path: auto (the best this CPU runs), \(KernelVariant.allCases.map(\.rawValue).joined(separator: ", ")).", valueName: "name"))
     var kernels: KernelSelection = .auto
 
+    @Option(help: ArgumentHelp("How the KV cache stores keys and values: \(KVType.allCases.map(\.rawValue).joined(separator: ", ")) (default: f16 with --precision fast, f32 with exact). The ring sends the stored bytes.", valueName: "type"))
+    var kvType: KVType?
+
+    /// The KV storage a run uses: as given, else f16 for the fast precision and f32 for the exact one.
+    var effectiveKVType: KVType { kvType ?? (precision == .exact ? .f32 : .f16) }
+
     func validate() throws {
         try OptionRange.check(threads, 1...OptionRange.maximumThreads, "--threads")
         _ = try kernels.variant()
     }
 
-    /// The precision and kernel variant for this process.
+    /// The precision, kernel variant and KV storage for this process.
     func applyCompute() {
         Compute.precision = precision
         Compute.kernels = reportingErrors { try kernels.variant() }
+        Compute.kvType = effectiveKVType
     }
 
     /// Worker threads for a run on this process: ours split matrix products, OpenBLAS runs one thread per call.
@@ -36,7 +44,11 @@ struct ModelOptions: ParsableArguments {
     func load() -> LoadedModel {
         Self.applyThreads(threads)
         applyCompute()
-        return reportingErrors { try ModelLoader.load(path: model) }
+        return reportingErrors {
+            let loaded = try ModelLoader.load(path: model)
+            try Self.checkKVType(Compute.kvType, config: loaded.model.config)
+            return loaded
+        }
     }
 }
 
@@ -124,6 +136,25 @@ func readText(_ path: String, option: String) throws -> String {
 }
 
 extension Precision: ExpressibleByArgument {}
+extension KVType: ExpressibleByArgument {}
+
+extension ModelOptions {
+    /// Loads the model on a rank of an MPI job (any rank's failure ends the job), checking the KV type against it.
+    func load(in job: MPIJob) -> LoadedModel {
+        job.orAbort {
+            let loaded = try ModelLoader.load(path: model)
+            try Self.checkKVType(Compute.kvType, config: loaded.model.config)
+            return loaded
+        }
+    }
+
+    /// Refuses a KV type the model's head dim cannot be stored in (q8_0 needs whole blocks of 32 per head).
+    static func checkKVType(_ type: KVType, config: ModelConfig) throws {
+        if let reason = type.unsupportedReason(headDim: config.headDim) {
+            throw ValidationError(reason + "; use --kv-type f16, bf16 or f32")
+        }
+    }
+}
 
 /// `--kernels`: auto, or a variant by name (refused when this node cannot run it).
 enum KernelSelection: ExpressibleByArgument, Equatable {
