@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command: installs what is needed (scripts/setup.sh), builds, and runs the whole test suite:
 # the XCTest suite on one process, the MPI communicator tests under mpirun (3 ranks, shared memory and
-# TCP, and the watchdog test that ends its job), the server tests (scripts/test_server.py), then each fuzz
+# TCP, and the watchdog test that ends its job), the Slurm job scripts under a real one-node Slurm
+# (scripts/test_slurm.sh), the server tests (scripts/test_server.py), then each fuzz
 # target for a short budget (FUZZ_SECONDS, 20).
 # Fails on any failure and on any skipped test not listed in scripts/test-skips-allowed.txt.
 set -euo pipefail
@@ -35,6 +36,11 @@ fi
 bash scripts/test_mpi.sh | tee .build/test-mpi-summary.txt
 mpi_passed=$(grep -oE "[0-9]+ passed" .build/test-mpi-summary.txt | awk '{s += $1} END {print s + 0}')
 
+# The cluster job scripts under a real one-node Slurm (cluster/local-slurm.sh; installs slurm-wlm and munge).
+timeout 900 bash scripts/test_slurm.sh | tee .build/test-slurm-summary.txt
+slurm_passed=$(grep -oE "^slurm: [0-9]+ passed" .build/test-slurm-summary.txt | grep -oE "[0-9]+" || echo 0)
+[ "$slurm_passed" -gt 0 ] || { echo "test.sh: the Slurm tests did not finish" >&2; exit 1; }
+
 # The server over real HTTP with curl and the openai client, alone and under mpirun (docs/server.md).
 python3 scripts/test_server.py | tee .build/test-server-summary.txt
 server_passed=$(grep -oE "^server: [0-9]+ passed" .build/test-server-summary.txt | grep -oE "[0-9]+" || echo 0)
@@ -48,4 +54,4 @@ fuzz_passed=$(grep -cE "^fuzz-[a-z]+: ${FUZZ_SECONDS}s" .build/test-fuzz-summary
 summary=$(grep -E "Executed [0-9]+ tests?, with" "$OUT" | tail -n 1)
 executed=$(echo "$summary" | sed -E 's/.*Executed ([0-9]+) tests?.*/\1/')
 skipped=$(echo "$summary" | grep -oE "[0-9]+ tests? skipped" | grep -oE "^[0-9]+" || echo 0)
-echo "total: $((executed - skipped + mpi_passed + server_passed + fuzz_passed)) passed, 0 failed, $skipped skipped"
+echo "total: $((executed - skipped + mpi_passed + slurm_passed + server_passed + fuzz_passed)) passed, 0 failed, $skipped skipped"
