@@ -53,14 +53,19 @@ public struct HaystackRecipe: Sendable {
 /// A built prompt and where its parts are, in tokens.
 public struct HaystackPrompt: Sendable {
     public let tokens: [Int32]
-    /// Token indices of the needle.
-    public let needle: Range<Int>
-    /// Token indices of the haystack (the needle included).
+    /// Token indices of each needle, in prompt order.
+    public let needles: [Range<Int>]
+    /// Token indices of the haystack (the needles included).
     public let haystack: Range<Int>
+    /// How many haystack sentences the prompt holds (sentences are cycled from the first).
+    public let sentenceCount: Int
 
-    /// The needle's depth as built: haystack tokens before it over all haystack tokens (needle excluded).
+    /// Token indices of the (first) needle.
+    public var needle: Range<Int> { needles[0] }
+
+    /// The (first) needle's depth as built: haystack tokens before it over all haystack tokens (needles excluded).
     public var depth: Double {
-        let hay = haystack.count - needle.count
+        let hay = haystack.count - needles.reduce(0) { $0 + $1.count }
         return hay == 0 ? 0 : Double(needle.lowerBound - haystack.lowerBound) / Double(hay)
     }
 
@@ -83,14 +88,23 @@ public struct HaystackPrompt: Sendable {
     /// before the introduction and its close, with the assistant's turn opened, after the question.
     public static func build(_ recipe: HaystackRecipe, tokenizer: any Tokenizer, length: Int, depth: Double,
                              chat: ChatFrame? = nil) throws -> HaystackPrompt {
-        guard (0...1).contains(depth) else { throw Failure.badDepth(depth) }
-        let sentences = try recipe.sentences.map { try tokenizer.encode(" " + $0, addSpecial: false) }.filter { !$0.isEmpty }
+        try build(introduction: recipe.introduction, sentences: recipe.sentences, needles: [(recipe.needle, depth)],
+                  question: recipe.question, tokenizer: tokenizer, length: length, chat: chat)
+    }
+
+    /// The same with several needles, each at its own depth (needles at the same boundary keep their order).
+    public static func build(introduction introductionText: String, sentences texts: [String], needles needleTexts: [(String, Double)],
+                             question questionText: String, tokenizer: any Tokenizer, length: Int,
+                             chat: ChatFrame? = nil) throws -> HaystackPrompt {
+        precondition(!needleTexts.isEmpty)
+        for (_, depth) in needleTexts where !(0...1).contains(depth) { throw Failure.badDepth(depth) }
+        let sentences = try texts.map { try tokenizer.encode(" " + $0, addSpecial: false) }.filter { !$0.isEmpty }
         guard !sentences.isEmpty else { throw Failure.emptyHaystack }
-        let introduction = try chat.map { $0.prefix + (try tokenizer.encode(recipe.introduction, addSpecial: false)) }
-            ?? tokenizer.encode(recipe.introduction, addSpecial: true)
-        let needle = try tokenizer.encode(" " + recipe.needle, addSpecial: false)
-        let question = try tokenizer.encode(" " + recipe.question, addSpecial: false) + (chat?.suffix ?? [])
-        let fixed = introduction.count + needle.count + question.count
+        let introduction = try chat.map { $0.prefix + (try tokenizer.encode(introductionText, addSpecial: false)) }
+            ?? tokenizer.encode(introductionText, addSpecial: true)
+        let needles = try needleTexts.map { (try tokenizer.encode(" " + $0.0, addSpecial: false), $0.1) }
+        let question = try tokenizer.encode(" " + questionText, addSpecial: false) + (chat?.suffix ?? [])
+        let fixed = introduction.count + needles.reduce(0) { $0 + $1.0.count } + question.count
         guard length > fixed else { throw Failure.tooShort(requested: length, minimum: fixed + 1) }
 
         // Sentences, cycled, until the next one would overshoot by more than half of itself.
@@ -102,30 +116,34 @@ public struct HaystackPrompt: Sendable {
             hay.append(next)
             total += next.count
         }
-        // The sentence boundary nearest to depth * total (haystack tokens before the needle).
-        let target = depth * Double(total)
-        var bestBefore = 0, cumulative = 0
-        for sentence in hay {
-            cumulative += sentence.count
-            if abs(Double(cumulative) - target) < abs(Double(bestBefore) - target) { bestBefore = cumulative }
+        // Each needle goes to the sentence boundary nearest to depth * total (haystack tokens before it).
+        let boundaries = needles.map { needle -> Int in
+            let target = needle.1 * Double(total)
+            var best = 0, cumulative = 0
+            for sentence in hay {
+                cumulative += sentence.count
+                if abs(Double(cumulative) - target) < abs(Double(best) - target) { best = cumulative }
+            }
+            return best
         }
         var tokens = introduction
-        var placed = false, running = 0
+        var ranges = [Range<Int>?](repeating: nil, count: needles.count)
+        func placeNeedles(at boundary: Int) {
+            for (n, needle) in needles.enumerated() where ranges[n] == nil && boundaries[n] == boundary {
+                ranges[n] = tokens.count..<(tokens.count + needle.0.count)
+                tokens += needle.0
+            }
+        }
+        var running = 0
         for sentence in hay {
-            if !placed && running == bestBefore { tokens += needle; placed = true }
+            placeNeedles(at: running)
             tokens += sentence
             running += sentence.count
         }
-        let needleStart: Int
-        if placed {
-            needleStart = introduction.count + bestBefore
-        } else {
-            needleStart = tokens.count
-            tokens += needle
-        }
+        placeNeedles(at: running)
         let haystackEnd = tokens.count
         tokens += question
-        return HaystackPrompt(tokens: tokens, needle: needleStart..<(needleStart + needle.count),
-                              haystack: introduction.count..<haystackEnd)
+        return HaystackPrompt(tokens: tokens, needles: ranges.map { $0! }.sorted { $0.lowerBound < $1.lowerBound },
+                              haystack: introduction.count..<haystackEnd, sentenceCount: hay.count)
     }
 }

@@ -52,7 +52,10 @@ public struct MemoryPlan: Sendable {
         let kvWidth = c.kvHeads * c.headDim, qWidth = c.heads * c.headDim
         let globalLayers = c.slidingLayers.filter { !$0 }.count
         let callTokens = ranks > 1 ? share : min(prefillChunk, tokens)
-        let perCallToken = 2 * c.hiddenSize + 2 * qWidth + 2 * kvWidth + 2 * c.ffnSize + qWidth
+        // Per token of the call: x, h, q, k, v, the attention output and the softmax state of the queries; the
+        // feed-forward's gate and up only for a batch of `TransformerModel.feedForwardRows` rows.
+        let perCallToken = 2 * c.hiddenSize + 2 * qWidth + 2 * kvWidth + qWidth
+        let feedForward = min(callTokens, TransformerModel.feedForwardRows) * 2 * c.ffnSize
         let keysPerCall = ranks > 1 ? share : tokens
         let storedRow = kvType.bytes(kvWidth)
         let ringBytes = ranks > 1 ? 2 * share * (2 * storedRow + 4) : 0
@@ -61,7 +64,7 @@ public struct MemoryPlan: Sendable {
             weights: weightBytes,
             kvCache: share * c.layerCount * 2 * storedRow,
             decodeKeys: share * globalLayers * keyClasses * kvWidth * float,
-            activations: callTokens * perCallToken * float,
+            activations: (callTokens * perCallToken + feedForward) * float,
             attentionKeys: keysPerCall * max(keyClasses, 1) * kvWidth * float + ringBytes,
             logits: max(1, scoredRows) * c.vocabularySize * float,
             runtime: Self.runtimeBytes)

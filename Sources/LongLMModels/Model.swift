@@ -102,6 +102,10 @@ public final class TransformerModel: @unchecked Sendable {
     /// Distributed runs pass an attention backend that reaches the other ranks' keys; a rank may then hold
     /// no tokens of a prompt (it still takes part in every layer's exchange), and in decode only the rank
     /// that stores the new token appends it (`appendToCache`).
+    /// Rows per feed-forward batch (the prefill chunk of one process is at most this by default; a ring's shard
+    /// is longer).
+    public static let feedForwardRows = 1024
+
     public func forward(tokens: [Int32], positions: [Int32]? = nil, cache: KVCache,
                         attention backend: any AttentionBackend = LocalAttention(), appendToCache: Bool = true) throws -> FloatBuffer {
         let c = config
@@ -128,8 +132,11 @@ public final class TransformerModel: @unchecked Sendable {
         let k = FloatBuffer(rows: T, cols: kvWidth, zeroed: false)
         let v = FloatBuffer(rows: T, cols: kvWidth, zeroed: false)
         let attention = FloatBuffer(rows: T, cols: qWidth, zeroed: false)
-        let gate = FloatBuffer(rows: T, cols: c.ffnSize, zeroed: false)
-        let up = FloatBuffer(rows: T, cols: c.ffnSize, zeroed: false)
+        // The feed-forward runs `feedForwardRows` rows at a time: its gate and up buffers (2 x ffnSize floats per
+        // row, the largest activations) are bounded by that batch, not by T (a ring's whole shard).
+        let ffnRows = min(T, Self.feedForwardRows)
+        let gate = FloatBuffer(rows: ffnRows, cols: c.ffnSize, zeroed: false)
+        let up = FloatBuffer(rows: ffnRows, cols: c.ffnSize, zeroed: false)
         if appendToCache { cache.appendPositions(positions) }
         // A sequence started without a scheme gets the model's own RoPE configuration, with this call as its prompt.
         if cache.globalScheme == nil { cache.globalScheme = try ContextMethod.plain.scheme(for: self, promptLength: cache.count) }
@@ -171,16 +178,20 @@ public final class TransformerModel: @unchecked Sendable {
                 Kernels.rmsNormRows(h.pointer, rows: T, count: H, weight: pn.pointer, eps: c.rmsEpsilon, into: h.pointer)
             }
             Kernels.add(h.pointer, into: x.pointer, count: T * H)
-            // x += post_ffn_norm(down(act(gate(h)) * up(h))), h = rmsnorm(x) * ffn_norm
-            Kernels.rmsNormRows(x.pointer, rows: T, count: H, weight: w.ffnNorm.pointer, eps: c.rmsEpsilon, into: h.pointer)
-            Linear.apply(h, weight: w.ffnGate, bias: nil, into: gate)
-            Linear.apply(h, weight: w.ffnUp, bias: nil, into: up)
-            Kernels.gatedActivation(gate: gate.pointer, up: up.pointer, count: T * c.ffnSize, activation: c.activation)
-            Linear.apply(gate, weight: w.ffnDown, bias: nil, into: h)
-            if let pn = w.postFFNNorm {
-                Kernels.rmsNormRows(h.pointer, rows: T, count: H, weight: pn.pointer, eps: c.rmsEpsilon, into: h.pointer)
+            // x += post_ffn_norm(down(act(gate(h)) * up(h))), h = rmsnorm(x) * ffn_norm, in batches of rows
+            for first in stride(from: 0, to: T, by: ffnRows) {
+                let n = min(ffnRows, T - first)
+                let xs = x.row(first), hs = h.row(first)
+                Kernels.rmsNormRows(xs, rows: n, count: H, weight: w.ffnNorm.pointer, eps: c.rmsEpsilon, into: hs)
+                Linear.apply(rows: n, input: hs, inputWidth: H, weight: w.ffnGate, bias: nil, into: gate.pointer)
+                Linear.apply(rows: n, input: hs, inputWidth: H, weight: w.ffnUp, bias: nil, into: up.pointer)
+                Kernels.gatedActivation(gate: gate.pointer, up: up.pointer, count: n * c.ffnSize, activation: c.activation)
+                Linear.apply(rows: n, input: gate.pointer, inputWidth: c.ffnSize, weight: w.ffnDown, bias: nil, into: hs)
+                if let pn = w.postFFNNorm {
+                    Kernels.rmsNormRows(hs, rows: n, count: H, weight: pn.pointer, eps: c.rmsEpsilon, into: hs)
+                }
+                Kernels.add(hs, into: xs, count: n * H)
             }
-            Kernels.add(h.pointer, into: x.pointer, count: T * H)
         }
         // out = rmsnorm(x) * output_norm
         Kernels.rmsNormRows(x.pointer, rows: T, count: H, weight: outputNorm.pointer, eps: c.rmsEpsilon, into: x.pointer)

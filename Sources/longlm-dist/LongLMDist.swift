@@ -16,7 +16,7 @@ struct LongLMDist: ParsableCommand {
             LONGLM_BLAS_CORE=library) keeps the library's pick. `info` names the core in use.
             """,
         version: "0.1.0",
-        subcommands: [Generate.self, Serve.self, Logits.self, Passkey.self, Needle.self, Perplexity.self, Batch.self, BenchExchange.self, Tokenize.self, Info.self, Bench.self, BenchAttention.self, BenchKernels.self])
+        subcommands: [Generate.self, Serve.self, Logits.self, Passkey.self, Needle.self, RulerCommand.self, Perplexity.self, Batch.self, BenchExchange.self, Tokenize.self, Info.self, Bench.self, BenchAttention.self, BenchKernels.self])
 }
 
 /// Prints `message` as one line on stderr and exits non-zero: the shape of every user-facing error.

@@ -123,8 +123,9 @@ final class CLITests: XCTestCase {
         let vocabulary = 256
         let expected = Array(reference[(2 * vocabulary)..<(3 * vocabulary)])
         let output = temporaryPath(".npy")
+        // The exact precision (f32 KV cache): the reference path, compared with transformers at 1e-4.
         let r = try run(["logits", "--model", Self.tiny, "--tokens", prompt.prefix(3).map(String.init).joined(separator: ","),
-                         "--output", output])
+                         "--output", output, "--precision", "exact"])
         XCTAssertEqual(r.status, 0, r.stderr)
         let header = String(decoding: try Data(contentsOf: URL(fileURLWithPath: output)).prefix(128), as: UTF8.self)
         XCTAssertTrue(header.contains("'shape': (1, 256)"), header)

@@ -32,7 +32,10 @@ extension CLITests {
         guard hasMPI else { throw XCTSkip("mpirun not installed: run scripts/setup.sh") }
         let model = Self.repository + "/Tests/Fixtures/hf-tiny/mistral-window"
         let tokens = (0..<150).map { String(($0 * 37) % 256) }.joined(separator: ",")
-        let common = ["logits", "--model", model, "--tokens", tokens, "--all-positions", "--method", "selfextend", "--group-size", "4", "--window", "32"]
+        // f32 storage of the KV cache: with f16 (the fast default) rounding to f16 turns last-bit differences between
+        // ring and single process into f16 steps (about 1e-5 here); DistributedSequenceTests bounds each storage type.
+        let common = ["logits", "--model", model, "--tokens", tokens, "--all-positions", "--method", "selfextend", "--group-size", "4",
+                      "--window", "32", "--kv-type", "f32"]
         let single = temporaryPath(".npy")
         let r = try run(common + ["--output", single])
         XCTAssertEqual(r.status, 0, r.stderr)
@@ -56,7 +59,8 @@ extension CLITests {
         }
         let prompt = temporaryPath(".txt")
         try String(try String(contentsOfFile: text, encoding: .utf8).prefix(16_300)).write(toFile: prompt, atomically: true, encoding: .utf8)
-        // Exact: the same f32 arithmetic in another order, so 1e-4. Fast: activations rounded to 8 bits, where a
+        // Exact: the same f32 arithmetic in another order, so 1e-4. Fast: activations rounded to 8 bits and the KV
+        // cache stored as f16 (the defaults), where a
         // value that moves by f32 rounding across a rounding boundary changes by a whole step; the bound is then
         // llama.cpp's own spread between its configurations on this model (3.8, Gemma3ReferenceTests).
         for (precision, ranksList, bound) in [("exact", [2, 4], Float(1e-4)), ("fast", [2], Float(3.8))] {
@@ -73,14 +77,27 @@ extension CLITests {
                 let m = try runMPI(ranks: ranks, transport: "vader", arguments: common + ["--output-logits", logits])
                 XCTAssertEqual(m.status, 0, m.stderr)
                 let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(m.stdout.utf8)) as? [String: Any])
-                XCTAssertEqual(object["ids"] as? [Int], single["ids"] as? [Int], "\(ranks) ranks, \(precision)")
                 let got = try npyFloats(logits)
                 if precision == "exact" {
+                    XCTAssertEqual(object["ids"] as? [Int], single["ids"] as? [Int], "\(ranks) ranks, exact")
                     XCTAssertLessThan(relativeDifference(expected, got), bound, "\(ranks) ranks, exact")
                 } else {
+                    // Step by step: logits within the bound, and the same token wherever the single process's top-2
+                    // margin exceeds it. A near-tie may pick the other token (measured: a margin of 0.01 at the first
+                    // step of this prompt with the f16 KV cache); after that the two continue different texts.
                     XCTAssertEqual(got.count, expected.count)
-                    let largest = zip(expected, got).map { abs($0 - $1) }.max() ?? .infinity
-                    XCTAssertLessThan(largest, bound, "\(ranks) ranks, fast")
+                    let ours = single["ids"] as! [Int], theirs = object["ids"] as! [Int]
+                    let vocabulary = expected.count / ours.count
+                    for step in ours.indices {
+                        let row = expected[(step * vocabulary)..<((step + 1) * vocabulary)]
+                        let other = got[(step * vocabulary)..<((step + 1) * vocabulary)]
+                        let largest = zip(row, other).map { abs($0 - $1) }.max() ?? .infinity
+                        XCTAssertLessThan(largest, bound, "\(ranks) ranks, fast, step \(step)")
+                        if ours[step] == theirs[step] { continue }
+                        let top = row.sorted(by: >)
+                        XCTAssertLessThanOrEqual(top[0] - top[1], bound, "\(ranks) ranks, fast: token differs at step \(step) with a clear margin")
+                        break
+                    }
                 }
             }
         }

@@ -212,6 +212,42 @@ extension CLITests {
         return process
     }
 
+    /// `ruler`: one JSON line per (task, haystack, length, sample) with its score, a summary table with the
+    /// effective length; a rerun skips every finished sample; two ranks answer as one process.
+    func testRulerWritesEverySampleResumesAndAgreesUnderMPI() throws {
+        let output = temporaryPath(".jsonl")
+        let arguments = ["ruler", "--model", Self.tools, "--lengths", "400,600", "--samples", "1", "--haystacks", "noise,text",
+                         "--text-file", Self.repository + "/data/kjv.txt", "--max-new-tokens", "6", "--output", output, "--quiet"]
+            + Self.selfExtend
+        let first = try run(arguments)
+        XCTAssertEqual(first.status, 0, first.stderr)
+        let records = try jsonLines(output)
+        // 4 needle tasks x 2 haystacks + variable tracking + frequent words, at 2 lengths.
+        XCTAssertEqual(records.count, 20)
+        XCTAssertEqual(Set(records.map { $0["task"] as? String ?? "" }), Set(RulerTaskNames.all))
+        for record in records {
+            XCTAssertNotNil(record["score"] as? Double)
+            XCTAssertFalse((record["expected"] as? [String] ?? []).isEmpty, "\(record)")
+            XCTAssertEqual(Double(record["tokens"] as? Int ?? 0), Double(record["length"] as? Int ?? 1), accuracy: 40)
+        }
+        XCTAssertTrue(first.stdout.contains("niah_multikey (text)"), first.stdout)
+        XCTAssertTrue(first.stdout.contains("effective length"), first.stdout)
+        let again = try run(arguments)
+        XCTAssertEqual(again.status, 0, again.stderr)
+        XCTAssertEqual(try jsonLines(output).count, 20, "a rerun adds nothing")
+        XCTAssertEqual(again.stdout, first.stdout)
+        if hasMPI {
+            let ranked = temporaryPath(".jsonl")
+            let m = try runMPI(ranks: 2, transport: "vader", arguments: Array(arguments.dropLast(3 + Self.selfExtend.count))
+                               + ["--output", ranked, "--quiet"] + Self.selfExtend)
+            XCTAssertEqual(m.status, 0, m.stderr)
+            XCTAssertEqual(try jsonLines(ranked).map { $0["answer"] as? String }, records.map { $0["answer"] as? String })
+        }
+        let unknown = try run(["ruler", "--model", Self.tools, "--lengths", "200", "--tasks", "niah_single,qa_hotpot"])
+        XCTAssertNotEqual(unknown.status, 0)
+        XCTAssertTrue(unknown.stderr.contains("qa_hotpot") && unknown.stderr.contains("variable_tracking"), unknown.stderr)
+    }
+
     func testKilledBatchLosesNoResultAndDuplicatesNone() throws {
         let jobs = try writeJobs(count: 300)
         let output = temporaryPath(".jsonl")
@@ -466,4 +502,9 @@ extension CLITests {
         XCTAssertTrue(error.contains("-1"), error)
         XCTAssertTrue(rows[1]["text"] is String)
     }
+}
+
+/// The task names of `longlm-dist ruler --tasks` (the CLI tests do not link the evaluation module).
+enum RulerTaskNames {
+    static let all = ["niah_single", "niah_multikey", "niah_multivalue", "niah_multiquery", "variable_tracking", "frequent_words"]
 }

@@ -121,12 +121,12 @@ final class PrefixReuseTests: XCTestCase {
         cache.keepsTransformedKeys = true
         _ = try loaded.model.forward(tokens: [7], cache: cache)
         XCTAssertFalse(cache.transformedKeys.compactMap { $0 }.isEmpty)
-        let keys = cache.keys.map { Array($0.prefix(25 * cache.rowWidth)) }
+        let keys = cache.keys.map { Array($0.prefix(25 * cache.rowBytes)) }
         cache.truncate(to: 25)
         XCTAssertEqual(cache.count, 25)
         XCTAssertEqual(cache.positions, (0..<25).map(Int32.init))
         XCTAssertEqual(cache.keys, keys)
-        XCTAssertTrue(cache.values.allSatisfy { $0.count == 25 * cache.rowWidth })
+        XCTAssertTrue(cache.values.allSatisfy { $0.count == 25 * cache.rowBytes })
         XCTAssertTrue(cache.transformedKeys.allSatisfy { $0 == nil })
     }
 }

@@ -1,0 +1,41 @@
+#!/usr/bin/env python3
+"""Prints the RULER-style tables of docs/results.md from the JSON Lines `longlm-dist ruler` wrote.
+
+Usage: scripts/ruler_table.py results.jsonl [threshold]
+One table per method: the mean score (%) per task and length, the average per length, and the effective length
+(the longest length up to which every tested length averages at least the threshold, 0.85 by default), computed
+as the command computes it. Needle tasks with both haystacks are reported per haystack.
+"""
+import collections, json, sys
+
+path = sys.argv[1]
+threshold = float(sys.argv[2]) if len(sys.argv) > 2 else 0.85
+rows = [json.loads(line) for line in open(path) if line.strip() and json.loads(line).get("kind") == "ruler"]
+methods = list(dict.fromkeys(r["method"] for r in rows))
+for method in methods:
+    mine = [r for r in rows if r["method"] == method]
+    lengths = sorted({r["length"] for r in mine})
+    haystacks = {r["haystack"] for r in mine if r["task"].startswith("niah")}
+
+    def name(r):
+        return f"{r['task']} ({r['haystack']})" if r["task"].startswith("niah") and len(haystacks) > 1 else r["task"]
+
+    cells = collections.defaultdict(list)
+    for r in mine:
+        cells[(name(r), r["length"])].append(r["score"])
+    tasks = list(dict.fromkeys(name(r) for r in mine))
+    samples = max(len(v) for v in cells.values())
+    print(f"**{method}** ({samples} samples per cell, score %)\n")
+    print("| task | " + " | ".join(f"{n // 1024}k" if n % 1024 == 0 else str(n) for n in lengths) + " |")
+    print("|---|" + "---:|" * len(lengths))
+    mean = lambda xs: sum(xs) / len(xs) if xs else 0.0
+    for t in tasks:
+        print(f"| {t} | " + " | ".join(f"{100 * mean(cells[(t, n)]):.0f}" if cells[(t, n)] else "-" for n in lengths) + " |")
+    averages = [mean([mean(cells[(t, n)]) for t in tasks if cells[(t, n)]]) for n in lengths]
+    print("| average | " + " | ".join(f"{100 * a:.1f}" for a in averages) + " |")
+    effective = None
+    for n, a in zip(lengths, averages):
+        if a < threshold:
+            break
+        effective = n
+    print(f"\nEffective length (average >= {100 * threshold:.0f}%): " + (f"{effective} tokens" if effective else "none") + "\n")
