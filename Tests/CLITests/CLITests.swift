@@ -54,7 +54,7 @@ final class CLITests: XCTestCase {
     func testHelpDocumentsEveryCommand() throws {
         let r = try run(["--help"])
         XCTAssertEqual(r.status, 0)
-        let commands = ["generate", "serve", "logits", "passkey", "needle", "perplexity", "batch", "bench-exchange", "tokenize",
+        let commands = ["generate", "serve", "logits", "passkey", "needle", "ruler", "perplexity", "batch", "bench-exchange", "tokenize",
                         "info", "bench", "bench-attention", "bench-kernels"]
         for command in commands {
             XCTAssertTrue(r.stdout.contains("  \(command) "), "--help lists \(command): \(r.stdout)")
