@@ -31,10 +31,10 @@ for np in $rank_counts; do
   mpirun --oversubscribe --bind-to none -np "$np" sh -c \
     'exec /usr/bin/time -f "peak_kib rank=$OMPI_COMM_WORLD_RANK %M" "$@"' sh \
     "$bin" passkey --model "$model" --length "$length" --trials 1 --depths 0.5 "${method[@]}" \
-    --output "$work/passkey.jsonl" --quiet 2> "$work/stderr.txt" > "$work/stdout.txt" || {
+    --output "$work/passkey-$np.jsonl" --quiet 2> "$work/stderr.txt" > "$work/stdout.txt" || {
       echo "np $np failed:"; tail -5 "$work/stderr.txt"; continue; }
   wall=$(echo "$(date +%s.%N) - $start" | bc)
-  python3 - "$work/passkey.jsonl" "$work/stderr.txt" "$np" "$wall" "$plan" "$out" <<'EOF'
+  python3 - "$work/passkey-$np.jsonl" "$work/stderr.txt" "$np" "$wall" "$plan" "$out" <<'EOF'
 import json, re, sys
 trial_path, stderr_path, np_, wall, plan, out = sys.argv[1:]
 trial = json.loads(open(trial_path).read().strip().splitlines()[-1])
