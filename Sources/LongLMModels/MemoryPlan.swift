@@ -110,7 +110,7 @@ public struct MemoryPlan: Sendable {
             row("  process, libraries, tokenizer", r.runtime),
             row("  total per rank", r.total),
         ]
-        let node = r.total * ranksOnThisNode
+        let node = nodeTotal(ranksOnThisNode: ranksOnThisNode)
         if let available {
             lines.append(row("  \(ranksOnThisNode) rank\(ranksOnThisNode == 1 ? "" : "s") on this node", node)
                          + " of \(Self.format(available)) available: " + (node <= available ? "fits" : "does not fit"))
@@ -118,7 +118,11 @@ public struct MemoryPlan: Sendable {
         return lines
     }
 
-    public func fits(ranksOnThisNode: Int, available: Int) -> Bool { rank.total * ranksOnThisNode <= available }
+    /// What the node's ranks take together: the mapped weights once (the ranks of a node share the file's pages in
+    /// the page cache, though each process's resident size counts them), everything else once per rank.
+    public func nodeTotal(ranksOnThisNode: Int) -> Int { rank.weights + (rank.total - rank.weights) * ranksOnThisNode }
+
+    public func fits(ranksOnThisNode: Int, available: Int) -> Bool { nodeTotal(ranksOnThisNode: ranksOnThisNode) <= available }
 
     public static func format(_ n: Int) -> String {
         let units = ["B", "KiB", "MiB", "GiB", "TiB"]

@@ -48,11 +48,16 @@ final class MemoryPlanTests: XCTestCase {
         XCTAssertEqual(big.rank.activations, (4096 * (2 * 640 + 2 * 1024 + 2 * 256 + 1024) + 1024 * 2 * 2048) * 4)
     }
 
+    /// Every rank of the node counts, and the mapped weights once (their pages are shared).
     func testFitIsJudgedForEveryRankOnTheNode() {
-        let plan = MemoryPlan(config: TestConfigs.gemma3_270m(), weightBytes: 0, tokens: 10_000, ranks: 4, prefillChunk: 1024)
-        XCTAssertTrue(plan.fits(ranksOnThisNode: 4, available: plan.rank.total * 4))
-        XCTAssertFalse(plan.fits(ranksOnThisNode: 4, available: plan.rank.total * 4 - 1))
-        let table = plan.table(ranksOnThisNode: 4, available: plan.rank.total * 3)
+        let weights = 253_113_024
+        let plan = MemoryPlan(config: TestConfigs.gemma3_270m(), weightBytes: weights, tokens: 10_000, ranks: 4, prefillChunk: 1024)
+        let node = weights + (plan.rank.total - weights) * 4
+        XCTAssertEqual(plan.nodeTotal(ranksOnThisNode: 4), node)
+        XCTAssertEqual(plan.nodeTotal(ranksOnThisNode: 1), plan.rank.total)
+        XCTAssertTrue(plan.fits(ranksOnThisNode: 4, available: node))
+        XCTAssertFalse(plan.fits(ranksOnThisNode: 4, available: node - 1))
+        let table = plan.table(ranksOnThisNode: 4, available: node - 1)
         XCTAssertTrue(table.last!.hasSuffix("does not fit"), table.joined(separator: "\n"))
     }
 
