@@ -26,20 +26,7 @@ final class DistributedSequenceTests: XCTestCase {
             }
             for ranks in [1, 2, 3, 4] {
                 for layout in Layout.allCases {
-                    let got = RankZeroOutputs()
-                    try LocalCommunicator.run(size: ranks) { comm in
-                        let sequence = try DistributedSequence(model: model, communicator: comm, layout: layout, method: method,
-                                                               promptLength: prompt.count, timeout: 30)
-                        var logits = try sequence.prefill(prompt)
-                        for _ in 0..<8 {
-                            // Rank 0 picks the token and broadcasts it.
-                            var token: Int32 = comm.rank == 0 ? logits!.withUnsafeBufferPointer { Sampler.argmax($0) } : 0
-                            if comm.rank == 0 { got.add(logits!) }
-                            try withUnsafeMutableBytes(of: &token) { try comm.broadcast($0, root: 0, timeout: 30) }
-                            if comm.rank == 0 { got.tokens.append(token) }
-                            logits = try sequence.decode(token)
-                        }
-                    }
+                    let got = try distributedRun(model, prompt: prompt, method: method, ranks: ranks, layout: layout, steps: 8)
                     XCTAssertEqual(got.tokens, expected, "\(method) ranks=\(ranks) \(layout)")
                     var worst: Float = 0
                     for (a, b) in zip(got.logits, expectedLogits) {
@@ -54,7 +41,8 @@ final class DistributedSequenceTests: XCTestCase {
 }
 
 extension DistributedSequenceTests {
-    /// Prefill logits and greedy steps of `model` over `ranks` (threads), as rank 0 sees them.
+    /// Prefill logits and greedy steps of `model` over `ranks` (threads), as rank 0 sees them: rank 0 picks each
+    /// token and broadcasts it.
     func distributedRun(_ model: TransformerModel, prompt: [Int32], method: ContextMethod, ranks: Int, layout: Layout,
                         steps: Int) throws -> RankZeroOutputs {
         let got = RankZeroOutputs()
