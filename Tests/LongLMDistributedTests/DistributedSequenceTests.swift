@@ -17,13 +17,7 @@ final class DistributedSequenceTests: XCTestCase {
                                         ContextMethod(DualChunkMethod(chunkSize: 24, localWindow: 4), logN: true)]
         for method in methods {
             // Single process: prefill then 8 greedy steps.
-            var generator = Generator(model: model, prefillChunk: 64)
-            generator.method = method
-            var expectedLogits: [[Float]] = []
-            let (expected, _) = try generator.generate(prompt: prompt, maxNewTokens: 8, sampler: .greedy, stopTokens: []) { _, logits in
-                expectedLogits.append(Array(logits))
-                return true
-            }
+            let (expected, expectedLogits) = try singleRun(model, prompt: prompt, method: method, prefillChunk: 64, steps: 8)
             for ranks in [1, 2, 3, 4] {
                 for layout in Layout.allCases {
                     let got = try distributedRun(model, prompt: prompt, method: method, ranks: ranks, layout: layout, steps: 8)
@@ -41,6 +35,19 @@ final class DistributedSequenceTests: XCTestCase {
 }
 
 extension DistributedSequenceTests {
+    /// Greedy tokens and the logits of each step of `model` on one process, prefilled `prefillChunk` tokens at a time.
+    func singleRun(_ model: TransformerModel, prompt: [Int32], method: ContextMethod, prefillChunk: Int,
+                   steps: Int) throws -> (tokens: [Int32], logits: [[Float]]) {
+        var generator = Generator(model: model, prefillChunk: prefillChunk)
+        generator.method = method
+        var logits: [[Float]] = []
+        let (tokens, _) = try generator.generate(prompt: prompt, maxNewTokens: steps, sampler: .greedy, stopTokens: []) { _, row in
+            logits.append(Array(row))
+            return true
+        }
+        return (tokens, logits)
+    }
+
     /// Prefill logits and greedy steps of `model` over `ranks` (threads), as rank 0 sees them: rank 0 picks each
     /// token and broadcasts it.
     func distributedRun(_ model: TransformerModel, prompt: [Int32], method: ContextMethod, ranks: Int, layout: Layout,
@@ -86,25 +93,11 @@ extension DistributedSequenceTests {
                 var rechunked: [KVType: [[Float]]] = [:]
                 for type in types {
                     Compute.kvType = type
-                    var other = Generator(model: model, prefillChunk: 7)
-                    other.method = method
-                    var otherLogits: [[Float]] = []
-                    _ = try other.generate(prompt: prompt, maxNewTokens: 4, sampler: .greedy, stopTokens: []) { _, row in
-                        otherLogits.append(Array(row))
-                        return true
-                    }
-                    rechunked[type] = otherLogits
+                    rechunked[type] = try singleRun(model, prompt: prompt, method: method, prefillChunk: 7, steps: 4).logits
                 }
                 for type in types {
                     Compute.kvType = type
-                    var generator = Generator(model: model, prefillChunk: 64)
-                    generator.method = method
-                    var logits: [[Float]] = []
-                    let (tokens, _) = try generator.generate(prompt: prompt, maxNewTokens: 4, sampler: .greedy, stopTokens: []) { _, row in
-                        logits.append(Array(row))
-                        return true
-                    }
-                    single[type] = (tokens, logits)
+                    single[type] = try singleRun(model, prompt: prompt, method: method, prefillChunk: 64, steps: 4)
                 }
                 for type in types {
                     Compute.kvType = type
