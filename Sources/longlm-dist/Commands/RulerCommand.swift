@@ -25,7 +25,7 @@ struct RulerCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Tasks, comma separated: \(RulerTask.allCases.map(\.rawValue).joined(separator: ", ")) (default: all).",
                                valueName: "names"))
     var tasks: String = RulerTask.allCases.map(\.rawValue).joined(separator: ",")
-    @Option(help: ArgumentHelp("Prompt lengths in tokens, comma separated.", valueName: "tokens")) var lengths: String
+    @Option(help: ArgumentHelp("Sequence lengths in tokens (prompt and answer), comma separated.", valueName: "tokens")) var lengths: String
     @Option(help: "Samples per task and length.") var samples = Ruler.defaultSamples
     @Option(help: ArgumentHelp("Haystacks of the needle tasks, comma separated: noise (repeated filler sentences), text (--text-file's sentences).",
                                valueName: "names"))
@@ -76,7 +76,6 @@ struct RulerCommand: ParsableCommand {
     func run() throws {
         let tasks = try taskList, lengths = try lengthList, haystacks = try haystackList
         let valueKind = RulerValues(rawValue: values)!
-        let longestAnswer = maxNewTokens ?? tasks.map(\.defaultMaxNewTokens).max()!
         let textSentences: [String]
         if tasks.contains(where: \.usesHaystackChoice) && haystacks.contains(.text) {
             textSentences = HaystackRecipe.sentences(of: try readText(textFile, option: "--text-file"))
@@ -90,7 +89,9 @@ struct RulerCommand: ParsableCommand {
             let method = try contextOptions.method(for: config)
             try method.validate(config: config)
             if !contextOptions.noWindowCheck {
-                try EvaluationLimits.checkLengths(lengths, maxNewTokens: longestAnswer, option: "--lengths", method: method, config: config)
+                // A length is the whole sequence, prompt and answer (as RULER counts it): the prompt is built to the
+                // length less the answer tokens, so the sequence never holds more than `length` tokens.
+                try EvaluationLimits.checkLengths(lengths, maxNewTokens: 1, option: "--lengths", method: method, config: config)
             }
             let label = method.description + (contextOptions.noWindowCheck ? " (no window check)" : "")
             let chat = try chatOptions.turn(for: loaded)
@@ -119,7 +120,10 @@ struct RulerCommand: ParsableCommand {
                             }
                             let sample = Ruler.sample(task, length: length, index: index, seed: contextOptions.seed, values: valueKind,
                                                       haystack: haystack, text: textSentences)
-                            let (prompt, expected) = try Ruler.prompt(sample, tokenizer: tokenizer, length: length, chat: frame)
+                            guard length > answerTokens else {
+                                throw ValidationError("--lengths \(length): shorter than the \(answerTokens) answer tokens of \(task.rawValue)")
+                            }
+                            let (prompt, expected) = try Ruler.prompt(sample, tokenizer: tokenizer, length: length - answerTokens, chat: frame)
                             let progress = ProgressReporter(label: "ruler \(row) \(length) tokens, sample \(index + 1)/\(samples)", quiet: quiet)
                             let started = Date()
                             let (answer, outcome) = try askGreedily(runner, tokenizer, prompt.tokens, maxNewTokens: answerTokens, method: method,
