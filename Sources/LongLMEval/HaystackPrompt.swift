@@ -93,9 +93,10 @@ public struct HaystackPrompt: Sendable {
     }
 
     /// The same with several needles, each at its own depth (needles at the same boundary keep their order).
+    /// `atMost` fills the haystack only with whole sentences that keep the prompt within `length` tokens.
     public static func build(introduction introductionText: String, sentences texts: [String], needles needleTexts: [(String, Double)],
                              question questionText: String, tokenizer: any Tokenizer, length: Int,
-                             chat: ChatFrame? = nil) throws -> HaystackPrompt {
+                             atMost: Bool = false, chat: ChatFrame? = nil) throws -> HaystackPrompt {
         precondition(!needleTexts.isEmpty)
         for (_, depth) in needleTexts where !(0...1).contains(depth) { throw Failure.badDepth(depth) }
         let sentences = try texts.map { try tokenizer.encode(" " + $0, addSpecial: false) }.filter { !$0.isEmpty }
@@ -107,12 +108,14 @@ public struct HaystackPrompt: Sendable {
         let fixed = introduction.count + needles.reduce(0) { $0 + $1.0.count } + question.count
         guard length > fixed else { throw Failure.tooShort(requested: length, minimum: fixed + 1) }
 
-        // Sentences, cycled, until the next one would overshoot by more than half of itself.
+        // Sentences, cycled, until the next one would overshoot by more than half of itself (with `atMost`, until
+        // it would overshoot at all: the prompt never exceeds `length`).
         let budget = length - fixed
         var hay: [[Int32]] = [], total = 0
         while true {
             let next = sentences[hay.count % sentences.count]
-            if total + next.count - budget > next.count / 2 || (total >= budget) { break }
+            let overshoot = total + next.count - budget
+            if overshoot > (atMost ? 0 : next.count / 2) || total >= budget { break }
             hay.append(next)
             total += next.count
         }

@@ -238,18 +238,18 @@ public enum Ruler {
         }.prefix(top).map(\.element)
     }
 
-    /// Builds the prompt of a sample and the answers that score it.
+    /// Builds the prompt of a sample, at most `length` tokens, and the answers that score it.
     public static func prompt(_ sample: RulerSample, tokenizer: any Tokenizer, length: Int,
                               chat: ChatFrame? = nil) throws -> (prompt: HaystackPrompt, expected: [String]) {
         if let words = sample.words {
             // No needles: the haystack is the words themselves; a marker needle of nothing is not allowed, so the
             // question is the only fixed part after the words.
             let built = try HaystackPrompt.build(introduction: sample.introduction, sentences: words, needles: [("....", 1)],
-                                                 question: sample.question, tokenizer: tokenizer, length: length, chat: chat)
+                                                 question: sample.question, tokenizer: tokenizer, length: length, atMost: true, chat: chat)
             return (built, mostFrequent(words[..<min(words.count, built.sentenceCount)]))
         }
         let built = try HaystackPrompt.build(introduction: sample.introduction, sentences: sample.sentences, needles: sample.needles,
-                                             question: sample.question, tokenizer: tokenizer, length: length, chat: chat)
+                                             question: sample.question, tokenizer: tokenizer, length: length, atMost: true, chat: chat)
         return (built, sample.expected)
     }
 
