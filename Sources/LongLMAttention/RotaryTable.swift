@@ -47,12 +47,17 @@ public final class RotaryTable: @unchecked Sendable {
     }
 
     /// Makes sure positions 0 ..< count are tabulated. Thread-safe; call before parallel work for speed.
+    /// A table grows by at least an eighth (decode adds one position per step), not by doubling: at 128k
+    /// positions a doubled table would hold 128k rows (128 MiB at head dim 256) that no position reaches.
+    /// Sequences that know their length reserve it once up front (`Generator.makeCache`).
     public func reserve(positions count: Int) {
         lock.lock(); defer { lock.unlock() }
         guard count > positionCount else { return }
-        let newCount = max(count, positionCount * 2, 1024)
+        let newCount = max(count, positionCount + positionCount / 8, 1024)
         let half = dimensions / 2
+        // Taken out of the properties first, so the arrays are not shared and grow without a second copy.
         var cos = cosines, sin = sines
+        cosines = []; sines = []
         cos.reserveCapacity(newCount * half); sin.reserveCapacity(newCount * half)
         for p in positionCount..<newCount {
             let frequencies = frequenciesAt(p)

@@ -82,7 +82,8 @@ public final class DistributedRunner: SequenceRunner {
             sequence.onPrefillProgress = callbacks.progress
             schemeLength = kept.schemeLength
         } else {
-            sequence = try makeSequence(method: request.method, promptLength: request.prompt.count, progress: callbacks.progress)
+            sequence = try makeSequence(method: request.method, promptLength: request.prompt.count,
+                                        sequenceLength: request.prompt.count + request.maxNewTokens + 1, progress: callbacks.progress)
             schemeLength = request.prompt.count
         }
         kept = nil   // a failure below leaves the caches out of step: never reuse them
@@ -143,9 +144,10 @@ public final class DistributedRunner: SequenceRunner {
         try communicator.broadcastValue(message, timeout: timeout)
     }
 
-    func makeSequence(method: ContextMethod, promptLength: Int, progress: ((Int, Int) -> Void)?) throws -> DistributedSequence {
+    func makeSequence(method: ContextMethod, promptLength: Int, sequenceLength: Int? = nil,
+                      progress: ((Int, Int) -> Void)?) throws -> DistributedSequence {
         let sequence = try DistributedSequence(model: model, communicator: communicator, layout: layout, method: method,
-                                               promptLength: promptLength, timeout: timeout)
+                                               promptLength: promptLength, sequenceLength: sequenceLength ?? promptLength, timeout: timeout)
         lastStatistics = sequence.statistics
         sequence.onPrefillProgress = progress
         return sequence

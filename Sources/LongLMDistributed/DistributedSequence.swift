@@ -28,14 +28,17 @@ public final class DistributedSequence: TokenSequence {
     /// Ring time and traffic of this rank's prefill, per layer.
     public let statistics = RingStatistics()
 
+    /// `sequenceLength`: prompt plus generated tokens when known (the rotary tables are sized for it once).
     public init(model: TransformerModel, communicator: any Communicator, layout: Layout, method: ContextMethod,
-                promptLength: Int, timeout: Double) throws {
+                promptLength: Int, sequenceLength: Int? = nil, timeout: Double) throws {
         self.model = model
         self.communicator = communicator
         self.layout = layout
         self.timeout = timeout
         cache = KVCache(config: model.config)
         cache.globalScheme = try method.scheme(for: model, promptLength: promptLength)
+        // Every rank rotates keys of every position (the travelling blocks), so each tabulates the whole sequence.
+        if let sequenceLength, sequenceLength > 0 { model.preparePositions(upTo: sequenceLength - 1, scheme: cache.globalScheme!) }
         heldPositions = Array(repeating: [], count: communicator.size)
     }
 

@@ -12,9 +12,14 @@ public enum MPIEnvironment {
     /// True when this process was started by a launcher (`mpirun`: OMPI_COMM_WORLD_SIZE; MPICH/hydra or Slurm
     /// PMI2: PMI_SIZE; `srun --mpi=pmix`: PMIX_RANK). A plain run should then skip MPI entirely: OpenMPI's
     /// singleton init would otherwise start a helper daemon for a job of one.
+    /// A job of one rank (`mpirun -np 1`) also runs as a plain process: a ring of one rank would run the whole
+    /// sequence as one forward call, where one process prefills it in batches (the same results, a fraction of
+    /// the activations: 2.4 GiB at 128k tokens on Gemma 3 270M).
     public static var isUnderMPI: Bool {
         let environment = ProcessInfo.processInfo.environment
-        return ["OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK"].contains { environment[$0] != nil }
+        guard ["OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK"].contains(where: { environment[$0] != nil }) else { return false }
+        let size = (environment["OMPI_COMM_WORLD_SIZE"] ?? environment["PMI_SIZE"]).flatMap(Int.init)
+        return size != 1
     }
 
     /// The world communicator if this process has joined an MPI job (nil before `world()` and for plain runs).

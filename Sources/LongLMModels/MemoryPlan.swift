@@ -12,10 +12,12 @@ import LongLMCore
 ///   tokens; decode also keeps the global layers' keys transformed (f32) once per key class
 ///   (`KVCache.keepsTransformedKeys`);
 /// - activations: the buffers of one forward call over `callTokens` tokens (the prefill batch on one process, the
-///   whole shard on a ring): x, h, q, k, v, attention output, gate and up, plus the attention's running softmax
-///   state of its queries;
+///   whole shard on a ring): x, q, the attention output and the attention's running softmax state of its queries
+///   for every token of the call; h, k, v, gate and up for one batch of rows;
 /// - attention keys: the keys of one call transformed per key class (one process: the whole cache; the ring:
 ///   one travelling block), and on the ring the send and receive buffers of a block (in the storage type);
+/// - rotary tables: cos and sin of every position of the sequence (headDim floats per position), for the global
+///   layers and, on models with sliding-window layers, their own table;
 /// - logits: one row per token the run scores (every position for perplexity, the last one otherwise);
 /// - the process itself (runtime, libraries, tokenizer): a measured constant.
 public struct MemoryPlan: Sendable {
@@ -26,10 +28,11 @@ public struct MemoryPlan: Sendable {
         public var decodeKeys: Int
         public var activations: Int
         public var attentionKeys: Int
+        public var rotaryTables: Int
         public var logits: Int
         /// The process itself: the Swift runtime, OpenBLAS's and MPI's buffers, the tokenizer, allocator slack.
         public var runtime: Int
-        public var total: Int { weights + kvCache + decodeKeys + activations + attentionKeys + logits + runtime }
+        public var total: Int { weights + kvCache + decodeKeys + activations + attentionKeys + rotaryTables + logits + runtime }
     }
 
     public let ranks: Int
@@ -52,10 +55,10 @@ public struct MemoryPlan: Sendable {
         let kvWidth = c.kvHeads * c.headDim, qWidth = c.heads * c.headDim
         let globalLayers = c.slidingLayers.filter { !$0 }.count
         let callTokens = ranks > 1 ? share : min(prefillChunk, tokens)
-        // Per token of the call: x, h, q, k, v, the attention output and the softmax state of the queries; the
-        // feed-forward's gate and up only for a batch of `TransformerModel.feedForwardRows` rows.
-        let perCallToken = 2 * c.hiddenSize + 2 * qWidth + 2 * kvWidth + qWidth
-        let feedForward = min(callTokens, TransformerModel.feedForwardRows) * 2 * c.ffnSize
+        // Per token of the call: x, q, the attention output and the softmax state of the queries; h, k, v and the
+        // feed-forward's gate and up only for a batch of `TransformerModel.batchRows` rows.
+        let perCallToken = c.hiddenSize + 3 * qWidth
+        let feedForward = min(callTokens, TransformerModel.batchRows) * (c.hiddenSize + 2 * kvWidth + 2 * c.ffnSize)
         let keysPerCall = ranks > 1 ? share : tokens
         let storedRow = kvType.bytes(kvWidth)
         let ringBytes = ranks > 1 ? 2 * share * (2 * storedRow + 4) : 0
@@ -66,6 +69,9 @@ public struct MemoryPlan: Sendable {
             decodeKeys: share * globalLayers * keyClasses * kvWidth * float,
             activations: (callTokens * perCallToken + feedForward) * float,
             attentionKeys: keysPerCall * max(keyClasses, 1) * kvWidth * float + ringBytes,
+            // Every rank rotates keys of every position (the ring's travelling blocks), so each tabulates cos and
+            // sin of all positions: the global layers' table, and the sliding layers' own one (Gemma 3's base).
+            rotaryTables: (c.slidingLayers.contains(true) ? 2 : 1) * tokens * c.headDim * float,
             logits: max(1, scoredRows) * c.vocabularySize * float,
             runtime: Self.runtimeBytes)
     }
@@ -106,6 +112,7 @@ public struct MemoryPlan: Sendable {
             row("  decode: transformed global keys", r.decodeKeys),
             row("  activations of one forward call", r.activations),
             row("  attention keys of one call", r.attentionKeys),
+            row("  rotary tables", r.rotaryTables),
             row("  logits", r.logits),
             row("  process, libraries, tokenizer", r.runtime),
             row("  total per rank", r.total),

@@ -96,15 +96,22 @@ public final class TransformerModel: @unchecked Sendable {
         }
     }
 
+    /// Tabulates the rotary angles of positions 0...maxPosition once, for the global layers' `scheme` and the
+    /// sliding-window layers, so a sequence whose length is known never regrows (and copies) its tables.
+    public func preparePositions(upTo maxPosition: Int, scheme: any PositionScheme) {
+        scheme.prepare(maxPosition: maxPosition)
+        if config.slidingLayers.contains(true) { slidingScheme.prepare(maxPosition: maxPosition) }
+    }
+
     /// Runs `tokens` (at `positions`, by default following the cache) through every layer, appending their
     /// pre-RoPE keys and values to `cache`. Returns the final-normed hidden states [T, hidden].
     ///
     /// Distributed runs pass an attention backend that reaches the other ranks' keys; a rank may then hold
     /// no tokens of a prompt (it still takes part in every layer's exchange), and in decode only the rank
     /// that stores the new token appends it (`appendToCache`).
-    /// Rows per feed-forward batch (the prefill chunk of one process is at most this by default; a ring's shard
-    /// is longer).
-    public static let feedForwardRows = 1024
+    /// Rows per batch of the per-row work (norms, projections, feed-forward): the prefill chunk of one process is
+    /// at most this by default; a ring's shard is longer and runs in batches of this many rows.
+    public static let batchRows = 1024
 
     public func forward(tokens: [Int32], positions: [Int32]? = nil, cache: KVCache,
                         attention backend: any AttentionBackend = LocalAttention(), appendToCache: Bool = true) throws -> FloatBuffer {
@@ -127,41 +134,46 @@ public final class TransformerModel: @unchecked Sendable {
             embedding.row(Int(token), into: dst)
             if embeddingScale != 1 { for i in 0..<H { dst[i] *= embeddingScale } }
         }
-        let h = FloatBuffer(rows: T, cols: H, zeroed: false)
+        // Only the residual x, the queries and the attention output span all T rows (a ring attends every query of
+        // its shard to each travelling block); everything else runs `batchRows` rows at a time, so the other
+        // buffers (h, k, v, the feed-forward's gate and up, the largest per row) are bounded by the batch, not by T.
         let q = FloatBuffer(rows: T, cols: qWidth, zeroed: false)
-        let k = FloatBuffer(rows: T, cols: kvWidth, zeroed: false)
-        let v = FloatBuffer(rows: T, cols: kvWidth, zeroed: false)
         let attention = FloatBuffer(rows: T, cols: qWidth, zeroed: false)
-        // The feed-forward runs `feedForwardRows` rows at a time: its gate and up buffers (2 x ffnSize floats per
-        // row, the largest activations) are bounded by that batch, not by T (a ring's whole shard).
-        let ffnRows = min(T, Self.feedForwardRows)
-        let gate = FloatBuffer(rows: ffnRows, cols: c.ffnSize, zeroed: false)
-        let up = FloatBuffer(rows: ffnRows, cols: c.ffnSize, zeroed: false)
+        let batch = min(T, Self.batchRows)
+        let h = FloatBuffer(rows: batch, cols: H, zeroed: false)
+        let k = FloatBuffer(rows: batch, cols: kvWidth, zeroed: false)
+        let v = FloatBuffer(rows: batch, cols: kvWidth, zeroed: false)
+        let gate = FloatBuffer(rows: batch, cols: c.ffnSize, zeroed: false)
+        let up = FloatBuffer(rows: batch, cols: c.ffnSize, zeroed: false)
+        let batches = stride(from: 0, to: T, by: max(batch, 1)).map { $0..<min(T, $0 + batch) }
         if appendToCache { cache.appendPositions(positions) }
         // A sequence started without a scheme gets the model's own RoPE configuration, with this call as its prompt.
         if cache.globalScheme == nil { cache.globalScheme = try ContextMethod.plain.scheme(for: self, promptLength: cache.count) }
         let globalScheme = cache.globalScheme!
         for (l, w) in layers.enumerated() {
-            // h = rmsnorm(x) * attn_norm
-            Kernels.rmsNormRows(x.pointer, rows: T, count: H, weight: w.attentionNorm.pointer, eps: c.rmsEpsilon, into: h.pointer)
-            // q, k, v = h Wq^T (+ bq), h Wk^T (+ bk), h Wv^T (+ bv)                   [T, heads*d], [T, kvHeads*d]
-            Linear.apply(h, weight: w.query, bias: w.queryBias, into: q)
-            Linear.apply(h, weight: w.key, bias: w.keyBias, into: k)
-            Linear.apply(h, weight: w.value, bias: w.valueBias, into: v)
-            // Gemma 3: per-head RMSNorm of q and k (before RoPE)
-            if let qn = w.queryNorm, let kn = w.keyNorm {
-                Kernels.rmsNormRows(q.pointer, rows: T * c.heads, count: c.headDim, weight: qn.pointer, eps: c.rmsEpsilon, into: q.pointer)
-                Kernels.rmsNormRows(k.pointer, rows: T * c.kvHeads, count: c.headDim, weight: kn.pointer, eps: c.rmsEpsilon, into: k.pointer)
-            }
-            // Ministral 3: q *= 1 + beta ln(1 + floor(position / L0)), before any position scheme sees it.
-            if let temperature = c.queryTemperature {
-                for (t, p) in positions.enumerated() {
-                    let factor = temperature.factor(position: Int(p))
-                    if factor != 1 { for i in 0..<qWidth { q.row(t)[i] *= factor } }
+            for rows in batches {
+                let n = rows.count, xs = x.row(rows.lowerBound), qs = q.row(rows.lowerBound)
+                // h = rmsnorm(x) * attn_norm
+                Kernels.rmsNormRows(xs, rows: n, count: H, weight: w.attentionNorm.pointer, eps: c.rmsEpsilon, into: h.pointer)
+                // q, k, v = h Wq^T (+ bq), h Wk^T (+ bk), h Wv^T (+ bv)               [n, heads*d], [n, kvHeads*d]
+                Linear.apply(rows: n, input: h.pointer, inputWidth: H, weight: w.query, bias: w.queryBias, into: qs)
+                Linear.apply(rows: n, input: h.pointer, inputWidth: H, weight: w.key, bias: w.keyBias, into: k.pointer)
+                Linear.apply(rows: n, input: h.pointer, inputWidth: H, weight: w.value, bias: w.valueBias, into: v.pointer)
+                // Gemma 3: per-head RMSNorm of q and k (before RoPE)
+                if let qn = w.queryNorm, let kn = w.keyNorm {
+                    Kernels.rmsNormRows(qs, rows: n * c.heads, count: c.headDim, weight: qn.pointer, eps: c.rmsEpsilon, into: qs)
+                    Kernels.rmsNormRows(k.pointer, rows: n * c.kvHeads, count: c.headDim, weight: kn.pointer, eps: c.rmsEpsilon, into: k.pointer)
                 }
+                // Ministral 3: q *= 1 + beta ln(1 + floor(position / L0)), before any position scheme sees it.
+                if let temperature = c.queryTemperature {
+                    for t in rows {
+                        let factor = temperature.factor(position: Int(positions[t]))
+                        if factor != 1 { for i in 0..<qWidth { q.row(t)[i] *= factor } }
+                    }
+                }
+                // Cache k (pre-RoPE) and v; attention below reads them from the cache (RoPE applied inside the kernel).
+                if appendToCache { cache.append(layer: l, keys: k.pointer, values: v.pointer, rows: n) }
             }
-            // Cache k (pre-RoPE) and v, then attend over the whole cache (RoPE applied inside the kernel).
-            if appendToCache { cache.append(layer: l, keys: k.pointer, values: v.pointer, rows: T) }
             let sliding = c.slidingLayers[l]
             // Decode keeps the global layers' keys transformed (sliding layers transform only their window).
             let transformed = sliding || cache.count == 0 ? nil
@@ -172,25 +184,25 @@ public final class TransformerModel: @unchecked Sendable {
                                                  scale: c.attentionScale, window: sliding ? c.slidingWindow : nil, layer: l),
                                    output: attention.pointer)
             }
-            // x += post_attn_norm(attention Wo^T)
-            Linear.apply(attention, weight: w.attentionOutput, bias: nil, into: h)
-            if let pn = w.postAttentionNorm {
-                Kernels.rmsNormRows(h.pointer, rows: T, count: H, weight: pn.pointer, eps: c.rmsEpsilon, into: h.pointer)
-            }
-            Kernels.add(h.pointer, into: x.pointer, count: T * H)
-            // x += post_ffn_norm(down(act(gate(h)) * up(h))), h = rmsnorm(x) * ffn_norm, in batches of rows
-            for first in stride(from: 0, to: T, by: ffnRows) {
-                let n = min(ffnRows, T - first)
-                let xs = x.row(first), hs = h.row(first)
-                Kernels.rmsNormRows(xs, rows: n, count: H, weight: w.ffnNorm.pointer, eps: c.rmsEpsilon, into: hs)
-                Linear.apply(rows: n, input: hs, inputWidth: H, weight: w.ffnGate, bias: nil, into: gate.pointer)
-                Linear.apply(rows: n, input: hs, inputWidth: H, weight: w.ffnUp, bias: nil, into: up.pointer)
-                Kernels.gatedActivation(gate: gate.pointer, up: up.pointer, count: n * c.ffnSize, activation: c.activation)
-                Linear.apply(rows: n, input: gate.pointer, inputWidth: c.ffnSize, weight: w.ffnDown, bias: nil, into: hs)
-                if let pn = w.postFFNNorm {
-                    Kernels.rmsNormRows(hs, rows: n, count: H, weight: pn.pointer, eps: c.rmsEpsilon, into: hs)
+            for rows in batches {
+                let n = rows.count, xs = x.row(rows.lowerBound)
+                // x += post_attn_norm(attention Wo^T)
+                Linear.apply(rows: n, input: attention.row(rows.lowerBound), inputWidth: qWidth, weight: w.attentionOutput, bias: nil,
+                             into: h.pointer)
+                if let pn = w.postAttentionNorm {
+                    Kernels.rmsNormRows(h.pointer, rows: n, count: H, weight: pn.pointer, eps: c.rmsEpsilon, into: h.pointer)
                 }
-                Kernels.add(hs, into: xs, count: n * H)
+                Kernels.add(h.pointer, into: xs, count: n * H)
+                // x += post_ffn_norm(down(act(gate(h)) * up(h))), h = rmsnorm(x) * ffn_norm
+                Kernels.rmsNormRows(xs, rows: n, count: H, weight: w.ffnNorm.pointer, eps: c.rmsEpsilon, into: h.pointer)
+                Linear.apply(rows: n, input: h.pointer, inputWidth: H, weight: w.ffnGate, bias: nil, into: gate.pointer)
+                Linear.apply(rows: n, input: h.pointer, inputWidth: H, weight: w.ffnUp, bias: nil, into: up.pointer)
+                Kernels.gatedActivation(gate: gate.pointer, up: up.pointer, count: n * c.ffnSize, activation: c.activation)
+                Linear.apply(rows: n, input: gate.pointer, inputWidth: c.ffnSize, weight: w.ffnDown, bias: nil, into: h.pointer)
+                if let pn = w.postFFNNorm {
+                    Kernels.rmsNormRows(h.pointer, rows: n, count: H, weight: pn.pointer, eps: c.rmsEpsilon, into: h.pointer)
+                }
+                Kernels.add(h.pointer, into: xs, count: n * H)
             }
         }
         // out = rmsnorm(x) * output_norm

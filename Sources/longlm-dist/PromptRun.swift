@@ -49,7 +49,8 @@ struct PromptRun {
         }
         let sequence = job.orAbort {
             try DistributedSequence(model: loaded.model, communicator: job.communicator, layout: parallelOptions.layout,
-                                    method: method, promptLength: ids.count, timeout: parallelOptions.stepTimeout)
+                                    method: method, promptLength: ids.count, sequenceLength: ids.count + generatedTokens + 1,
+                                    timeout: parallelOptions.stepTimeout)
         }
         if job.rank == 0 { sequence.onPrefillProgress = prefillProgress(total: ids.count, quiet: quiet) }
         (self.loaded, self.ids, self.method, self.sequence, self.job) = (loaded, ids, method, sequence, job)

@@ -12,15 +12,18 @@ final class MemoryPlanTests: XCTestCase {
         XCTAssertEqual(plan.rank.kvCache, share * 18 * 2 * kvWidth * 4)
         // Decode keeps the 3 global layers' keys once per class.
         XCTAssertEqual(plan.rank.decodeKeys, share * 3 * 2 * kvWidth * 4)
-        // A ring runs the whole shard in one forward call: x, h (640 each), q and the attention output (1024
-        // each), k and v (256 each) and the softmax state of the queries (1024) for every token; the feed-forward's
+        // A ring runs the whole shard in one forward call: x (640), q and the attention output (1024 each) and the
+        // softmax state of the queries (1024) for every token; h (640), k and v (256 each) and the feed-forward's
         // gate and up (2048 each) for one batch of 1024 rows.
-        XCTAssertEqual(plan.rank.activations, (share * (2 * 640 + 2 * 1024 + 2 * 256 + 1024) + 1024 * 2 * 2048) * 4)
+        XCTAssertEqual(plan.rank.activations, (share * (640 + 3 * 1024) + 1024 * (640 + 2 * 256 + 2 * 2048)) * 4)
+        // cos and sin of every position of the sequence (head dim 256 floats), for the global layers and the
+        // sliding layers' own base.
+        XCTAssertEqual(plan.rank.rotaryTables, 2 * 129_428 * 256 * 4)
         // Keys of one travelling block per class, plus the send and receive buffers (keys, values, positions).
         XCTAssertEqual(plan.rank.attentionKeys, (share * 2 * kvWidth + 2 * share * (2 * kvWidth + 1)) * 4)
         XCTAssertEqual(plan.rank.logits, 262_144 * 4)
         XCTAssertEqual(plan.rank.total, plan.rank.weights + plan.rank.kvCache + plan.rank.decodeKeys + plan.rank.activations
-                       + plan.rank.attentionKeys + plan.rank.logits + MemoryPlan.runtimeBytes)
+                       + plan.rank.attentionKeys + plan.rank.rotaryTables + plan.rank.logits + MemoryPlan.runtimeBytes)
     }
 
     func testTheCacheAndTheRingBuffersAreCountedInTheStoredKVType() {
@@ -39,13 +42,13 @@ final class MemoryPlanTests: XCTestCase {
     func testOneProcessPlanBoundsActivationsByTheBatchAndTransformsTheWholeCache() {
         let c = TestConfigs.gemma3_270m()
         let plan = MemoryPlan(config: c, weightBytes: 0, tokens: 40_000, ranks: 1, prefillChunk: 1024)
-        XCTAssertEqual(plan.rank.activations, 1024 * (2 * 640 + 2 * 1024 + 2 * 256 + 2 * 2048 + 1024) * 4)
+        XCTAssertEqual(plan.rank.activations, 1024 * (640 + 3 * 1024 + 640 + 2 * 256 + 2 * 2048) * 4)
         XCTAssertEqual(plan.rank.attentionKeys, 40_000 * 256 * 4)
         let short = MemoryPlan(config: c, weightBytes: 0, tokens: 100, ranks: 1, prefillChunk: 1024)
-        XCTAssertEqual(short.rank.activations, 100 * (2 * 640 + 2 * 1024 + 2 * 256 + 2 * 2048 + 1024) * 4)
-        // A batch larger than the feed-forward's runs it in batches of 1024 rows.
+        XCTAssertEqual(short.rank.activations, 100 * (640 + 3 * 1024 + 640 + 2 * 256 + 2 * 2048) * 4)
+        // A call larger than a batch runs its per-row work in batches of 1024 rows.
         let big = MemoryPlan(config: c, weightBytes: 0, tokens: 40_000, ranks: 1, prefillChunk: 4096)
-        XCTAssertEqual(big.rank.activations, (4096 * (2 * 640 + 2 * 1024 + 2 * 256 + 1024) + 1024 * 2 * 2048) * 4)
+        XCTAssertEqual(big.rank.activations, (4096 * (640 + 3 * 1024) + 1024 * (640 + 2 * 256 + 2 * 2048)) * 4)
     }
 
     /// Every rank of the node counts, and the mapped weights once (their pages are shared).

@@ -28,10 +28,12 @@ public struct Generator {
         self.prefillChunk = prefillChunk
     }
 
-    /// A KV cache for a sequence with a prompt of `promptLength` tokens, positioned by `method`.
+    /// A KV cache for a sequence with a prompt of `promptLength` tokens, positioned by `method`; `reserve`
+    /// (the whole sequence's tokens) sizes the cache and the rotary tables once.
     public func makeCache(promptLength: Int, reserve: Int = 0) throws -> KVCache {
         let cache = KVCache(config: model.config, reserve: reserve)
         cache.globalScheme = try method.scheme(for: model, promptLength: promptLength)
+        if reserve > 0 { model.preparePositions(upTo: reserve - 1, scheme: cache.globalScheme!) }
         return cache
     }
 
