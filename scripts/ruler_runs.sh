@@ -31,11 +31,13 @@ tasks=niah_single,niah_multikey,niah_multivalue,niah_multiquery,variable_trackin
 [ -f data/kjv.txt ] || bash scripts/fetch_text.sh
 mkdir -p "$(dirname "$out")"
 
-ruler() {  # model samples lengths method-arguments...
-  local model=$1 samples=$2 lengths=$3
+ruler() {  # model samples lengths method-arguments...  (one length at a time, so a stopped grid has whole rows)
+  local model=$1 samples=$2 lengths=$3 n
   shift 3
-  "$bin" ruler --model "$model" --tasks "$tasks" --haystacks noise,text --lengths "$lengths" \
-    --samples "$samples" --seed 0 --output "$out" --quiet "$@"
+  for n in ${lengths//,/ }; do
+    "$bin" ruler --model "$model" --tasks "$tasks" --haystacks noise,text --lengths "$n" \
+      --samples "$samples" --seed 0 --output "$out" --quiet "$@"
+  done
 }
 
 smollm_factor() {  # the smallest power-of-two factor (at least 2) with factor * 8192 >= n

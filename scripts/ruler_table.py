@@ -23,8 +23,12 @@ for method in methods:
     cells = collections.defaultdict(list)
     for r in mine:
         cells[(name(r), r["length"])].append(r["score"])
-    tasks = list(dict.fromkeys(name(r) for r in mine))
-    samples = max(len(v) for v in cells.values())
+    # Every task of the suite is a row, run or not yet (a grid still running shows its missing cells as "-").
+    niah = ["niah_single", "niah_multikey", "niah_multivalue", "niah_multiquery"]
+    expected = [f"{t} ({h})" if len(haystacks) > 1 else t for t in niah for h in sorted(haystacks)] \
+        + ["variable_tracking", "frequent_words"]
+    tasks = expected + [t for t in dict.fromkeys(name(r) for r in mine) if t not in expected]
+    samples = max(len(v) for v in cells.values()) if cells else 0
     print(f"**{method}** ({samples} samples per cell, score %)\n")
     print("| task | " + " | ".join(f"{n // 1024}k" if n % 1024 == 0 else str(n) for n in lengths) + " |")
     print("|---|" + "---:|" * len(lengths))
@@ -32,10 +36,13 @@ for method in methods:
     for t in tasks:
         print(f"| {t} | " + " | ".join(f"{100 * mean(cells[(t, n)]):.0f}" if cells[(t, n)] else "-" for n in lengths) + " |")
     averages = [mean([mean(cells[(t, n)]) for t in tasks if cells[(t, n)]]) for n in lengths]
-    print("| average | " + " | ".join(f"{100 * a:.1f}" for a in averages) + " |")
+    # A length whose row is missing a task (a run still going) gets no average: it would not be comparable.
+    complete = [all(cells[(t, n)] for t in tasks) for n in lengths]
+    print("| average | " + " | ".join(f"{100 * a:.1f}" if whole else "(incomplete)" for a, whole in zip(averages, complete)) + " |")
     effective = None
-    for n, a in zip(lengths, averages):
-        if a < threshold:
+    for n, a, whole in zip(lengths, averages, complete):
+        if not whole or a < threshold:
             break
         effective = n
-    print(f"\nEffective length (average >= {100 * threshold:.0f}%): " + (f"{effective} tokens" if effective else "none") + "\n")
+    print(f"\nEffective length (average >= {100 * threshold:.0f}%, complete lengths only): "
+          + (f"{effective} tokens" if effective else "none") + "\n")
