@@ -20,6 +20,10 @@ import LongLMCore
 ///   layers and, on models with sliding-window layers, their own table;
 /// - logits: one row per token the run scores (every position for perplexity, the last one otherwise);
 /// - the process itself (runtime, libraries, tokenizer): a measured constant.
+///
+/// The two phases do not overlap: a prefill call's activations and transformed keys are freed when it returns,
+/// before decode builds its kept keys. The plan's total is the larger phase (measured at 128k tokens on 1 and 8
+/// ranks: 0.95 to 1.10 of the peak, docs/memory.md).
 public struct MemoryPlan: Sendable {
     public struct Rank: Sendable {
         public var tokens: Int
@@ -32,7 +36,14 @@ public struct MemoryPlan: Sendable {
         public var logits: Int
         /// The process itself: the Swift runtime, OpenBLAS's and MPI's buffers, the tokenizer, allocator slack.
         public var runtime: Int
-        public var total: Int { weights + kvCache + decodeKeys + activations + attentionKeys + rotaryTables + logits + runtime }
+        /// What the whole run keeps: the weights, the cache, the rotary tables and the process itself.
+        public var resident: Int { weights + kvCache + rotaryTables + runtime }
+        /// Prefill holds one call's activations and transformed keys; both are freed when the call returns.
+        public var prefill: Int { resident + activations + attentionKeys }
+        /// Decode holds the kept transformed keys (built at the first step, after the prefill) and the logits.
+        public var decode: Int { resident + decodeKeys + logits }
+        /// The peak: the larger phase.
+        public var total: Int { max(prefill, decode) }
     }
 
     public let ranks: Int
@@ -115,7 +126,9 @@ public struct MemoryPlan: Sendable {
             row("  rotary tables", r.rotaryTables),
             row("  logits", r.logits),
             row("  process, libraries, tokenizer", r.runtime),
-            row("  total per rank", r.total),
+            row("  peak in prefill", r.prefill),
+            row("  peak in decode", r.decode),
+            row("  total per rank (the larger)", r.total),
         ]
         let node = nodeTotal(ranksOnThisNode: ranksOnThisNode)
         if let available {

@@ -22,8 +22,14 @@ final class MemoryPlanTests: XCTestCase {
         // Keys of one travelling block per class, plus the send and receive buffers (keys, values, positions).
         XCTAssertEqual(plan.rank.attentionKeys, (share * 2 * kvWidth + 2 * share * (2 * kvWidth + 1)) * 4)
         XCTAssertEqual(plan.rank.logits, 262_144 * 4)
-        XCTAssertEqual(plan.rank.total, plan.rank.weights + plan.rank.kvCache + plan.rank.decodeKeys + plan.rank.activations
-                       + plan.rank.attentionKeys + plan.rank.rotaryTables + plan.rank.logits + MemoryPlan.runtimeBytes)
+        // The two phases do not overlap: prefill's activations and call keys are freed before decode keeps its keys.
+        let resident = plan.rank.weights + plan.rank.kvCache + plan.rank.rotaryTables + MemoryPlan.runtimeBytes
+        XCTAssertEqual(plan.rank.prefill, resident + plan.rank.activations + plan.rank.attentionKeys)
+        XCTAssertEqual(plan.rank.decode, resident + plan.rank.decodeKeys + plan.rank.logits)
+        XCTAssertEqual(plan.rank.total, max(plan.rank.prefill, plan.rank.decode))
+        XCTAssertEqual(plan.rank.total, plan.rank.prefill, "a ring's shard-wide activations outweigh the decode keys")
+        let one = MemoryPlan(config: c, weightBytes: 253_113_024, tokens: 129_428, ranks: 1, prefillChunk: 1024, keyClasses: 2)
+        XCTAssertEqual(one.rank.total, one.rank.decode, "one process's batched prefill is smaller than its decode keys")
     }
 
     func testTheCacheAndTheRingBuffersAreCountedInTheStoredKVType() {
