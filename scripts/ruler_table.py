@@ -2,7 +2,7 @@
 """Prints the RULER-style tables of docs/results.md from the JSON Lines `longlm-dist ruler` wrote.
 
 Usage: scripts/ruler_table.py results.jsonl [threshold]
-One table per method: the mean score (%) per task and length, the average per length, and the effective length
+One table per model and method: the mean score (%) per task and length, the average per length, and the effective length
 (the longest length up to which every tested length averages at least the threshold, 0.85 by default), computed
 as the command computes it. Needle tasks with both haystacks are reported per haystack.
 """
@@ -11,9 +11,10 @@ import collections, json, sys
 path = sys.argv[1]
 threshold = float(sys.argv[2]) if len(sys.argv) > 2 else 0.85
 rows = [json.loads(line) for line in open(path) if line.strip() and json.loads(line).get("kind") == "ruler"]
-methods = list(dict.fromkeys(r["method"] for r in rows))
-for method in methods:
-    mine = [r for r in rows if r["method"] == method]
+model_name = lambda r: r["model"].rstrip("/").split("/")[-1]
+groups = list(dict.fromkeys((model_name(r), r["method"]) for r in rows))   # one table per model and method
+for model, method in groups:
+    mine = [r for r in rows if (model_name(r), r["method"]) == (model, method)]
     lengths = sorted({r["length"] for r in mine})
     haystacks = {r["haystack"] for r in mine if r["task"].startswith("niah")}
 
@@ -29,7 +30,7 @@ for method in methods:
         + ["variable_tracking", "frequent_words"]
     tasks = expected + [t for t in dict.fromkeys(name(r) for r in mine) if t not in expected]
     samples = max(len(v) for v in cells.values()) if cells else 0
-    print(f"**{method}** ({samples} samples per cell, score %)\n")
+    print(f"**{model}, {method}** ({samples} samples per cell, score %)\n")
     print("| task | " + " | ".join(f"{n // 1024}k" if n % 1024 == 0 else str(n) for n in lengths) + " |")
     print("|---|" + "---:|" * len(lengths))
     mean = lambda xs: sum(xs) / len(xs) if xs else 0.0
