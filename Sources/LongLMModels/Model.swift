@@ -228,11 +228,6 @@ enum Linear {
     static let encodedTileRows = 256
     static let vectorRows = 4
 
-    static func apply(_ x: FloatBuffer, weight: WeightMatrix, bias: FloatBuffer?, into y: FloatBuffer) {
-        precondition(x.cols == weight.cols && y.cols == weight.rows && x.rows == y.rows)
-        apply(rows: x.rows, input: x.pointer, inputWidth: x.cols, weight: weight, bias: bias, into: y.pointer)
-    }
-
     static func apply(rows T: Int, input: UnsafePointer<Float>, inputWidth: Int, weight: WeightMatrix,
                       bias: FloatBuffer?, into y: UnsafeMutablePointer<Float>) {
         let N = weight.rows, K = inputWidth
