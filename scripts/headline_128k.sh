@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The headline run, measured: one 128k-token document (a passkey prompt of 131,072 tokens, the key at half depth)
-# through Gemma 3 270M with SelfExtend (G = 8, W = 8192) under mpirun -np 1, 2, 4, 8 on this machine (ranks
+# through Gemma 3 270M with SelfExtend (G = 8, W = 8192) under mpirun -np 1 (one plain process), 2, 4, 8 on this machine (ranks
 # beyond its cores are oversubscribed: a functional and memory check, not a speed claim). Each run appends one
 # JSON line: ranks, wall seconds, prefill seconds and tokens/s, whether the key was found, each rank's peak
 # resident memory (GNU time's maximum RSS of every rank's process) and the memory plan `info` predicts per rank.
