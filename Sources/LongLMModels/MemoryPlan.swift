@@ -22,8 +22,8 @@ import LongLMCore
 /// - the process itself (runtime, libraries, tokenizer): a measured constant.
 ///
 /// The two phases do not overlap: a prefill call's activations and transformed keys are freed when it returns,
-/// before decode builds its kept keys. The plan's total is the larger phase (measured at 128k tokens on 1, 2 and
-/// 8 ranks: 0.95 to 1.10 of the peak, docs/memory.md).
+/// before decode builds its kept keys. The plan's total is the larger phase (measured at 128k tokens on 1, 2, 4
+/// and 8 ranks: 0.95 to 1.105 of the peak, docs/memory.md).
 public struct MemoryPlan: Sendable {
     public struct Rank: Sendable {
         public var tokens: Int
