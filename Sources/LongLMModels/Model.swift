@@ -243,7 +243,8 @@ enum Linear {
             q.multiply(input, count: T, into: y)
         case .encoded(let q):
             // The fast precision rounds the activations of every product with a quantized matrix, as decode's
-            // int8 kernels do, so a token's result does not depend on how many rows its batch had.
+            // int8 kernels do, so a token's result depends on the size of its batch only through the order of
+            // f32 sums (running the int8 kernel on every row instead measured 2.3x slower prefill).
             var rounded: UnsafeMutablePointer<Float>? = nil
             if Compute.precision == .fast && q.int8ActivationBlock != nil {
                 rounded = .allocate(capacity: T * K)

@@ -43,7 +43,7 @@ extension QuantizedMatrix {
 
     /// `rows` vectors of `cols` floats rounded as `multiplyInt8` rounds them, written back as floats (d · q). A
     /// product of these with the exactly dequantized weights equals `multiplyInt8`'s up to f32 summation
-    /// rounding: the fast precision's prefill (sgemm on weight tiles) gives what its decode gives.
+    /// rounding: the fast precision's prefill (sgemm on weight tiles) gives what its decode gives, up to that rounding.
     public func roundActivations(_ x: UnsafePointer<Float>, rows: Int, into out: UnsafeMutablePointer<Float>) {
         guard let block = int8ActivationBlock else { out.update(from: x, count: rows * cols); return }
         let cols = self.cols
