@@ -47,8 +47,13 @@ public struct SoftmaxState {
                             for c in 0..<d { a[c] *= alpha }
                         }
                     }
-                    BLAS.matmul(m: rows, n: d, k: n, a: scores, lda: n, b: values, ldb: valueStride,
-                                c: acc.baseAddress!, ldc: d, beta: 1)
+                    if rows <= FewRowAttention.maxRows {
+                        FewRowAttention.accumulateValues(probabilities: scores, rows: rows, count: n, values: values,
+                                                         valueStride: valueStride, headDim: d, into: acc.baseAddress!)
+                    } else {
+                        BLAS.matmul(m: rows, n: d, k: n, a: scores, lda: n, b: values, ldb: valueStride,
+                                    c: acc.baseAddress!, ldc: d, beta: 1)
+                    }
                 }
             }
         }

@@ -264,19 +264,25 @@ final class TileKernel {
             return q
         }
 
+        // scores [rowCount, n] = rotated queries x keys^T; a few rows (decode) without sgemm's packing.
+        func multiply(_ q: UnsafePointer<Float>, _ k: UnsafePointer<Float>, n: Int, into out: UnsafeMutablePointer<Float>) {
+            if rowCount <= FewRowAttention.maxRows {
+                FewRowAttention.scores(queries: q, rows: rowCount, headDim: d, keys: k, keyStride: keys.rowStride, count: n, into: out)
+            } else {
+                BLAS.matmulTransposedB(m: rowCount, n: n, k: d, a: q, lda: d, b: k, ldb: keys.rowStride, c: out, ldc: n)
+            }
+        }
+
         for kb in keyBlocks {
             guard let variants = plan.variants[qb * plan.keyBlocks + kb] else { continue }
             let j0 = kb * plan.keyBlock, n = min(S, j0 + plan.keyBlock) - j0
             if variants.count == 1 {
                 let v = variants[0]
-                BLAS.matmulTransposedB(m: rowCount, n: n, k: d, a: queries(v), lda: d,
-                                       b: keys.row(keyClass: call.scheme.keyClass(of: v), kvHead: g, key: j0), ldb: keys.rowStride,
-                                       c: scores, ldc: n)
+                multiply(queries(v), keys.row(keyClass: call.scheme.keyClass(of: v), kvHead: g, key: j0), n: n, into: scores)
             } else {
                 for v in variants {
-                    BLAS.matmulTransposedB(m: rowCount, n: n, k: d, a: queries(v), lda: d,
-                                           b: keys.row(keyClass: call.scheme.keyClass(of: v), kvHead: g, key: j0),
-                                           ldb: keys.rowStride, c: buffer(&variantScores, v, size: maxRows * plan.keyBlock), ldc: n)
+                    multiply(queries(v), keys.row(keyClass: call.scheme.keyClass(of: v), kvHead: g, key: j0), n: n,
+                             into: buffer(&variantScores, v, size: maxRows * plan.keyBlock))
                 }
                 for r in 0..<rowCount {
                     let i = rowPositions[r]

@@ -68,6 +68,20 @@ float longlm_exp_shifted_in_place(longlm_kernel_variant variant, float *row, int
 /// The largest of row[0 ..< n] (-inf for n = 0).
 float longlm_row_maximum(longlm_kernel_variant variant, const float *row, int64_t n);
 
+/// The most query rows the few-row attention products take (decode's query heads of one kv head).
+enum { LONGLM_FEW_ROWS_MAX = 8 };
+
+/// scores[r * n + c] = dot(q + r * d, keys + c * key_stride) over d floats, for r < rows (1 ... LONGLM_FEW_ROWS_MAX)
+/// and c < n: attention scores of a few query rows, without packing the keys. Returns 0, or -1 for a row count or
+/// variant it does not take. Every variant gives the same bits.
+int longlm_few_row_scores(longlm_kernel_variant variant, const float *q, int rows, int d, const float *keys,
+                          int64_t key_stride, int64_t n, float *scores);
+
+/// acc[r * d + i] += sum over c < n of p[r * n + c] * values[c * value_stride + i], summed in key order, for
+/// r < rows (1 ... LONGLM_FEW_ROWS_MAX). Returns 0 or -1 as above; every variant gives the same bits.
+int longlm_few_row_values(longlm_kernel_variant variant, const float *p, int rows, int64_t n, const float *values,
+                          int64_t value_stride, int d, float *acc);
+
 /// Reads `bytes` bytes once (8-byte words, any order) and returns their xor: a memory-bandwidth probe.
 uint64_t longlm_read_bytes(const void *buffer, size_t bytes);
 
