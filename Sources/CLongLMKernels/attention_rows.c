@@ -7,18 +7,7 @@
 // in a fixed tree; each output value is summed over the keys in key order.
 #pragma clang fp contract(off)
 #include "kernel_blocks.h"
-
-#define INLINE static inline __attribute__((always_inline))
-
-typedef float f32x8 __attribute__((ext_vector_type(8)));
-
-INLINE f32x8 load8(const float *p) {
-    f32x8 v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
-INLINE void store8(float *p, f32x8 v) { memcpy(p, &v, sizeof v); }
+#include "vector8.h"
 
 INLINE void scores_body(const float *q, int rows, int d, const float *keys, int64_t key_stride, int64_t n,
                         float *scores) {
@@ -33,7 +22,7 @@ INLINE void scores_body(const float *q, int rows, int d, const float *keys, int6
         }
         for (int r = 0; r < rows; r++) {
             f32x8 a = acc[r];
-            float s = ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+            float s = sum8(a);
             for (int j = i; j < d; j++) s += q[r * d + j] * k[j];
             scores[r * n + c] = s;
         }

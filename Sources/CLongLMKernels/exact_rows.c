@@ -10,20 +10,7 @@
 // multiply-add may be formed from `d * q + m`.
 #pragma clang fp contract(off)
 #include "kernel_blocks.h"
-
-#define INLINE static inline __attribute__((always_inline))
-
-typedef float f32x8 __attribute__((ext_vector_type(8)));
-
-INLINE f32x8 load8(const float *p) {
-    f32x8 v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
-INLINE float sum8(f32x8 v) {
-    return ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]));
-}
+#include "vector8.h"
 
 // MARK: one block's weights, as the reference rebuilds them
 

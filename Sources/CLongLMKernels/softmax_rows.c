@@ -6,19 +6,9 @@
 // variant returns the same bits.
 #pragma clang fp contract(off)
 #include "kernel_blocks.h"
+#include "vector8.h"
 
-#define INLINE static inline __attribute__((always_inline))
-
-typedef float f32x8 __attribute__((ext_vector_type(8)));
 typedef int32_t i32x8 __attribute__((ext_vector_type(8)));
-
-INLINE f32x8 load8(const float *p) {
-    f32x8 v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
-INLINE void store8(float *p, f32x8 v) { memcpy(p, &v, sizeof v); }
 
 /// mask ? a : b, lane by lane (mask lanes are all ones or all zeros).
 INLINE f32x8 select8(i32x8 mask, f32x8 a, f32x8 b) {
