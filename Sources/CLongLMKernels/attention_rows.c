@@ -4,83 +4,247 @@
 //
 // Every product and sum is rounded separately (no fused multiply-add), in the same lane order in every variant,
 // so every variant returns the same bits. Each score is summed in 8 lanes over the head dimension, then the lanes
-// in a fixed tree; each output value is summed over the keys in key order.
+// in the fixed tree of sum8; each output value is summed over the keys in key order, starting from the
+// accumulator's value.
+//
+// Both read keys or values stored as f32, f16 or bf16, converting each stored value to f32 once (exactly), so a
+// product over stored rows has the bits of the same product over the decoded f32 rows.
+//
+// Scores take keys eight at a time: eight keys' lane sums are reduced together by a transposing tree that gives
+// each key exactly sum8's order, so a key's score has the same bits in a block of eight and alone.
+// Values keep a few output columns of every row in registers across all the keys of the tile.
 #pragma clang fp contract(off)
 #include "kernel_blocks.h"
 #include "vector8.h"
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
-INLINE void scores_body(const float *q, int rows, int d, const float *keys, int64_t key_stride, int64_t n,
-                        float *scores) {
-    for (int64_t c = 0; c < n; c++) {
-        const float *k = keys + c * key_stride;
-        f32x8 acc[LONGLM_FEW_ROWS_MAX];
-        for (int r = 0; r < rows; r++) acc[r] = 0;
-        int i = 0;
-        for (; i + 8 <= d; i += 8) {
-            f32x8 kv = load8(k + i);
-            for (int r = 0; r < rows; r++) acc[r] += load8(q + r * d + i) * kv;
-        }
+// MARK: loading stored rows
+
+/// Eight stored values from `base` (element offset `at`) as f32; every conversion is exact.
+typedef f32x8 (*load_values_fn)(const void *base, int64_t at);
+
+INLINE f32x8 load_f32(const void *base, int64_t at) { return load8((const float *)base + at); }
+
+INLINE f32x8 load_bf16(const void *base, int64_t at) {
+    f32x8 out;
+    const uint16_t *h = (const uint16_t *)base + at;
+    for (int e = 0; e < 8; e++) {
+        uint32_t bits = (uint32_t)h[e] << 16;
+        float f;
+        memcpy(&f, &bits, 4);
+        out[e] = f;
+    }
+    return out;
+}
+
+INLINE f32x8 load_f16_portable(const void *base, int64_t at) {
+    f32x8 out;
+    const uint16_t *h = (const uint16_t *)base + at;
+    for (int e = 0; e < 8; e++) out[e] = half_to_float(h[e]);
+    return out;
+}
+
+/// One stored value as f32.
+INLINE float load_one(longlm_kv_type type, const void *base, int64_t at) {
+    const uint16_t *h = (const uint16_t *)base + at;
+    switch (type) {
+    case LONGLM_KV_F16: return half_to_float(*h);
+    case LONGLM_KV_BF16: {
+        uint32_t bits = (uint32_t)*h << 16;
+        float f;
+        memcpy(&f, &bits, 4);
+        return f;
+    }
+    default: return ((const float *)base)[at];
+    }
+}
+
+// MARK: scores
+
+/// Lane c = sum8(v_c): pairwise sums of neighbouring lanes, twice, then the two halves.
+INLINE f32x8 pair_sums(f32x8 a, f32x8 b) {
+    return __builtin_shufflevector(a, b, 0, 2, 8, 10, 4, 6, 12, 14) + __builtin_shufflevector(a, b, 1, 3, 9, 11, 5, 7, 13, 15);
+}
+
+INLINE f32x8 sums_of_eight(f32x8 v0, f32x8 v1, f32x8 v2, f32x8 v3, f32x8 v4, f32x8 v5, f32x8 v6, f32x8 v7) {
+    f32x8 low = pair_sums(pair_sums(v0, v1), pair_sums(v2, v3));    // lanes 0-3: keys 0-3 lanes 0-3; 4-7: their lanes 4-7
+    f32x8 high = pair_sums(pair_sums(v4, v5), pair_sums(v6, v7));
+    return __builtin_shufflevector(low, high, 0, 1, 2, 3, 8, 9, 10, 11) +
+           __builtin_shufflevector(low, high, 4, 5, 6, 7, 12, 13, 14, 15);
+}
+
+INLINE void scores_body(const float *q, int rows, int d, longlm_kv_type type, const void *keys, int64_t key_stride,
+                        int64_t n, float *scores, load_values_fn load) {
+    const int dv = d & ~7;
+    int64_t c = 0;
+    for (; c + 8 <= n; c += 8) {
+        const int64_t k = c * key_stride;   // element offset of the block's first key
         for (int r = 0; r < rows; r++) {
-            f32x8 a = acc[r];
-            float s = sum8(a);
-            for (int j = i; j < d; j++) s += q[r * d + j] * k[j];
+            const float *qr = q + r * d;
+            f32x8 a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0;
+            for (int i = 0; i < dv; i += 8) {
+                f32x8 x = load8(qr + i);
+                a0 += x * load(keys, k + i);
+                a1 += x * load(keys, k + key_stride + i);
+                a2 += x * load(keys, k + 2 * key_stride + i);
+                a3 += x * load(keys, k + 3 * key_stride + i);
+                a4 += x * load(keys, k + 4 * key_stride + i);
+                a5 += x * load(keys, k + 5 * key_stride + i);
+                a6 += x * load(keys, k + 6 * key_stride + i);
+                a7 += x * load(keys, k + 7 * key_stride + i);
+            }
+            f32x8 s = sums_of_eight(a0, a1, a2, a3, a4, a5, a6, a7);
+            for (int j = dv; j < d; j++) {
+                for (int e = 0; e < 8; e++) s[e] += qr[j] * load_one(type, keys, k + e * key_stride + j);
+            }
+            store8(scores + r * n + c, s);
+        }
+    }
+    for (; c < n; c++) {
+        const int64_t k = c * key_stride;
+        for (int r = 0; r < rows; r++) {
+            const float *qr = q + r * d;
+            f32x8 acc = 0;
+            for (int i = 0; i < dv; i += 8) acc += load8(qr + i) * load(keys, k + i);
+            float s = sum8(acc);
+            for (int j = dv; j < d; j++) s += qr[j] * load_one(type, keys, k + j);
             scores[r * n + c] = s;
         }
     }
 }
 
-INLINE void values_body(const float *p, int rows, int64_t n, const float *values, int64_t value_stride, int d,
-                        float *acc) {
+// MARK: values
+
+/// acc[r][i0 ..< i0 + 8 * W] += p[r][c] * value c, over every key c, with the 8 * W columns of all `rows` rows
+/// held in registers (rows and W are constants after inlining).
+INLINE void values_columns(const float *p, const int rows, int64_t n, const void *values, int64_t value_stride,
+                           int i0, const int W, float *acc, const int d, load_values_fn load) {
+    f32x8 a[LONGLM_FEW_ROWS_MAX][2];
+    for (int r = 0; r < rows; r++)
+        for (int w = 0; w < W; w++) a[r][w] = load8(acc + r * d + i0 + 8 * w);
     for (int64_t c = 0; c < n; c++) {
-        const float *v = values + c * value_stride;
+        f32x8 v[2];
+        for (int w = 0; w < W; w++) v[w] = load(values, c * value_stride + i0 + 8 * w);
         for (int r = 0; r < rows; r++) {
-            float w = p[r * n + c];
-            float *a = acc + r * d;
-            int i = 0;
-            for (; i + 8 <= d; i += 8) store8(a + i, load8(a + i) + (f32x8)w * load8(v + i));
-            for (; i < d; i++) a[i] += w * v[i];
+            f32x8 weight = p[r * n + c];
+            for (int w = 0; w < W; w++) a[r][w] += weight * v[w];
+        }
+    }
+    for (int r = 0; r < rows; r++)
+        for (int w = 0; w < W; w++) store8(acc + r * d + i0 + 8 * w, a[r][w]);
+}
+
+INLINE void values_body(const float *p, const int rows, int64_t n, longlm_kv_type type, const void *values,
+                        int64_t value_stride, int d, float *acc, load_values_fn load) {
+    // Sixteen columns at a time while 2 * rows accumulators fit in the sixteen vector registers with the values.
+    const int wide = rows <= 6 ? 2 : 1;
+    int i0 = 0;
+    if (wide == 2) {
+        for (; i0 + 16 <= d; i0 += 16) values_columns(p, rows, n, values, value_stride, i0, 2, acc, d, load);
+    }
+    for (; i0 + 8 <= d; i0 += 8) values_columns(p, rows, n, values, value_stride, i0, 1, acc, d, load);
+    for (int i = i0; i < d; i++) {
+        for (int r = 0; r < rows; r++) {
+            float a = acc[r * d + i];
+            for (int64_t c = 0; c < n; c++) a += p[r * n + c] * load_one(type, values, c * value_stride + i);
+            acc[r * d + i] = a;
         }
     }
 }
 
-static void scores_portable(const float *q, int rows, int d, const float *keys, int64_t key_stride, int64_t n,
-                            float *scores) {
-    scores_body(q, rows, d, keys, key_stride, n, scores);
+/// The body with the row count and the loader fixed, so the compiler keeps the accumulators in registers.
+INLINE void values_dispatch(const float *p, int rows, int64_t n, longlm_kv_type type, const void *values,
+                            int64_t value_stride, int d, float *acc, load_values_fn load) {
+    switch (rows) {
+    case 1: values_body(p, 1, n, type, values, value_stride, d, acc, load); break;
+    case 2: values_body(p, 2, n, type, values, value_stride, d, acc, load); break;
+    case 3: values_body(p, 3, n, type, values, value_stride, d, acc, load); break;
+    case 4: values_body(p, 4, n, type, values, value_stride, d, acc, load); break;
+    case 5: values_body(p, 5, n, type, values, value_stride, d, acc, load); break;
+    case 6: values_body(p, 6, n, type, values, value_stride, d, acc, load); break;
+    case 7: values_body(p, 7, n, type, values, value_stride, d, acc, load); break;
+    default: values_body(p, 8, n, type, values, value_stride, d, acc, load); break;
+    }
 }
 
-static void values_portable(const float *p, int rows, int64_t n, const float *values, int64_t value_stride, int d,
-                            float *acc) {
-    values_body(p, rows, n, values, value_stride, d, acc);
+static void scores_portable(const float *q, int rows, int d, longlm_kv_type type, const void *keys,
+                            int64_t key_stride, int64_t n, float *scores) {
+    switch (type) {
+    case LONGLM_KV_F16: scores_body(q, rows, d, type, keys, key_stride, n, scores, load_f16_portable); break;
+    case LONGLM_KV_BF16: scores_body(q, rows, d, type, keys, key_stride, n, scores, load_bf16); break;
+    default: scores_body(q, rows, d, type, keys, key_stride, n, scores, load_f32); break;
+    }
+}
+
+static void values_portable(const float *p, int rows, int64_t n, longlm_kv_type type, const void *values,
+                            int64_t value_stride, int d, float *acc) {
+    switch (type) {
+    case LONGLM_KV_F16: values_dispatch(p, rows, n, type, values, value_stride, d, acc, load_f16_portable); break;
+    case LONGLM_KV_BF16: values_dispatch(p, rows, n, type, values, value_stride, d, acc, load_bf16); break;
+    default: values_dispatch(p, rows, n, type, values, value_stride, d, acc, load_f32); break;
+    }
 }
 
 #if defined(__x86_64__)
-__attribute__((target("avx2,fma"))) static void scores_avx2(const float *q, int rows, int d, const float *keys,
-                                                             int64_t key_stride, int64_t n, float *scores) {
-    scores_body(q, rows, d, keys, key_stride, n, scores);
+#define AVX2 __attribute__((target("avx2,fma,f16c")))
+
+/// F16C's conversion: exact, as half_to_float.
+static inline AVX2 f32x8 load_f16_f16c(const void *base, int64_t at) {
+    __m256 v = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint16_t *)base + at)));
+    f32x8 out;
+    memcpy(&out, &v, sizeof out);
+    return out;
 }
 
-__attribute__((target("avx2,fma"))) static void values_avx2(const float *p, int rows, int64_t n, const float *values,
-                                                             int64_t value_stride, int d, float *acc) {
-    values_body(p, rows, n, values, value_stride, d, acc);
+AVX2 static void scores_avx2(const float *q, int rows, int d, longlm_kv_type type, const void *keys,
+                             int64_t key_stride, int64_t n, float *scores) {
+    switch (type) {
+    case LONGLM_KV_F16: scores_body(q, rows, d, type, keys, key_stride, n, scores, load_f16_f16c); break;
+    case LONGLM_KV_BF16: scores_body(q, rows, d, type, keys, key_stride, n, scores, load_bf16); break;
+    default: scores_body(q, rows, d, type, keys, key_stride, n, scores, load_f32); break;
+    }
+}
+
+AVX2 static void values_avx2(const float *p, int rows, int64_t n, longlm_kv_type type, const void *values,
+                             int64_t value_stride, int d, float *acc) {
+    switch (type) {
+    case LONGLM_KV_F16: values_dispatch(p, rows, n, type, values, value_stride, d, acc, load_f16_f16c); break;
+    case LONGLM_KV_BF16: values_dispatch(p, rows, n, type, values, value_stride, d, acc, load_bf16); break;
+    default: values_dispatch(p, rows, n, type, values, value_stride, d, acc, load_f32); break;
+    }
 }
 #endif
+
+int longlm_few_row_scores_stored(longlm_kernel_variant variant, const float *q, int rows, int d, longlm_kv_type type,
+                                 const void *keys, int64_t key_stride, int64_t n, float *scores) {
+    if (rows < 1 || rows > LONGLM_FEW_ROWS_MAX || !longlm_kernels_compiled(variant)) return -1;
+    if (type != LONGLM_KV_F32 && type != LONGLM_KV_F16 && type != LONGLM_KV_BF16) return -1;
+#if defined(__x86_64__)
+    if (variant == LONGLM_KERNELS_AVX2) { scores_avx2(q, rows, d, type, keys, key_stride, n, scores); return 0; }
+#endif
+    scores_portable(q, rows, d, type, keys, key_stride, n, scores);
+    return 0;
+}
 
 int longlm_few_row_scores(longlm_kernel_variant variant, const float *q, int rows, int d, const float *keys,
                           int64_t key_stride, int64_t n, float *scores) {
+    return longlm_few_row_scores_stored(variant, q, rows, d, LONGLM_KV_F32, keys, key_stride, n, scores);
+}
+
+int longlm_few_row_values_stored(longlm_kernel_variant variant, const float *p, int rows, int64_t n,
+                                 longlm_kv_type type, const void *values, int64_t value_stride, int d, float *acc) {
     if (rows < 1 || rows > LONGLM_FEW_ROWS_MAX || !longlm_kernels_compiled(variant)) return -1;
+    if (type != LONGLM_KV_F32 && type != LONGLM_KV_F16 && type != LONGLM_KV_BF16) return -1;
 #if defined(__x86_64__)
-    if (variant == LONGLM_KERNELS_AVX2) { scores_avx2(q, rows, d, keys, key_stride, n, scores); return 0; }
+    if (variant == LONGLM_KERNELS_AVX2) { values_avx2(p, rows, n, type, values, value_stride, d, acc); return 0; }
 #endif
-    scores_portable(q, rows, d, keys, key_stride, n, scores);
+    values_portable(p, rows, n, type, values, value_stride, d, acc);
     return 0;
 }
 
 int longlm_few_row_values(longlm_kernel_variant variant, const float *p, int rows, int64_t n, const float *values,
                           int64_t value_stride, int d, float *acc) {
-    if (rows < 1 || rows > LONGLM_FEW_ROWS_MAX || !longlm_kernels_compiled(variant)) return -1;
-#if defined(__x86_64__)
-    if (variant == LONGLM_KERNELS_AVX2) { values_avx2(p, rows, n, values, value_stride, d, acc); return 0; }
-#endif
-    values_portable(p, rows, n, values, value_stride, d, acc);
-    return 0;
+    return longlm_few_row_values_stored(variant, p, rows, n, LONGLM_KV_F32, values, value_stride, d, acc);
 }

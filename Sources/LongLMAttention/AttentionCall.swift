@@ -57,6 +57,10 @@ public struct KeyValueBlock {
     /// The same keys already transformed by the call's scheme, when a cache keeps them (decode); nil: the
     /// kernel transforms the keys it needs.
     public var transformed: PretransformedKeys?
+    /// The type every transformed key is rounded through before the scores use it: by default the stored type's
+    /// `transformedKeyType` (16 bits for f16 and bf16 rows, as a cache keeps them; f32, no rounding, otherwise).
+    /// Kept keys (`transformed`) must be stored in this type.
+    public var transformedKeyType: KVType
 
     public init(keys: KVRows, values: KVRows, positions: [Int32], transformed: PretransformedKeys? = nil) {
         precondition(keys.width == values.width && keys.type == values.type)
@@ -64,6 +68,7 @@ public struct KeyValueBlock {
         self.values = values
         self.positions = positions
         self.transformed = transformed
+        transformedKeyType = keys.type.transformedKeyType
     }
 
     /// f32 keys and values of `width` values per row.
@@ -77,8 +82,11 @@ public struct KeyValueBlock {
 
     /// Rows `range` of this block.
     public func rows(_ range: Range<Int>) -> KeyValueBlock {
-        KeyValueBlock(keys: keys.rows(from: range.lowerBound), values: values.rows(from: range.lowerBound),
-                      positions: Array(positions[range]), transformed: transformed?.rows(from: range.lowerBound, width: keys.width))
+        var block = KeyValueBlock(keys: keys.rows(from: range.lowerBound), values: values.rows(from: range.lowerBound),
+                                  positions: Array(positions[range]),
+                                  transformed: transformed?.rows(from: range.lowerBound, width: keys.width))
+        block.transformedKeyType = transformedKeyType
+        return block
     }
 }
 
@@ -87,13 +95,24 @@ public struct KeyValueBlock {
 /// (`PositionScheme.fixedKeyClasses`), so rows written when a token was cached stay valid for every later query.
 public struct PretransformedKeys {
     /// Base of each class's rows, by key class.
-    public var classes: [Int: UnsafePointer<Float>]
+    public var classes: [Int: UnsafeRawPointer]
+    /// How the rows are stored: the raw keys' `KVType.transformedKeyType`.
+    public var type: KVType
 
-    public init(classes: [Int: UnsafePointer<Float>]) { self.classes = classes }
+    public init(classes: [Int: UnsafeRawPointer], type: KVType) {
+        precondition(FewRowAttention.readsStored(type), "transformed keys are f32, f16 or bf16, not \(type)")
+        self.classes = classes
+        self.type = type
+    }
+
+    /// f32 rows.
+    public init(classes: [Int: UnsafePointer<Float>]) {
+        self.init(classes: classes.mapValues { UnsafeRawPointer($0) }, type: .f32)
+    }
 
     /// The same classes from row `first` on.
     public func rows(from first: Int, width: Int) -> PretransformedKeys {
-        PretransformedKeys(classes: classes.mapValues { $0 + first * width })
+        PretransformedKeys(classes: classes.mapValues { $0 + first * type.bytes(width) }, type: type)
     }
 }
 

@@ -26,6 +26,36 @@ public struct SoftmaxState {
                                 values: UnsafePointer<Float>, valueStride: Int, rows activeRows: Int? = nil) {
         let d = headDim, rows = activeRows ?? self.rows
         precondition(rows <= self.rows)
+        takeScores(scores, keyCount: n, rows: rows)
+        accumulator.withUnsafeMutableBufferPointer { acc in
+            if rows <= FewRowAttention.maxRows {
+                FewRowAttention.accumulateValues(probabilities: scores, rows: rows, count: n, values: values,
+                                                 valueStride: valueStride, headDim: d, into: acc.baseAddress!)
+            } else {
+                BLAS.matmul(m: rows, n: d, k: n, a: scores, lda: n, b: values, ldb: valueStride,
+                            c: acc.baseAddress!, ldc: d, beta: 1)
+            }
+        }
+    }
+
+    /// `absorb` for a few rows (at most `FewRowAttention.maxRows`) with the values as the cache stores them
+    /// (`FewRowAttention.readsStored(type)`), `valueStride` values apart: the same bits as decoding them first.
+    public mutating func absorb(scores: UnsafeMutablePointer<Float>, keyCount n: Int, storedValues: UnsafeRawPointer,
+                                type: KVType, valueStride: Int, rows: Int) {
+        precondition(rows <= self.rows && rows <= FewRowAttention.maxRows && FewRowAttention.readsStored(type))
+        takeScores(scores, keyCount: n, rows: rows)
+        let d = headDim
+        accumulator.withUnsafeMutableBufferPointer { acc in
+            FewRowAttention.accumulateStoredValues(probabilities: scores, rows: rows, count: n, values: storedValues,
+                                                   type: type, valueStride: valueStride, headDim: d,
+                                                   into: acc.baseAddress!)
+        }
+    }
+
+    /// Folds a tile's logits into the running maxima and sums, rescales the accumulator to the new maxima and
+    /// turns the tile into the probabilities its values are to be weighted by.
+    private mutating func takeScores(_ scores: UnsafeMutablePointer<Float>, keyCount n: Int, rows: Int) {
+        let d = headDim
         maxima.withUnsafeMutableBufferPointer { m in
             sums.withUnsafeMutableBufferPointer { l in
                 accumulator.withUnsafeMutableBufferPointer { acc in
@@ -46,13 +76,6 @@ public struct SoftmaxState {
                             let a = acc.baseAddress! + r * d
                             for c in 0..<d { a[c] *= alpha }
                         }
-                    }
-                    if rows <= FewRowAttention.maxRows {
-                        FewRowAttention.accumulateValues(probabilities: scores, rows: rows, count: n, values: values,
-                                                         valueStride: valueStride, headDim: d, into: acc.baseAddress!)
-                    } else {
-                        BLAS.matmul(m: rows, n: d, k: n, a: scores, lda: n, b: values, ldb: valueStride,
-                                    c: acc.baseAddress!, ldc: d, beta: 1)
                     }
                 }
             }

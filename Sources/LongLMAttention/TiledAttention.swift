@@ -138,8 +138,9 @@ struct TilePlan {
 /// laid out like the raw keys [key, kv head, headDim]. When the block carries the classes already transformed
 /// (a decode cache), they are used as they are.
 struct TransformedKeys {
-    /// Base of each class's rows, by slot; owned when computed here.
-    let bases: [UnsafePointer<Float>]
+    /// Base of each class's rows, by slot, stored as `type`; owned (f32) when computed here.
+    let bases: [UnsafeRawPointer]
+    let type: KVType
     let owned: UnsafeMutablePointer<Float>?
     /// Slot of each key class in `bases` (classes are small integers).
     let slots: [Int]
@@ -153,20 +154,28 @@ struct TransformedKeys {
         self.slots = slots
         headDim = d
         rowStride = shape.kvHeads * d
+        // Transformed keys are rounded through the block's `transformedKeyType` (16 bits for f16 and bf16 caches),
+        // as a cache that keeps them stores them, so kept and per-call keys give the same bits.
+        let rounding = call.keys.transformedKeyType
         if let given = call.keys.transformed, classes.allSatisfy({ given.classes[$0] != nil }) {
+            precondition(given.type == rounding, "kept keys are \(given.type), the call rounds them to \(rounding)")
             bases = classes.map { given.classes[$0]! }
+            type = given.type
             owned = nil
             return
         }
         let storage = UnsafeMutablePointer<Float>.allocate(capacity: max(1, classes.count * S * rowStride))
         owned = storage
-        bases = classes.indices.map { UnsafePointer(storage + $0 * S * shape.kvHeads * d) }
+        type = .f32
+        bases = classes.indices.map { UnsafeRawPointer(storage + $0 * S * shape.kvHeads * d) }
         let stride = rowStride, raw = call.keys.keys
         Parallel.forEach(plan.keyBlocks) { kb in
             if plan.keyClasses[kb].isEmpty { return }
             // Keys stored in a narrower type are decoded one row at a time, then transformed per class.
             let decoded: UnsafeMutablePointer<Float>? = raw.floats == nil ? .allocate(capacity: stride) : nil
-            defer { decoded?.deallocate() }
+            let rounded: UnsafeMutableRawPointer? = rounding == .f32 ? nil
+                : .allocate(byteCount: rounding.bytes(d), alignment: 16)
+            defer { decoded?.deallocate(); rounded?.deallocate() }
             for j in plan.keyRange(kb, count: S) {
                 let key: UnsafePointer<Float>
                 if let floats = raw.floats {
@@ -178,16 +187,22 @@ struct TransformedKeys {
                 for cls in plan.keyClasses[kb] {
                     let out = storage + slots[cls] * S * stride
                     for g in 0..<shape.kvHeads {
+                        let transformed = out + j * stride + g * d
                         call.scheme.transformKey(key + g * d, position: Int(call.keys.positions[j]), keyClass: cls,
-                                                 into: out + j * stride + g * d)
+                                                 into: transformed)
+                        if let rounded {
+                            rounding.encode(transformed, count: d, into: rounded)
+                            rounding.decode(rounded, count: d, into: transformed)
+                        }
                     }
                 }
             }
         }
     }
 
-    func row(keyClass: Int, kvHead g: Int, key j: Int) -> UnsafePointer<Float> {
-        bases[slots[keyClass]] + j * rowStride + g * headDim
+    /// Key j of kv head g, `headDim` values of `type`; the next key is `rowStride` values on.
+    func row(keyClass: Int, kvHead g: Int, key j: Int) -> UnsafeRawPointer {
+        bases[slots[keyClass]] + type.bytes(j * rowStride + g * headDim)
     }
 
     func deallocate() { owned?.deallocate() }
@@ -205,6 +220,9 @@ final class TileKernel {
     let scores: UnsafeMutablePointer<Float>
     /// The tile's values of one kv head decoded to f32 [keyBlock, headDim], when the cache stores another type.
     let decodedValues: UnsafeMutablePointer<Float>?
+    /// The tile's transformed keys of one kv head as f32 [keyBlock, headDim], when they are kept in 16 bits and
+    /// the tile has more rows than the few-row kernels take.
+    let decodedKeys: UnsafeMutablePointer<Float>?
     /// Per variant (indexed by variant): rotated queries [rows, headDim] and that variant's scores.
     var rotatedQueries: [UnsafeMutablePointer<Float>?] = []
     var rotatedFor: [Bool] = []
@@ -218,12 +236,15 @@ final class TileKernel {
         maxRows = plan.queryBlock * call.shape.groupSize
         scores = .allocate(capacity: maxRows * plan.keyBlock)
         decodedValues = call.keys.values.floats == nil ? .allocate(capacity: plan.keyBlock * call.shape.headDim) : nil
+        decodedKeys = keys.type != .f32 && maxRows > FewRowAttention.maxRows
+            ? .allocate(capacity: plan.keyBlock * call.shape.headDim) : nil
         state = SoftmaxState(rows: maxRows, headDim: call.shape.headDim)
     }
 
     func deallocate() {
         scores.deallocate()
         decodedValues?.deallocate()
+        decodedKeys?.deallocate()
         rotatedQueries.forEach { $0?.deallocate() }
         variantScores.forEach { $0?.deallocate() }
     }
@@ -265,11 +286,17 @@ final class TileKernel {
         }
 
         // scores [rowCount, n] = rotated queries x keys^T; a few rows (decode) without sgemm's packing.
-        func multiply(_ q: UnsafePointer<Float>, _ k: UnsafePointer<Float>, n: Int, into out: UnsafeMutablePointer<Float>) {
+        func multiply(_ q: UnsafePointer<Float>, _ k: UnsafeRawPointer, n: Int, into out: UnsafeMutablePointer<Float>) {
             if rowCount <= FewRowAttention.maxRows {
-                FewRowAttention.scores(queries: q, rows: rowCount, headDim: d, keys: k, keyStride: keys.rowStride, count: n, into: out)
+                FewRowAttention.scoresOfStoredKeys(queries: q, rows: rowCount, headDim: d, keys: k, type: keys.type,
+                                                   keyStride: keys.rowStride, count: n, into: out)
+            } else if keys.type == .f32 {
+                BLAS.matmulTransposedB(m: rowCount, n: n, k: d, a: q, lda: d, b: k.assumingMemoryBound(to: Float.self),
+                                       ldb: keys.rowStride, c: out, ldc: n)
             } else {
-                BLAS.matmulTransposedB(m: rowCount, n: n, k: d, a: q, lda: d, b: k, ldb: keys.rowStride, c: out, ldc: n)
+                let tile = decodedKeys!
+                for c in 0..<n { keys.type.decode(k + keys.type.bytes(c * keys.rowStride), count: d, into: tile + c * d) }
+                BLAS.matmulTransposedB(m: rowCount, n: n, k: d, a: q, lda: d, b: tile, ldb: d, c: out, ldc: n)
             }
         }
 
@@ -310,6 +337,12 @@ final class TileKernel {
             if let values = call.keys.values.floats {
                 state.absorb(scores: scores, keyCount: n, values: values + j0 * kvStride + g * d, valueStride: kvStride,
                              rows: rowCount)
+            } else if rowCount <= FewRowAttention.maxRows && FewRowAttention.readsStored(call.keys.values.type) {
+                // A few rows read f16/bf16 values where they lie, converting each once for all rows.
+                let values = call.keys.values
+                state.absorb(scores: scores, keyCount: n,
+                             storedValues: values.base + j0 * values.rowBytes + values.type.bytes(g * d),
+                             type: values.type, valueStride: values.width, rows: rowCount)
             } else {
                 let tile = decodedValues!
                 for c in 0..<n { call.keys.values.decode(row: j0 + c, columns: (g * d)..<((g + 1) * d), into: tile + c * d) }

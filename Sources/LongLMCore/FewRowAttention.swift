@@ -29,4 +29,31 @@ public enum FewRowAttention {
                                            Int64(valueStride), Int32(headDim), accumulator)
         precondition(status == 0, "few-row values: \(rows) rows with \(variant)")
     }
+
+    /// Whether `scoresOfStoredKeys` and `accumulateStoredValues` read this storage type (q8_0 is decoded to f32
+    /// first).
+    public static func readsStored(_ type: KVType) -> Bool { type == .f32 || type == .f16 || type == .bf16 }
+
+    /// `scores` with the keys stored as `type` (`readsStored(type)`), `keyStride` values apart: each key value is
+    /// converted to f32 exactly, so the scores have the bits of decoding the keys first.
+    @inline(__always)
+    public static func scoresOfStoredKeys(queries: UnsafePointer<Float>, rows: Int, headDim: Int, keys: UnsafeRawPointer,
+                                          type: KVType, keyStride: Int, count: Int, into scores: UnsafeMutablePointer<Float>,
+                                          variant: KernelVariant = Compute.kernels) {
+        let status = longlm_few_row_scores_stored(variant.cVariant, queries, Int32(rows), Int32(headDim), type.cType, keys,
+                                                  Int64(keyStride), Int64(count), scores)
+        precondition(status == 0, "few-row scores: \(rows) rows of \(type) keys with \(variant)")
+    }
+
+    /// `accumulateValues` with the values as the KV cache stores them (`readsStored(type)`), `valueStride` values
+    /// apart: each value is converted to f32 exactly, so the result has the bits of decoding them first.
+    @inline(__always)
+    public static func accumulateStoredValues(probabilities: UnsafePointer<Float>, rows: Int, count: Int,
+                                              values: UnsafeRawPointer, type: KVType, valueStride: Int, headDim: Int,
+                                              into accumulator: UnsafeMutablePointer<Float>,
+                                              variant: KernelVariant = Compute.kernels) {
+        let status = longlm_few_row_values_stored(variant.cVariant, probabilities, Int32(rows), Int64(count), type.cType,
+                                                  values, Int64(valueStride), Int32(headDim), accumulator)
+        precondition(status == 0, "few-row values: \(rows) rows of \(type) with \(variant)")
+    }
 }

@@ -21,6 +21,12 @@ public enum KVType: String, CaseIterable, Sendable, CustomStringConvertible {
     /// Bytes of `count` values (a multiple of `blockSize`).
     public func bytes(_ count: Int) -> Int { longlm_kv_bytes(cType, Int64(count)) }
 
+    /// How keys after a scheme's rotation are held for a cache storing rows in this type: in the same 16 bits
+    /// for f16 and bf16 (half the bytes that decode reads per cached key), f32 otherwise. The attention rounds
+    /// every transformed key through this type, whether it keeps them or transforms them per call, so both give
+    /// the same bits (docs/kernels.md, "Attention products for a few query rows").
+    public var transformedKeyType: KVType { self == .f16 || self == .bf16 ? self : .f32 }
+
     /// Why rows of heads of `headDim` values cannot be stored in this type, or nil when they can.
     public func unsupportedReason(headDim: Int) -> String? {
         headDim % blockSize == 0 ? nil

@@ -120,7 +120,7 @@ public final class KVCache {
     /// does not keep them (`keepsTransformedKeys`) or the scheme's key transform is not fixed.
     func transformedKeys(layer: Int, scheme: any PositionScheme, shape: AttentionShape) -> PretransformedKeys? {
         guard keepsTransformedKeys, let classes = scheme.fixedKeyClasses else { return nil }
-        let kept = transformedKeys[layer] ?? TransformedKeyRows(classes: classes, rowWidth: rowWidth)
+        let kept = transformedKeys[layer] ?? TransformedKeyRows(classes: classes, rowWidth: rowWidth, type: type.transformedKeyType)
         transformedKeys[layer] = kept
         if kept.count < count {
             scheme.prepare(maxPosition: Int(positions[kept.count...].max()!))   // earlier rows were prepared when kept
@@ -132,34 +132,39 @@ public final class KVCache {
     }
 }
 
-/// Keys after a fixed key transform, one growing array per key class, laid out like the raw keys.
+/// Keys after a fixed key transform, one growing array per key class, laid out like the raw keys and stored as
+/// `type` (the cache type's `transformedKeyType`: 16 bits for f16 and bf16 caches).
 final class TransformedKeyRows {
     let classes: [Int]
     let rowWidth: Int
+    let type: KVType
     private(set) var count = 0
     private var capacity = 0
-    private var storage: [UnsafeMutablePointer<Float>]
+    private var storage: [UnsafeMutableRawPointer]
 
-    init(classes: [Int], rowWidth: Int) {
+    init(classes: [Int], rowWidth: Int, type: KVType) {
         self.classes = classes
         self.rowWidth = rowWidth
-        storage = classes.map { _ in UnsafeMutablePointer<Float>.allocate(capacity: 1) }
+        self.type = type
+        storage = classes.map { _ in .allocate(byteCount: 16, alignment: 16) }
     }
 
     deinit { storage.forEach { $0.deallocate() } }
 
     var view: PretransformedKeys {
-        PretransformedKeys(classes: Dictionary(uniqueKeysWithValues: zip(classes, storage.map { UnsafePointer($0) })))
+        PretransformedKeys(classes: Dictionary(uniqueKeysWithValues: zip(classes, storage.map { UnsafeRawPointer($0) })),
+                           type: type)
     }
 
     /// Transforms raw rows count..<positions.count and appends them.
     func extend(keys: KVRows, positions: [Int32], scheme: any PositionScheme, shape: AttentionShape) {
-        let total = positions.count, first = count, d = shape.headDim, width = rowWidth
+        let total = positions.count, first = count, d = shape.headDim, width = rowWidth, type = type
+        let rowBytes = type.bytes(width)
         if total > capacity {
             let grown = max(total, capacity * 2, 64)
             storage = storage.map { old in
-                let new = UnsafeMutablePointer<Float>.allocate(capacity: grown * width)
-                new.update(from: old, count: first * width)
+                let new = UnsafeMutableRawPointer.allocate(byteCount: grown * rowBytes, alignment: 16)
+                new.copyMemory(from: old, byteCount: first * rowBytes)
                 old.deallocate()
                 return new
             }
@@ -168,14 +173,16 @@ final class TransformedKeyRows {
         let targets = zip(classes, storage).map { ($0, $1) }
         Parallel.forRanges(total - first, minimumPerChunk: 256) { range in
             let decoded = UnsafeMutablePointer<Float>.allocate(capacity: width)
-            defer { decoded.deallocate() }
+            let transformed = UnsafeMutablePointer<Float>.allocate(capacity: width)
+            defer { decoded.deallocate(); transformed.deallocate() }
             for j in (first + range.lowerBound)..<(first + range.upperBound) {
                 keys.decode(row: j, columns: 0..<width, into: decoded)
                 for (cls, out) in targets {
                     for g in 0..<shape.kvHeads {
                         scheme.transformKey(decoded + g * d, position: Int(positions[j]), keyClass: cls,
-                                            into: out + j * width + g * d)
+                                            into: transformed + g * d)
                     }
+                    type.encode(transformed, count: width, into: out + j * rowBytes)
                 }
             }
         }

@@ -9,8 +9,8 @@ import LongLMCore
 ///   here, as resident pages are charged to each process that touches them); f32 copies of tensors without a
 ///   kernel count in full;
 /// - KV cache: keys and values in the cache's storage type (`KVType`) for every layer, for this rank's share of the
-///   tokens; decode also keeps the global layers' keys transformed (f32) once per key class
-///   (`KVCache.keepsTransformedKeys`);
+///   tokens; decode also keeps the global layers' keys transformed once per key class, in 16 bits for f16 and
+///   bf16 caches, else f32 (`KVCache.keepsTransformedKeys`);
 /// - activations: the buffers of one forward call over `callTokens` tokens (the prefill batch on one process, the
 ///   whole shard on a ring): x, q, the attention output and the attention's running softmax state of its queries
 ///   for every token of the call; h, k, v, gate and up for one batch of rows;
@@ -77,7 +77,7 @@ public struct MemoryPlan: Sendable {
             tokens: share,
             weights: weightBytes,
             kvCache: share * c.layerCount * 2 * storedRow,
-            decodeKeys: share * globalLayers * keyClasses * kvWidth * float,
+            decodeKeys: share * globalLayers * keyClasses * kvType.transformedKeyType.bytes(kvWidth),
             activations: (callTokens * perCallToken + feedForward) * float,
             attentionKeys: keysPerCall * max(keyClasses, 1) * kvWidth * float + ringBytes,
             // Every rank rotates keys of every position (the ring's travelling blocks), so each tabulates cos and

@@ -2,8 +2,9 @@ import XCTest
 @testable import LongLMAttention
 import LongLMCore
 
-/// Keys and values stored narrower than f32 (`KVType`) are decoded tile by tile inside the kernel: attention over
-/// the stored rows must equal, bit for bit, attention over f32 arrays holding the same decoded values, for every
+/// Keys and values stored narrower than f32 (`KVType`) are decoded inside the kernel: attention over the stored
+/// rows must equal, bit for bit, attention over f32 arrays holding the same decoded values (with the transformed
+/// keys rounded through the same `transformedKeyType`, 16 bits for f16 and bf16), for every
 /// scheme (one and two key classes, logit noise, query scaling), with and without a window, in prefill and in
 /// decode (where the keys are split across threads).
 final class KVStorageAttentionTests: XCTestCase {
@@ -48,24 +49,33 @@ final class KVStorageAttentionTests: XCTestCase {
                 XCTAssertNotEqual(k2, k, "\(type) rounds")
                 for (name, scheme) in try schemes(promptLength: S) {
                     for window in [nil, 6] as [Int?] {
-                        var expected = [Float](repeating: .nan, count: T * heads * d)
-                        TiledAttention.attend(queries: q, queryPositions: queryPositions, keys: k2, values: v2, keyPositions: keyPositions,
-                                              shape: shape, scheme: scheme, scale: 0.2, window: window, output: &expected, layer: 1,
-                                              keyBlock: 64)
-                        var got = [Float](repeating: .nan, count: T * heads * d)
-                        q.withUnsafeBufferPointer { qp in
-                            storedKeys.withUnsafeBytes { kp in
-                                storedValues.withUnsafeBytes { vp in
-                                    let block = KeyValueBlock(keys: KVRows(base: kp.baseAddress!, type: type, width: width),
-                                                              values: KVRows(base: vp.baseAddress!, type: type, width: width),
-                                                              positions: keyPositions)
-                                    let call = AttentionCall(queries: qp.baseAddress!, queryPositions: queryPositions, keys: block,
-                                                             shape: shape, scheme: scheme, scale: 0.2, window: window, layer: 1)
-                                    got.withUnsafeMutableBufferPointer { TiledAttention.attend(call, output: $0.baseAddress!, keyBlock: 64) }
+                        // The default rounding of transformed keys, and none.
+                        for rounding in Set([type.transformedKeyType, .f32]) {
+                            // f32 arrays of the decoded values, whose transformed keys are rounded the same way.
+                            var expected = [Float](repeating: .nan, count: T * heads * d)
+                            AttentionCall.withArrays(queries: q, queryPositions: queryPositions, keys: k2, values: v2,
+                                                     keyPositions: keyPositions, shape: shape, scheme: scheme, scale: 0.2,
+                                                     window: window, layer: 1) { call in
+                                var call = call
+                                call.keys.transformedKeyType = rounding
+                                expected.withUnsafeMutableBufferPointer { TiledAttention.attend(call, output: $0.baseAddress!, keyBlock: 64) }
+                            }
+                            var got = [Float](repeating: .nan, count: T * heads * d)
+                            q.withUnsafeBufferPointer { qp in
+                                storedKeys.withUnsafeBytes { kp in
+                                    storedValues.withUnsafeBytes { vp in
+                                        var block = KeyValueBlock(keys: KVRows(base: kp.baseAddress!, type: type, width: width),
+                                                                  values: KVRows(base: vp.baseAddress!, type: type, width: width),
+                                                                  positions: keyPositions)
+                                        block.transformedKeyType = rounding
+                                        let call = AttentionCall(queries: qp.baseAddress!, queryPositions: queryPositions, keys: block,
+                                                                 shape: shape, scheme: scheme, scale: 0.2, window: window, layer: 1)
+                                        got.withUnsafeMutableBufferPointer { TiledAttention.attend(call, output: $0.baseAddress!, keyBlock: 64) }
+                                    }
                                 }
                             }
+                            XCTAssertEqual(got.map(\.bitPattern), expected.map(\.bitPattern), "\(type) rounded to \(rounding) \(name) T=\(T) S=\(S) window=\(String(describing: window))")
                         }
-                        XCTAssertEqual(got.map(\.bitPattern), expected.map(\.bitPattern), "\(type) \(name) T=\(T) S=\(S) window=\(String(describing: window))")
                     }
                 }
             }

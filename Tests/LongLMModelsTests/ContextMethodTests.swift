@@ -36,33 +36,44 @@ final class ContextMethodTests: XCTestCase {
 
     func testDecodeWithKeptTransformedKeysEqualsTransformingTheWholeCacheEachStep() throws {
         // Decode keeps the global layers' keys transformed (one new key per step); the logits are bit for bit those
-        // of a cache that transforms every key at every step. GALI's keys are not fixed, so it keeps none.
+        // of a cache that transforms every key at every step, for single steps and a 12-token call, for every cache type (f16 and bf16 caches keep them
+        // in 16 bits, and the per-step transform rounds through the same type). GALI's keys are not fixed, so it
+        // keeps none.
         let loaded = try ModelLoader.load(path: Fixtures.path("hf-tiny/llama-gqa-tied-bf16"))
         let prompt = Array(try Fixtures.ints("hf-tiny/llama-gqa-tied-bf16/prompt.npy").prefix(150))
         let gali = try ContextMethod(name: "gali", given: MethodArguments(), config: loaded.model.config)
-        for method in Self.methods + [gali] {
-            var generator = Generator(model: loaded.model, prefillChunk: 64)
-            generator.method = method
-            var logits: [[[Float]]] = []
-            for keeps in [false, true] {
-                let cache = try generator.makeCache(promptLength: prompt.count)
-                try generator.prefill(prompt, cache: cache)
-                cache.keepsTransformedKeys = keeps
-                var steps: [[Float]] = []
-                for token in prompt.prefix(4) {
-                    let hidden = try loaded.model.forward(tokens: [token], cache: cache)
-                    steps.append(loaded.model.logits(hidden: hidden, rows: 0..<1).array)
+        let saved = Compute.kvType
+        defer { Compute.kvType = saved }
+        for type in KVType.allCases where type.unsupportedReason(headDim: loaded.model.config.headDim) == nil {
+            Compute.kvType = type
+            for method in Self.methods + [gali] {
+                var generator = Generator(model: loaded.model, prefillChunk: 64)
+                generator.method = method
+                var logits: [[[Float]]] = []
+                for keeps in [false, true] {
+                    let cache = try generator.makeCache(promptLength: prompt.count)
+                    try generator.prefill(prompt, cache: cache)
+                    cache.keepsTransformedKeys = keeps
+                    var steps: [[Float]] = []
+                    for token in prompt.prefix(4) {
+                        let hidden = try loaded.model.forward(tokens: [token], cache: cache)
+                        steps.append(loaded.model.logits(hidden: hidden, rows: 0..<1).array)
+                    }
+                    // Then 12 tokens in one call: more query rows than the few-row kernels take, so 16-bit kept
+                    // keys are decoded per tile for sgemm.
+                    let hidden = try loaded.model.forward(tokens: Array(prompt[4..<16]), cache: cache)
+                    steps.append(loaded.model.logits(hidden: hidden, rows: 0..<12).array)
+                    let kept = cache.transformedKeys.compactMap { $0 }
+                    if keeps && method.name != "gali" {
+                        XCTAssertEqual(kept.count, loaded.model.config.layerCount, "\(method)")
+                        XCTAssertTrue(kept.allSatisfy { $0.count == cache.count }, "\(method)")
+                    } else {
+                        XCTAssertTrue(kept.isEmpty, "\(method)")
+                    }
+                    logits.append(steps)
                 }
-                let kept = cache.transformedKeys.compactMap { $0 }
-                if keeps && method.name != "gali" {
-                    XCTAssertEqual(kept.count, loaded.model.config.layerCount, "\(method)")
-                    XCTAssertTrue(kept.allSatisfy { $0.count == cache.count }, "\(method)")
-                } else {
-                    XCTAssertTrue(kept.isEmpty, "\(method)")
-                }
-                logits.append(steps)
+                XCTAssertEqual(logits[0], logits[1], "\(method) \(type)")
             }
-            XCTAssertEqual(logits[0], logits[1], "\(method)")
         }
     }
 

@@ -35,12 +35,13 @@ final class MemoryPlanTests: XCTestCase {
     func testTheCacheAndTheRingBuffersAreCountedInTheStoredKVType() {
         let c = TestConfigs.gemma3_270m()
         let share = 64_714, kvWidth = 256
-        for (type, rowBytes) in [(KVType.f32, 1024), (.f16, 512), (.bf16, 512), (.q8_0, 272)] {
+        for (type, rowBytes, keptKeyBytes) in [(KVType.f32, 1024, 4), (.f16, 512, 2), (.bf16, 512, 2), (.q8_0, 272, 4)] {
             let plan = MemoryPlan(config: c, weightBytes: 0, tokens: 129_428, ranks: 2, prefillChunk: 1024, keyClasses: 2, kvType: type)
             XCTAssertEqual(plan.rank.kvCache, share * 18 * 2 * rowBytes, "\(type)")
-            // Transformed keys stay f32; the two travelling blocks hold stored rows and 4-byte positions.
+            // A prefill call's transformed keys are f32; the two travelling blocks hold stored rows and 4-byte
+            // positions; decode keeps transformed keys in 16 bits for f16 and bf16 caches.
             XCTAssertEqual(plan.rank.attentionKeys, share * 2 * kvWidth * 4 + 2 * share * (2 * rowBytes + 4), "\(type)")
-            XCTAssertEqual(plan.rank.decodeKeys, share * 3 * 2 * kvWidth * 4, "\(type)")
+            XCTAssertEqual(plan.rank.decodeKeys, share * 3 * 2 * kvWidth * keptKeyBytes, "\(type)")
             XCTAssertTrue(plan.table(ranksOnThisNode: 2, available: nil).contains { $0.contains("KV cache (\(type))") })
         }
     }

@@ -111,3 +111,14 @@ size_t longlm_kv_bytes(longlm_kv_type type, int64_t n);
 void longlm_kv_encode(longlm_kernel_variant variant, longlm_kv_type type, const float *x, int64_t n, void *out);
 /// Reads `n` values of the type back as floats. Every variant gives the same bits.
 void longlm_kv_decode(longlm_kernel_variant variant, longlm_kv_type type, const void *in, int64_t n, float *out);
+
+/// longlm_few_row_scores with the keys as the KV cache stores them: f32, f16 or bf16 (each converted exactly, so
+/// the result has the bits of the f32 kernel on the decoded keys). Returns -1 for q8_0 and as above.
+int longlm_few_row_scores_stored(longlm_kernel_variant variant, const float *q, int rows, int d, longlm_kv_type type,
+                                 const void *keys, int64_t key_stride, int64_t n, float *scores);
+
+/// longlm_few_row_values with the values as the KV cache stores them: f32, f16 or bf16 (each converted exactly,
+/// so the result has the bits of the f32 kernel on the decoded values). Returns -1 for q8_0, a row count outside
+/// 1 ... LONGLM_FEW_ROWS_MAX or a variant not compiled here.
+int longlm_few_row_values_stored(longlm_kernel_variant variant, const float *p, int rows, int64_t n,
+                                 longlm_kv_type type, const void *values, int64_t value_stride, int d, float *acc);
