@@ -61,7 +61,24 @@ INLINE float load_one(longlm_kv_type type, const void *base, int64_t at) {
     }
 }
 
+/// Bytes of one stored value (f32, f16 or bf16).
+INLINE int value_bytes(longlm_kv_type type) { return type == LONGLM_KV_F32 ? 4 : 2; }
+
+/// Asks for the cache lines of `count` rows of `width` values (`stride` values apart, from element `first`) ahead
+/// of their use. Rows of the KV cache lie in 4 KiB pages that the hardware prefetchers do not cross, and a tile
+/// walks many of them; a prefetch changes no result.
+INLINE void prefetch_rows(const void *base, longlm_kv_type type, int64_t first, int64_t count, int64_t stride, int width) {
+    const int eb = value_bytes(type);
+    for (int64_t e = 0; e < count; e++) {
+        const char *row = (const char *)base + (first + e * stride) * eb;
+        for (int offset = 0; offset < width * eb; offset += 64) __builtin_prefetch(row + offset, 0, 3);
+    }
+}
+
 // MARK: scores
+
+/// Scores prefetch the keys this many keys ahead.
+enum { SCORES_PREFETCH_KEYS = 16 };
 
 /// Lane c = sum8(v_c): pairwise sums of neighbouring lanes, twice, then the two halves.
 INLINE f32x8 pair_sums(f32x8 a, f32x8 b) {
@@ -81,6 +98,8 @@ INLINE void scores_body(const float *q, int rows, int d, longlm_kv_type type, co
     int64_t c = 0;
     for (; c + 8 <= n; c += 8) {
         const int64_t k = c * key_stride;   // element offset of the block's first key
+        const int64_t ahead = c + SCORES_PREFETCH_KEYS;
+        if (ahead < n) prefetch_rows(keys, type, ahead * key_stride, (n - ahead < 8 ? n - ahead : 8), key_stride, d);
         for (int r = 0; r < rows; r++) {
             const float *qr = q + r * d;
             f32x8 a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0;
@@ -117,14 +136,14 @@ INLINE void scores_body(const float *q, int rows, int d, longlm_kv_type type, co
 
 // MARK: values
 
-/// acc[r][i0 ..< i0 + 8 * W] += p[r][c] * value c, over every key c, with the 8 * W columns of all `rows` rows
-/// held in registers (rows and W are constants after inlining).
+/// acc[r][i0 ..< i0 + 8 * W] += p[r][c] * value c, over keys c0 ..< c1, with the 8 * W columns of all `rows`
+/// rows held in registers (rows and W are constants after inlining).
 INLINE void values_columns(const float *p, const int rows, int64_t n, const void *values, int64_t value_stride,
-                           int i0, const int W, float *acc, const int d, load_values_fn load) {
+                           int i0, const int W, float *acc, const int d, load_values_fn load, int64_t c0, int64_t c1) {
     f32x8 a[LONGLM_FEW_ROWS_MAX][2];
     for (int r = 0; r < rows; r++)
         for (int w = 0; w < W; w++) a[r][w] = load8(acc + r * d + i0 + 8 * w);
-    for (int64_t c = 0; c < n; c++) {
+    for (int64_t c = c0; c < c1; c++) {
         f32x8 v[2];
         for (int w = 0; w < W; w++) v[w] = load(values, c * value_stride + i0 + 8 * w);
         for (int r = 0; r < rows; r++) {
@@ -140,16 +159,24 @@ INLINE void values_body(const float *p, const int rows, int64_t n, longlm_kv_typ
                         int64_t value_stride, int d, float *acc, load_values_fn load) {
     // Sixteen columns at a time while 2 * rows accumulators fit in the sixteen vector registers with the values.
     const int wide = rows <= 6 ? 2 : 1;
-    int i0 = 0;
-    if (wide == 2) {
-        for (; i0 + 16 <= d; i0 += 16) values_columns(p, rows, n, values, value_stride, i0, 2, acc, d, load);
-    }
-    for (; i0 + 8 <= d; i0 += 8) values_columns(p, rows, n, values, value_stride, i0, 1, acc, d, load);
-    for (int i = i0; i < d; i++) {
-        for (int r = 0; r < rows; r++) {
-            float a = acc[r * d + i];
-            for (int64_t c = 0; c < n; c++) a += p[r * n + c] * load_one(type, values, c * value_stride + i);
-            acc[r * d + i] = a;
+    // Keys in chunks of about 16 KiB of values, which stay in L1 while every column block passes over them; the
+    // next chunk is prefetched meanwhile. Each output value is still summed over the keys in key order.
+    int64_t chunk = 16384 / ((int64_t)d * value_bytes(type));
+    chunk = chunk < 1 ? 1 : chunk > 64 ? 64 : chunk;
+    for (int64_t c0 = 0; c0 < n; c0 += chunk) {
+        const int64_t c1 = c0 + chunk < n ? c0 + chunk : n;
+        if (c1 < n) prefetch_rows(values, type, c1 * value_stride, (n - c1 < chunk ? n - c1 : chunk), value_stride, d);
+        int i0 = 0;
+        if (wide == 2) {
+            for (; i0 + 16 <= d; i0 += 16) values_columns(p, rows, n, values, value_stride, i0, 2, acc, d, load, c0, c1);
+        }
+        for (; i0 + 8 <= d; i0 += 8) values_columns(p, rows, n, values, value_stride, i0, 1, acc, d, load, c0, c1);
+        for (int i = i0; i < d; i++) {
+            for (int r = 0; r < rows; r++) {
+                float a = acc[r * d + i];
+                for (int64_t c = c0; c < c1; c++) a += p[r * n + c] * load_one(type, values, c * value_stride + i);
+                acc[r * d + i] = a;
+            }
         }
     }
 }

@@ -182,8 +182,41 @@ public final class DistributedSequence: TokenSequence {
                                        appendToCache: communicator.rank == owner)
         heldPositions[owner].append(position)
         length += 1
-        // Every rank computed the same hidden state; rank 0 makes the logits.
-        return communicator.rank == 0 ? model.logits(hidden: hidden, rows: 0..<1).array : nil
+        // Every rank computed the same hidden state; each makes the logits of its share of the vocabulary and
+        // rank 0 collects them (the output head is the largest matrix of a step: Gemma 3's is 178 MB).
+        return try gatherVocabularyShares(hidden: hidden)
+    }
+
+    /// Rank r's share of the vocabulary in distributed decode: contiguous, in rank order, sizes differing by at
+    /// most one.
+    static func vocabularyShare(rank: Int, ranks: Int, vocabulary: Int) -> Range<Int> {
+        let base = vocabulary / ranks, extra = vocabulary % ranks
+        let start = rank * base + min(rank, extra)
+        return start..<(start + base + (rank < extra ? 1 : 0))
+    }
+
+    /// Every rank computes the logits of its vocabulary share for hidden row 0; rank 0 returns the whole row.
+    func gatherVocabularyShares(hidden: FloatBuffer) throws -> [Float]? {
+        let vocab = model.config.vocabularySize, ranks = communicator.size, rank = communicator.rank
+        let mine = Self.vocabularyShare(rank: rank, ranks: ranks, vocabulary: vocab)
+        let share = model.logits(hidden: hidden, row: 0, vocabulary: mine)
+        if rank != 0 {
+            if !share.isEmpty {
+                try share.withUnsafeBytes { try communicator.send($0, to: 0, tag: 1_000_002, timeout: timeout) }
+            }
+            return nil
+        }
+        var logits = [Float](repeating: 0, count: vocab)
+        logits.replaceSubrange(mine, with: share)
+        for source in 1..<max(ranks, 1) {
+            let range = Self.vocabularyShare(rank: source, ranks: ranks, vocabulary: vocab)
+            if range.isEmpty { continue }
+            try logits.withUnsafeMutableBytes { all in
+                let part = UnsafeMutableRawBufferPointer(rebasing: all[(range.lowerBound * 4)..<(range.upperBound * 4)])
+                try communicator.receive(part, from: source, tag: 1_000_002, timeout: timeout)
+            }
+        }
+        return logits
     }
 
     func gatherLogits(hidden: FloatBuffer, row: Int?, holder: Int) throws -> [Float]? {

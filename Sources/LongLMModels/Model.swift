@@ -217,6 +217,20 @@ public final class TransformerModel: @unchecked Sendable {
                      weight: output, bias: nil, into: out.pointer)
         return out
     }
+
+    /// The logits of tokens `vocabulary` only, for hidden row `row`: a share of the output head (distributed
+    /// decode splits the head's rows across ranks). Each logit has the bits it has in `logits(hidden:rows:)` when
+    /// the head is encoded (every output row is its own dot product); a dense head goes through sgemm, whose
+    /// last bits may depend on the slice.
+    public func logits(hidden: FloatBuffer, row: Int, vocabulary: Range<Int>) -> [Float] {
+        var out = [Float](repeating: 0, count: vocabulary.count)
+        if vocabulary.isEmpty { return out }
+        out.withUnsafeMutableBufferPointer { o in
+            Linear.apply(rows: 1, input: hidden.row(row), inputWidth: config.hiddenSize, weight: output.rows(vocabulary),
+                         bias: nil, into: o.baseAddress!)
+        }
+        return out
+    }
 }
 
 /// y = x W^T + b with W stored [out, in]. Dense weights: the output features are split across threads, each

@@ -10,6 +10,14 @@ enum WeightMatrix {
     var rows: Int { switch self { case .dense(let m): return m.rows; case .encoded(let q): return q.rows } }
     var cols: Int { switch self { case .dense(let m): return m.cols; case .encoded(let q): return q.cols } }
 
+    /// Rows `range` (output features), sharing the storage.
+    func rows(_ range: Range<Int>) -> WeightMatrix {
+        switch self {
+        case .dense(let m): return .dense(FloatBuffer(rowsOf: m, range))
+        case .encoded(let q): return .encoded(q.rows(range))
+        }
+    }
+
     /// Writes row r as f32 (an embedding lookup).
     func row(_ r: Int, into out: UnsafeMutablePointer<Float>) {
         switch self {

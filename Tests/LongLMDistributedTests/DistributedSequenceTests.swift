@@ -32,6 +32,42 @@ final class DistributedSequenceTests: XCTestCase {
             }
         }
     }
+
+    func testVocabularySharesCoverTheVocabularyInRankOrder() {
+        for (vocabulary, ranks) in [(262_144, 2), (49_152, 3), (256, 8), (5, 8), (1, 1)] {
+            let shares = (0..<ranks).map { DistributedSequence.vocabularyShare(rank: $0, ranks: ranks, vocabulary: vocabulary) }
+            XCTAssertEqual(shares.first!.lowerBound, 0)
+            XCTAssertEqual(shares.last!.upperBound, vocabulary)
+            for (a, b) in zip(shares, shares.dropFirst()) { XCTAssertEqual(a.upperBound, b.lowerBound) }
+            XCTAssertLessThanOrEqual(shares.map(\.count).max()! - shares.map(\.count).min()!, 1, "\(vocabulary) over \(ranks)")
+        }
+    }
+
+    /// Distributed decode has each rank compute its share of the output head. With an encoded head every logit is
+    /// its own dot product, so the shares put together are the whole row bit for bit; with a dense head (sgemm on
+    /// a slice) to f32 rounding.
+    func testLogitsOfVocabularySharesEqualTheWholeRow() throws {
+        for (file, exact) in [("gguf-arch/llama-Q4_K_M.gguf", true), ("hf-tiny/llama-gqa-tied-bf16", false)] {
+            let model = try ModelLoader.load(path: Self.fixtures + "/" + file).model
+            let vocabulary = model.config.vocabularySize
+            let hidden = FloatBuffer(rows: 2, cols: model.config.hiddenSize)
+            for i in 0..<hidden.count { hidden.pointer[i] = Float((i * 7919) % 101) / 50 - 1 }
+            let whole = Array(model.logits(hidden: hidden, rows: 1..<2).array)
+            for ranks in [2, 3] {
+                var joined: [Float] = []
+                for rank in 0..<ranks {
+                    let share = DistributedSequence.vocabularyShare(rank: rank, ranks: ranks, vocabulary: vocabulary)
+                    joined += model.logits(hidden: hidden, row: 1, vocabulary: share)
+                }
+                if exact {
+                    XCTAssertEqual(joined.map(\.bitPattern), whole.map(\.bitPattern), "\(file) over \(ranks)")
+                } else {
+                    let scale = whole.map(abs).max()!
+                    XCTAssertLessThan(zip(joined, whole).map { abs($0 - $1) }.max()! / scale, 1e-5, "\(file) over \(ranks)")
+                }
+            }
+        }
+    }
 }
 
 extension DistributedSequenceTests {

@@ -67,6 +67,12 @@ public struct QuantizedMatrix: @unchecked Sendable {
         self.rowBytes = rowBytes
     }
 
+    /// Rows `range` of this matrix, sharing its data.
+    public func rows(_ range: Range<Int>) -> QuantizedMatrix {
+        precondition(range.lowerBound >= 0 && range.upperBound <= rows)
+        return try! QuantizedMatrix(type: type, rows: range.count, cols: cols, data: data + range.lowerBound * rowBytes)
+    }
+
     /// y[r] = sum_c W[r, c] * x[c] for r in 0..<rows, W the exactly dequantized weight. Rows are split across
     /// `Parallel.threads`. `x` holds `cols` floats, `y` room for `rows`.
     public func multiply(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>) {
