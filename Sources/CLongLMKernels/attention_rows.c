@@ -244,10 +244,16 @@ AVX2 static void values_avx2(const float *p, int rows, int64_t n, longlm_kv_type
 }
 #endif
 
+/// Whether the products take these arguments: 1 ... LONGLM_FEW_ROWS_MAX rows, a variant compiled here, and rows
+/// stored as f32, f16 or bf16.
+static int takes(longlm_kernel_variant variant, int rows, longlm_kv_type type) {
+    return rows >= 1 && rows <= LONGLM_FEW_ROWS_MAX && longlm_kernels_compiled(variant) &&
+           (type == LONGLM_KV_F32 || type == LONGLM_KV_F16 || type == LONGLM_KV_BF16);
+}
+
 int longlm_few_row_scores_stored(longlm_kernel_variant variant, const float *q, int rows, int d, longlm_kv_type type,
                                  const void *keys, int64_t key_stride, int64_t n, float *scores) {
-    if (rows < 1 || rows > LONGLM_FEW_ROWS_MAX || !longlm_kernels_compiled(variant)) return -1;
-    if (type != LONGLM_KV_F32 && type != LONGLM_KV_F16 && type != LONGLM_KV_BF16) return -1;
+    if (!takes(variant, rows, type)) return -1;
 #if defined(__x86_64__)
     if (variant == LONGLM_KERNELS_AVX2) { scores_avx2(q, rows, d, type, keys, key_stride, n, scores); return 0; }
 #endif
@@ -262,8 +268,7 @@ int longlm_few_row_scores(longlm_kernel_variant variant, const float *q, int row
 
 int longlm_few_row_values_stored(longlm_kernel_variant variant, const float *p, int rows, int64_t n,
                                  longlm_kv_type type, const void *values, int64_t value_stride, int d, float *acc) {
-    if (rows < 1 || rows > LONGLM_FEW_ROWS_MAX || !longlm_kernels_compiled(variant)) return -1;
-    if (type != LONGLM_KV_F32 && type != LONGLM_KV_F16 && type != LONGLM_KV_BF16) return -1;
+    if (!takes(variant, rows, type)) return -1;
 #if defined(__x86_64__)
     if (variant == LONGLM_KERNELS_AVX2) { values_avx2(p, rows, n, type, values, value_stride, d, acc); return 0; }
 #endif
