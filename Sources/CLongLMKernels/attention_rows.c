@@ -196,6 +196,9 @@ INLINE void values_dispatch(const float *p, int rows, int64_t n, longlm_kv_type 
     }
 }
 
+// Each variant switches on the storage type so that every call passes its body a constant loader: the body is
+// then compiled once per type with the conversion inlined (a loader chosen at run time would be an indirect call
+// per load in the inner loops).
 static void scores_portable(const float *q, int rows, int d, longlm_kv_type type, const void *keys,
                             int64_t key_stride, int64_t n, float *scores) {
     switch (type) {
