@@ -258,7 +258,7 @@ int longlm_few_row_scores_stored(longlm_kernel_variant variant, const float *q, 
                                  const void *keys, int64_t key_stride, int64_t n, float *scores) {
     if (!takes(variant, rows, type)) return -1;
 #if defined(__x86_64__)
-    if (variant == LONGLM_KERNELS_AVX2) { scores_avx2(q, rows, d, type, keys, key_stride, n, scores); return 0; }
+    if (longlm_uses_avx2_code(variant)) { scores_avx2(q, rows, d, type, keys, key_stride, n, scores); return 0; }
 #endif
     scores_portable(q, rows, d, type, keys, key_stride, n, scores);
     return 0;
@@ -273,7 +273,7 @@ int longlm_few_row_values_stored(longlm_kernel_variant variant, const float *p, 
                                  longlm_kv_type type, const void *values, int64_t value_stride, int d, float *acc) {
     if (!takes(variant, rows, type)) return -1;
 #if defined(__x86_64__)
-    if (variant == LONGLM_KERNELS_AVX2) { values_avx2(p, rows, n, type, values, value_stride, d, acc); return 0; }
+    if (longlm_uses_avx2_code(variant)) { values_avx2(p, rows, n, type, values, value_stride, d, acc); return 0; }
 #endif
     values_portable(p, rows, n, type, values, value_stride, d, acc);
     return 0;

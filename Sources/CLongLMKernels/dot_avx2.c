@@ -117,13 +117,13 @@ static AVX2 float dot_q4_1(const uint8_t *row, const longlm_q8_32 *a, int64_t bl
         const uint8_t *b0 = row + 20 * b, *b1 = b0 + 20;
         acc0 = block_term(b0, a + b, dot_u8_s8(nibbles_32(b0 + 4), activations(a + b)), acc0);
         acc1 = block_term(b1, a + b + 1, dot_u8_s8(nibbles_32(b1 + 4), activations(a + b + 1)), acc1);
-        offset0 += half_f16c(b0 + 2) * a[b].d * (float)a[b].sum;
-        offset1 += half_f16c(b1 + 2) * a[b + 1].d * (float)a[b + 1].sum;
+        offset0 += half_f16c(b0 + 2) * a[b].d_sum;
+        offset1 += half_f16c(b1 + 2) * a[b + 1].d_sum;
     }
     for (; b < blocks; b++) {
         const uint8_t *b0 = row + 20 * b;
         acc0 = block_term(b0, a + b, dot_u8_s8(nibbles_32(b0 + 4), activations(a + b)), acc0);
-        offset0 += half_f16c(b0 + 2) * a[b].d * (float)a[b].sum;
+        offset0 += half_f16c(b0 + 2) * a[b].d_sum;
     }
     return sum_f32x8(_mm256_add_ps(acc0, acc1)) + (offset0 + offset1);
 }
@@ -155,13 +155,13 @@ static AVX2 float dot_q5_1(const uint8_t *row, const longlm_q8_32 *a, int64_t bl
         const uint8_t *b0 = row + 24 * b, *b1 = b0 + 24;
         acc0 = block_term(b0, a + b, dot_u8_s8(weights_q5_1(b0), activations(a + b)), acc0);
         acc1 = block_term(b1, a + b + 1, dot_u8_s8(weights_q5_1(b1), activations(a + b + 1)), acc1);
-        offset0 += half_f16c(b0 + 2) * a[b].d * (float)a[b].sum;
-        offset1 += half_f16c(b1 + 2) * a[b + 1].d * (float)a[b + 1].sum;
+        offset0 += half_f16c(b0 + 2) * a[b].d_sum;
+        offset1 += half_f16c(b1 + 2) * a[b + 1].d_sum;
     }
     for (; b < blocks; b++) {
         const uint8_t *b0 = row + 24 * b;
         acc0 = block_term(b0, a + b, dot_u8_s8(weights_q5_1(b0), activations(a + b)), acc0);
-        offset0 += half_f16c(b0 + 2) * a[b].d * (float)a[b].sum;
+        offset0 += half_f16c(b0 + 2) * a[b].d_sum;
     }
     return sum_f32x8(_mm256_add_ps(acc0, acc1)) + (offset0 + offset1);
 }

@@ -23,7 +23,7 @@ static float dot_q4_1(const uint8_t *row, const longlm_q8_32 *a, int64_t blocks)
         for (int j = 0; j < 16; j++) {
             s += (block[4 + j] & 0x0F) * a[b].qs[j] + (block[4 + j] >> 4) * a[b].qs[j + 16];
         }
-        sum += load_half(block) * a[b].d * (float)s + load_half(block + 2) * a[b].d * (float)a[b].sum;
+        sum += load_half(block) * a[b].d * (float)s + load_half(block + 2) * a[b].d_sum;
     }
     return sum;
 }
@@ -55,7 +55,7 @@ static float dot_q5_1(const uint8_t *row, const longlm_q8_32 *a, int64_t blocks)
             int high = (block[8 + j] >> 4) | (((qh >> (j + 16)) & 1) << 4);
             s += low * a[b].qs[j] + high * a[b].qs[j + 16];
         }
-        sum += load_half(block) * a[b].d * (float)s + load_half(block + 2) * a[b].d * (float)a[b].sum;
+        sum += load_half(block) * a[b].d * (float)s + load_half(block + 2) * a[b].d_sum;
     }
     return sum;
 }

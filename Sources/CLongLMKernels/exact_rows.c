@@ -300,7 +300,7 @@ int longlm_exact_dot_rows(longlm_kernel_variant variant, int type, const void *w
                           int64_t row_begin, int64_t row_end, int64_t cols, const float *x, int vectors, float *y,
                           int64_t y_stride) {
 #if defined(__x86_64__)
-    if (variant == LONGLM_KERNELS_AVX2) {
+    if (longlm_uses_avx2_code(variant)) {
         return exact_dot_rows_avx2(type, (const uint8_t *)weights, row_bytes, row_begin, row_end, cols, x, vectors, y, y_stride);
     }
 #endif
@@ -310,7 +310,7 @@ int longlm_exact_dot_rows(longlm_kernel_variant variant, int type, const void *w
 
 int longlm_rebuild_row(longlm_kernel_variant variant, int type, const void *row, int64_t cols, float *out) {
 #if defined(__x86_64__)
-    if (variant == LONGLM_KERNELS_AVX2) return rebuild_row_avx2(type, (const uint8_t *)row, cols, out);
+    if (longlm_uses_avx2_code(variant)) return rebuild_row_avx2(type, (const uint8_t *)row, cols, out);
 #endif
     if (variant != LONGLM_KERNELS_PORTABLE) return -1;
     return rebuild_row_portable(type, (const uint8_t *)row, cols, out);

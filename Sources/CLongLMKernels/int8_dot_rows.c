@@ -33,10 +33,12 @@ static float round_block(const float *x, int n, int8_t *q) {
 
 void longlm_quantize_q8_32(const float *x, int64_t n, longlm_q8_32 *out) {
     for (int64_t b = 0; b < n / 32; b++) {
-        out[b].d = round_block(x + 32 * b, 32, out[b].qs);
+        float scale = round_block(x + 32 * b, 32, out[b].qs);
         int32_t sum = 0;
         for (int i = 0; i < 32; i++) sum += out[b].qs[i];
+        out[b].d = round_to_half(scale);
         out[b].sum = sum;
+        out[b].d_sum = round_to_half(scale * (float)sum);
     }
 }
 
@@ -56,6 +58,7 @@ int longlm_kernels_compiled(longlm_kernel_variant variant) {
     case LONGLM_KERNELS_PORTABLE: return 1;
 #if defined(__x86_64__)
     case LONGLM_KERNELS_AVX2: return 1;
+    case LONGLM_KERNELS_AVX512VNNI: return 1;
 #endif
     default: return 0;
     }
@@ -69,7 +72,9 @@ int longlm_int8_dot_rows(longlm_kernel_variant variant, int type, const void *we
     const uint8_t *act = (const uint8_t *)activations;
     int block = longlm_int8_activation_block(type);
     if (block == 32) {
-        row_dot_32 dot = variant == LONGLM_KERNELS_AVX2 ? longlm_avx2_dot_32(type) : longlm_portable_dot_32(type);
+        row_dot_32 dot = variant == LONGLM_KERNELS_AVX512VNNI ? longlm_avx512vnni_dot_32(type)
+                         : variant == LONGLM_KERNELS_AVX2     ? longlm_avx2_dot_32(type)
+                                                              : longlm_portable_dot_32(type);
         if (!dot) return -1;
         for (int64_t r = row_begin; r < row_end; r++) {
             for (int v = 0; v < vectors; v++) {
@@ -80,7 +85,9 @@ int longlm_int8_dot_rows(longlm_kernel_variant variant, int type, const void *we
         return 0;
     }
     if (block == 256) {
-        row_dot_256 dot = variant == LONGLM_KERNELS_AVX2 ? longlm_avx2_dot_256(type) : longlm_portable_dot_256(type);
+        row_dot_256 dot = variant == LONGLM_KERNELS_AVX512VNNI ? longlm_avx512vnni_dot_256(type)
+                          : variant == LONGLM_KERNELS_AVX2     ? longlm_avx2_dot_256(type)
+                                                               : longlm_portable_dot_256(type);
         if (!dot) return -1;
         for (int64_t r = row_begin; r < row_end; r++) {
             for (int v = 0; v < vectors; v++) {
@@ -111,6 +118,7 @@ void longlm_round_activations(const float *x, int64_t n, int block, float *out) 
     int8_t q[256];
     for (int64_t b = 0; b < n / block; b++) {
         float d = round_block(x + block * b, block, q);
+        if (block == 32) d = round_to_half(d);
         for (int i = 0; i < block; i++) out[block * b + i] = d * (float)q[i];
     }
 }

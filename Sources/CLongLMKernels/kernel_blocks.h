@@ -37,6 +37,32 @@ static inline float half_to_float(uint16_t h) {
     return out;
 }
 
+/// binary32 to binary16, rounded to nearest even (overflow to infinity, NaNs kept quiet).
+static inline uint16_t float_to_half(float f) {
+    uint32_t x;
+    memcpy(&x, &f, 4);
+    uint32_t sign = (x >> 16) & 0x8000;
+    uint32_t magnitude = x & 0x7FFFFFFFu;
+    if (magnitude > 0x7F800000u) return (uint16_t)(sign | 0x7E00 | ((magnitude >> 13) & 0x3FF));   // NaN, kept quiet
+    if (magnitude >= 0x477FF000u) return (uint16_t)(sign | 0x7C00);   // 65520 and above round to infinity
+    if (magnitude < 0x38800000u) {
+        // Below 2^-14: a binary16 subnormal (or zero) in units of 2^-24. Adding 0.5 (whose ulp is 2^-24)
+        // rounds to nearest even and leaves the units in the low mantissa bits.
+        float v;
+        memcpy(&v, &magnitude, 4);
+        float shifted = v + 0.5f;
+        uint32_t bits;
+        memcpy(&bits, &shifted, 4);
+        return (uint16_t)(sign | (bits - 0x3F000000u));
+    }
+    // Normal: rebias the exponent (127 -> 15) and round the 13 dropped mantissa bits to nearest even.
+    uint32_t odd = (magnitude >> 13) & 1;
+    return (uint16_t)(sign | ((magnitude - 0x38000000u + 0xFFFu + odd) >> 13));
+}
+
+/// `f` rounded to the nearest binary16 value, as a float.
+static inline float round_to_half(float f) { return half_to_float(float_to_half(f)); }
+
 static inline float load_half(const uint8_t *p) {
     uint16_t h;
     memcpy(&h, p, 2);
@@ -99,3 +125,11 @@ row_dot_32 longlm_portable_dot_32(int ggml_type);
 row_dot_256 longlm_portable_dot_256(int ggml_type);
 row_dot_32 longlm_avx2_dot_32(int ggml_type);
 row_dot_256 longlm_avx2_dot_256(int ggml_type);
+row_dot_32 longlm_avx512vnni_dot_32(int ggml_type);
+row_dot_256 longlm_avx512vnni_dot_256(int ggml_type);
+
+/// Whether a variant runs the AVX2 code for the kernels it has no code of its own for (exact products, KV rows,
+/// softmax rows, few-row attention): AVX2 itself and the AVX-512 variant, whose CPUs all have AVX2.
+static inline int longlm_uses_avx2_code(longlm_kernel_variant variant) {
+    return variant == LONGLM_KERNELS_AVX2 || variant == LONGLM_KERNELS_AVX512VNNI;
+}

@@ -27,28 +27,6 @@ size_t longlm_kv_bytes(longlm_kv_type type, int64_t n) {
     return 0;
 }
 
-INLINE uint16_t float_to_half(float f) {
-    uint32_t x;
-    memcpy(&x, &f, 4);
-    uint32_t sign = (x >> 16) & 0x8000;
-    uint32_t magnitude = x & 0x7FFFFFFFu;
-    if (magnitude > 0x7F800000u) return (uint16_t)(sign | 0x7E00 | ((magnitude >> 13) & 0x3FF));   // NaN, kept quiet
-    if (magnitude >= 0x477FF000u) return (uint16_t)(sign | 0x7C00);   // 65520 and above round to infinity
-    if (magnitude < 0x38800000u) {
-        // Below 2^-14: a binary16 subnormal (or zero) in units of 2^-24. Adding 0.5 (whose ulp is 2^-24)
-        // rounds to nearest even and leaves the units in the low mantissa bits.
-        float v;
-        memcpy(&v, &magnitude, 4);
-        float shifted = v + 0.5f;
-        uint32_t bits;
-        memcpy(&bits, &shifted, 4);
-        return (uint16_t)(sign | (bits - 0x3F000000u));
-    }
-    // Normal: rebias the exponent (127 -> 15) and round the 13 dropped mantissa bits to nearest even.
-    uint32_t odd = (magnitude >> 13) & 1;
-    return (uint16_t)(sign | ((magnitude - 0x38000000u + 0xFFFu + odd) >> 13));
-}
-
 INLINE uint16_t float_to_bfloat(float f) {
     uint32_t x;
     memcpy(&x, &f, 4);
@@ -167,7 +145,7 @@ AVX2 static void decode_avx2(longlm_kv_type type, const void *in, int64_t n, flo
 
 void longlm_kv_encode(longlm_kernel_variant variant, longlm_kv_type type, const float *x, int64_t n, void *out) {
 #if defined(__x86_64__)
-    if (variant == LONGLM_KERNELS_AVX2) {
+    if (longlm_uses_avx2_code(variant)) {
         encode_avx2(type, x, n, out);
         return;
     }
@@ -178,7 +156,7 @@ void longlm_kv_encode(longlm_kernel_variant variant, longlm_kv_type type, const 
 
 void longlm_kv_decode(longlm_kernel_variant variant, longlm_kv_type type, const void *in, int64_t n, float *out) {
 #if defined(__x86_64__)
-    if (variant == LONGLM_KERNELS_AVX2) {
+    if (longlm_uses_avx2_code(variant)) {
         decode_avx2(type, in, n, out);
         return;
     }

@@ -86,14 +86,14 @@ __attribute__((target("avx2,fma"))) static float maximum_avx2(const float *row, 
 
 float longlm_exp_shifted_in_place(longlm_kernel_variant variant, float *row, int64_t n, float shift) {
 #if defined(__x86_64__)
-    if (variant == LONGLM_KERNELS_AVX2) return exp_shifted_avx2(row, n, shift);
+    if (longlm_uses_avx2_code(variant)) return exp_shifted_avx2(row, n, shift);
 #endif
     return exp_shifted_portable(row, n, shift);
 }
 
 float longlm_row_maximum(longlm_kernel_variant variant, const float *row, int64_t n) {
 #if defined(__x86_64__)
-    if (variant == LONGLM_KERNELS_AVX2) return maximum_avx2(row, n);
+    if (longlm_uses_avx2_code(variant)) return maximum_avx2(row, n);
 #endif
     return maximum_portable(row, n);
 }

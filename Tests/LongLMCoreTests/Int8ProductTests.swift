@@ -4,12 +4,13 @@ import CLongLMKernels
 @testable import LongLMCore
 
 /// Pins the fast path (`QuantizedMatrix.multiplyInt8`, CLongLMKernels):
-/// - the activation rounding (d = max |x| / 127, q = round(x / d), the block sums);
+/// - the activation rounding (q = round(x / s), s = max |x| / 127; 32-blocks keep d = s rounded to f16 and
+///   d_sum = s · sum(q) rounded to f16, as llama.cpp's Q8_0/Q8_1 blocks; 256-blocks keep d = s; the sums);
 /// - the portable kernel: its product is the dot of the exactly dequantized row with the rounded activations
 ///   (d · q), within f32 summation rounding: every weight type's integer unpacking is checked against
 ///   `dequantizeRow`, the reference of the exact path;
-/// - the error against the exact product stays within the rounding's own bound, half a step per weight:
-///   sum over blocks of (d / 2) · sum |w|;
+/// - the error against the exact product stays within the rounding's own bound, half a step per weight
+///   plus the f16 rounding of a 32-block's scale (`stepBound`);
 /// - every variant this node runs gives the portable kernel's results within f32 summation rounding (the
 ///   integers are the same; only the order of the float sums differs);
 /// - on the two default models' tensors, the same bound.
@@ -27,13 +28,20 @@ final class Int8ProductTests: XCTestCase {
         for b in 0..<(x.count / 32) {
             let slice = x[(32 * b)..<(32 * b + 32)]
             let amax = slice.map(abs).max()!
-            XCTAssertEqual(rounded.scales[b], amax / 127, "block \(b) scale")
+            // q is rounded with the f32 scale; the block keeps that scale rounded to f16 (llama.cpp's Q8_0/Q8_1).
+            XCTAssertEqual(rounded.scales[b], Float(Float16(amax / 127)), "block \(b) scale")
             for i in 0..<32 {
                 let expected = amax == 0 ? 0 : Int((x[32 * b + i] * (1 / (amax / 127))).rounded(.toNearestOrEven))
                 XCTAssertEqual(Int(rounded.values[32 * b + i]), max(-127, min(127, expected)), "block \(b) value \(i)")
             }
         }
         XCTAssertEqual(rounded.blockSums, (0..<(x.count / 32)).map { b in (0..<32).reduce(0) { $0 + Int(rounded.values[32 * b + $1]) } })
+        for b in 0..<(x.count / 32) {
+            let amax = x[(32 * b)..<(32 * b + 32)].map(abs).max()!
+            XCTAssertEqual(rounded.scaledSums[b], Float(Float16(amax / 127 * Float(rounded.blockSums[b]))), "block \(b) d_sum")
+        }
+        let unroundedScales = (0..<(x.count / 256)).map { b in x[(256 * b)..<(256 * b + 256)].map(abs).max()! / 127 }
+        XCTAssertEqual(RoundedActivations(x, block: 256).scales, unroundedScales, "256-blocks keep the f32 scale (Q8_K)")
         let rounded256 = RoundedActivations(x, block: 256)
         XCTAssertEqual(rounded256.groupSums, (0..<(x.count / 16)).map { g in (0..<16).reduce(0) { $0 + Int(rounded256.values[16 * g + $1]) } })
         XCTAssertEqual(rounded256.scales[2], 0, "an all-zero block has scale 0")
@@ -51,7 +59,14 @@ final class Int8ProductTests: XCTestCase {
                         let rounded = RoundedActivations(Array(x[(v * cols)..<((v + 1) * cols)]), block: m.matrix.int8ActivationBlock!)
                         for r in 0..<rows {
                             let w = m.referenceRow(r)
-                            let (dot, magnitude) = exactDot(w, rounded.dequantized)
+                            var (dot, magnitude) = exactDot(w, rounded.dequantized)
+                            // Q4_1 and Q5_1: the min m meets the stored f16 d_sum, not d times the sum (llama.cpp's
+                            // Q8_1 "s"); the difference is part of the product.
+                            for b in 0..<(cols / 32) where type == .q4_1 || type == .q5_1 {
+                                let minimum = Double(m.minOfBlock(row: r, block: b))
+                                dot += minimum * (Double(rounded.scaledSums[b]) - Double(rounded.scales[b]) * Double(rounded.blockSums[b]))
+                                magnitude += abs(minimum * Double(rounded.scaledSums[b]))
+                            }
                             XCTAssertLessThanOrEqual(abs(Double(y[v * rows + r]) - dot), Self.relativeTolerance * magnitude,
                                                      "\(type.name) [\(rows)x\(cols)] vector \(v) row \(r)")
                         }
@@ -75,7 +90,7 @@ final class Int8ProductTests: XCTestCase {
                     let w = m.referenceRow(r)
                     let (exact, magnitude) = exactDot(w, x)
                     var bound = 0.0
-                    for c in 0..<cols { bound += Double(rounded.scales[c / block]) / 2 * abs(Double(w[c])) }
+                    for c in 0..<cols { bound += rounded.stepBound(c) * abs(Double(w[c])) }
                     XCTAssertLessThanOrEqual(abs(Double(y[r]) - exact), bound + 2 * Self.relativeTolerance * magnitude,
                                              "\(type.name) \(variant) row \(r)")
                 }
@@ -144,7 +159,7 @@ final class Int8ProductTests: XCTestCase {
                         w.withUnsafeMutableBufferPointer { matrix.dequantizeRow(r, into: $0.baseAddress!) }
                         let (exact, magnitude) = exactDot(w, x)
                         var bound = 0.0
-                        for c in 0..<matrix.cols { bound += Double(rounded.scales[c / block]) / 2 * abs(Double(w[c])) }
+                        for c in 0..<matrix.cols { bound += rounded.stepBound(c) * abs(Double(w[c])) }
                         XCTAssertLessThanOrEqual(abs(Double(y[r]) - exact), bound + 2 * Self.relativeTolerance * magnitude,
                                                  "\(name) (\(matrix.type.name)) \(variant) row \(r)")
                     }
@@ -182,6 +197,7 @@ struct RoundedActivations {
     var scales: [Float] = []
     var values: [Int8] = []
     var blockSums: [Int] = []
+    var scaledSums: [Float] = []
     var groupSums: [Int] = []
     var dequantized: [Float] = []
 
@@ -193,6 +209,7 @@ struct RoundedActivations {
             for b in out {
                 scales.append(b.d)
                 blockSums.append(Int(b.sum))
+                scaledSums.append(b.d_sum)
                 withUnsafeBytes(of: b.qs) { values += $0.map { Int8(bitPattern: $0) } }
             }
         } else {
@@ -205,6 +222,16 @@ struct RoundedActivations {
             }
         }
         dequantized = values.indices.map { scales[$0 / block] * Float(values[$0]) }
+        self.block = block
+    }
+
+    var block = 32
+
+    /// How far activation `c` can be from its rounded value d q: half a step of the unrounded scale s, plus, for
+    /// 32-blocks, |q| <= 127 times the rounding of s to f16 (|s - d| <= 2^-11 d, s <= (1 + 2^-10) d).
+    func stepBound(_ c: Int) -> Double {
+        let d = Double(scales[c / block])
+        return block == 32 ? d * (1 + 0x1p-10) / 2 + 127 * 0x1p-11 * d : d / 2
     }
 }
 

@@ -263,6 +263,14 @@ final class TestMatrix {
         return out
     }
 
+    /// The f16 min m of 32-block `block` of row `r` (Q4_1, Q5_1: the field after the scale).
+    func minOfBlock(row r: Int, block b: Int) -> Float {
+        let blockBytes = matrix.type == .q4_1 ? 20 : 24
+        precondition(matrix.type == .q4_1 || matrix.type == .q5_1)
+        let bits = (matrix.data + r * matrix.rowBytes + b * blockBytes + 2).loadUnaligned(as: UInt16.self)
+        return Float(Float16(bitPattern: bits))
+    }
+
     func referenceRow(_ r: Int) -> [Float] {
         var out = [Float](repeating: .nan, count: matrix.cols)
         out.withUnsafeMutableBufferPointer {

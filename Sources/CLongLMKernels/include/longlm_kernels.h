@@ -13,12 +13,18 @@
 typedef enum {
     LONGLM_KERNELS_PORTABLE = 0,  // plain C, any CPU (also aarch64)
     LONGLM_KERNELS_AVX2 = 1,      // AVX2 + FMA + F16C (x86-64-v3): vpmaddubsw / vpmaddwd integer dot products
+    LONGLM_KERNELS_AVX512VNNI = 2,  // AVX-512 F/BW/VL/DQ + VNNI, on top of AVX2: vpdpbusd on 512-bit registers for
+                                    // Q4_0, Q5_0, Q8_0, IQ4_NL; every other kernel is the AVX2 one
 } longlm_kernel_variant;
 
-/// Activations for 32-weight block types (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL): x[i] ~ d * qs[i].
+/// Activations for 32-weight block types (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL): x[i] ~ d * qs[i]. The
+/// rounding is llama.cpp's Q8_0/Q8_1 activation block: qs[i] = round(x[i] / s) with s = max |x| / 127 in f32,
+/// then d = s rounded to f16 (llama.cpp stores the scale as f16), so a product sees the same integers and the
+/// same scale as llama.cpp's.
 typedef struct {
-    float d;        // scale: max |x| / 127 over the block (0 for an all-zero block)
-    int32_t sum;    // sum of qs (for the weight types with an offset or a min)
+    float d;        // scale: (max |x| / 127) rounded to f16, held as a float (0 for an all-zero block)
+    int32_t sum;    // sum of qs (for the weight types with an offset)
+    float d_sum;    // s * sum rounded to f16: llama.cpp's Q8_1 "s", for the weight types with a min (Q4_1, Q5_1)
     int8_t qs[32];
 } longlm_q8_32;
 
