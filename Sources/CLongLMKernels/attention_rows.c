@@ -11,7 +11,8 @@
 // product over stored rows has the bits of the same product over the decoded f32 rows.
 //
 // Scores take keys eight at a time: eight keys' lane sums are reduced together by a transposing tree that gives
-// each key exactly sum8's order, so a key's score has the same bits in a block of eight and alone.
+// each key exactly sum8's order, so a key's score has the same bits in a block of eight and alone. Within a
+// block, two keys meet up to four query rows at a time, so each stored key value is converted once for them.
 // Values keep a few output columns of every row in registers across all the keys of the tile.
 #pragma clang fp contract(off)
 #include "kernel_blocks.h"
@@ -92,29 +93,52 @@ INLINE f32x8 sums_of_eight(f32x8 v0, f32x8 v1, f32x8 v2, f32x8 v3, f32x8 v4, f32
            __builtin_shufflevector(low, high, 4, 5, 6, 7, 12, 13, 14, 15);
 }
 
+/// acc[r][e] (r < R, e < 2) += the 8-lane products of query row r0 + r with keys e0 and e0 + 1 of the block at
+/// element offset k, over the head dimension's whole 8-lane steps. Each key's stored values are converted once
+/// for all R rows; each accumulator still sums the dimensions in the same order as one row against one key.
+INLINE void scores_tile(const float *q, int r0, const int R, int d, int dv, const void *keys, int64_t key_stride,
+                        int64_t k, int e0, f32x8 acc[LONGLM_FEW_ROWS_MAX][8], load_values_fn load) {
+    f32x8 a[4][2];
+    for (int r = 0; r < R; r++) a[r][0] = a[r][1] = 0;
+    const int64_t k0 = k + e0 * key_stride, k1 = k0 + key_stride;
+    for (int i = 0; i < dv; i += 8) {
+        f32x8 y0 = load(keys, k0 + i), y1 = load(keys, k1 + i);
+        for (int r = 0; r < R; r++) {
+            f32x8 x = load8(q + (r0 + r) * d + i);
+            a[r][0] += x * y0;
+            a[r][1] += x * y1;
+        }
+    }
+    for (int r = 0; r < R; r++) {
+        acc[r0 + r][e0] = a[r][0];
+        acc[r0 + r][e0 + 1] = a[r][1];
+    }
+}
+
 INLINE void scores_body(const float *q, int rows, int d, longlm_kv_type type, const void *keys, int64_t key_stride,
                         int64_t n, float *scores, load_values_fn load) {
     const int dv = d & ~7;
     int64_t c = 0;
+    // Blocks of eight keys, two keys by up to four rows at a time (eight accumulators: with the two keys and a
+    // query they fit the sixteen vector registers of AVX2).
+    f32x8 acc[LONGLM_FEW_ROWS_MAX][8];
     for (; c + 8 <= n; c += 8) {
         const int64_t k = c * key_stride;   // element offset of the block's first key
         const int64_t ahead = c + SCORES_PREFETCH_KEYS;
         if (ahead < n) prefetch_rows(keys, type, ahead * key_stride, (n - ahead < 8 ? n - ahead : 8), key_stride, d);
+        for (int e0 = 0; e0 < 8; e0 += 2) {
+            for (int r0 = 0; r0 < rows; r0 += 4) {
+                switch (rows - r0 < 4 ? rows - r0 : 4) {
+                case 1: scores_tile(q, r0, 1, d, dv, keys, key_stride, k, e0, acc, load); break;
+                case 2: scores_tile(q, r0, 2, d, dv, keys, key_stride, k, e0, acc, load); break;
+                case 3: scores_tile(q, r0, 3, d, dv, keys, key_stride, k, e0, acc, load); break;
+                default: scores_tile(q, r0, 4, d, dv, keys, key_stride, k, e0, acc, load); break;
+                }
+            }
+        }
         for (int r = 0; r < rows; r++) {
             const float *qr = q + r * d;
-            f32x8 a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0;
-            for (int i = 0; i < dv; i += 8) {
-                f32x8 x = load8(qr + i);
-                a0 += x * load(keys, k + i);
-                a1 += x * load(keys, k + key_stride + i);
-                a2 += x * load(keys, k + 2 * key_stride + i);
-                a3 += x * load(keys, k + 3 * key_stride + i);
-                a4 += x * load(keys, k + 4 * key_stride + i);
-                a5 += x * load(keys, k + 5 * key_stride + i);
-                a6 += x * load(keys, k + 6 * key_stride + i);
-                a7 += x * load(keys, k + 7 * key_stride + i);
-            }
-            f32x8 s = sums_of_eight(a0, a1, a2, a3, a4, a5, a6, a7);
+            f32x8 s = sums_of_eight(acc[r][0], acc[r][1], acc[r][2], acc[r][3], acc[r][4], acc[r][5], acc[r][6], acc[r][7]);
             for (int j = dv; j < d; j++) {
                 for (int e = 0; e < 8; e++) s[e] += qr[j] * load_one(type, keys, k + e * key_stride + j);
             }
