@@ -27,9 +27,9 @@ public enum TiledAttention {
 
     /// Adds the call's keys to `partial` (the queries' running state): the step of a ring, or one shard of a cache.
     ///
-    /// Work items are (kv head, query block) pairs. When there are fewer of them than worker threads (decode:
-    /// one query token), the key blocks are split as well and each split fills its own partial, merged at the
-    /// end in split order (so the result does not depend on thread timing).
+    /// Work items are (kv head, query block) pairs. When there are too few of them to keep every worker thread
+    /// busy (decode: one query token, so one pair per kv head), the key blocks are split as well and each split
+    /// fills its own partial, merged at the end in split order (so the result does not depend on thread timing).
     public static func accumulate(_ call: AttentionCall, into partial: inout AttentionPartial,
                                   queryBlock: Int = defaultQueryBlock, keyBlock: Int = defaultKeyBlock) {
         let shape = call.shape
@@ -40,7 +40,7 @@ public enum TiledAttention {
         let keys = TransformedKeys(call, plan: plan)
         defer { keys.deallocate() }
         let pairs = shape.kvHeads * plan.queryBlocks
-        let wanted = pairs >= Parallel.threads ? 1 : max(1, min(plan.keyBlocks, 4 * Parallel.threads / pairs))
+        let wanted = min(plan.keyBlocks, Self.keySplits(pairs: pairs, threads: Parallel.threads))
         let perSplit = (plan.keyBlocks + wanted - 1) / wanted
         let splits = (plan.keyBlocks + perSplit - 1) / perSplit      // none of them empty
         let boxes = [PartialBox(partial)] + (1..<max(1, splits)).map { _ in
@@ -60,6 +60,18 @@ public enum TiledAttention {
         }
         partial = boxes[0].partial
         for other in boxes.dropFirst() { partial.merge(other.partial) }
+    }
+
+    /// How many parts to split the keys into so that `pairs` items of equal work keep `threads` threads busy:
+    /// 1 when the pairs divide evenly over the threads or are many (prefill); otherwise the fewest splits that
+    /// give a multiple of the thread count (3 kv heads on 2 threads: 2 splits, 6 items, instead of one thread
+    /// taking two heads while the other waits), and at least 4 items per thread when there are fewer pairs
+    /// than threads.
+    static func keySplits(pairs: Int, threads: Int) -> Int {
+        if threads <= 1 || pairs % threads == 0 || pairs >= 8 * threads { return 1 }
+        let least = pairs >= threads ? 2 : (4 * threads + pairs - 1) / pairs
+        for s in least...(least + threads) where (pairs * s) % threads == 0 { return s }
+        return least
     }
 
     /// Arrays in, array out: for tests and benchmarks.

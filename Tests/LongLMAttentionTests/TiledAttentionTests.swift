@@ -70,6 +70,27 @@ final class TiledAttentionTests: XCTestCase {
                                         pairing: .halves, shuffleKeys: true), 1e-5)
     }
 
+    func testDecodeWithMoreKVHeadsThanThreadsButNotAMultipleSplitsTheKeys() {
+        // 3 kv heads on 2 threads: 2 key splits make 6 equal items (before, one thread took two heads).
+        XCTAssertEqual(TiledAttention.keySplits(pairs: 3, threads: 2), 2)
+        XCTAssertEqual(TiledAttention.keySplits(pairs: 1, threads: 2), 8)
+        XCTAssertEqual(TiledAttention.keySplits(pairs: 2, threads: 2), 1)
+        XCTAssertEqual(TiledAttention.keySplits(pairs: 5, threads: 4), 4)
+        XCTAssertEqual(TiledAttention.keySplits(pairs: 48, threads: 2), 1, "prefill: many query blocks")
+        XCTAssertEqual(TiledAttention.keySplits(pairs: 3, threads: 1), 1)
+        for pairs in 1...20 {
+            for threads in 1...8 {
+                let s = TiledAttention.keySplits(pairs: pairs, threads: threads)
+                XCTAssertGreaterThanOrEqual(s, 1)
+                if s > 1 { XCTAssertEqual((pairs * s) % threads, 0, "pairs \(pairs) threads \(threads)") }
+            }
+        }
+        let saved = Parallel.threads
+        Parallel.threads = 2
+        defer { Parallel.threads = saved }
+        XCTAssertLessThan(relativeError(Case(T: 1, S: 300, heads: 6, kvHeads: 3, d: 16, window: nil, qBlock: 4, kBlock: 16), pairing: .halves), 1e-5)
+    }
+
     func testPretransformedKeysGiveExactlyTheKernelsOwnTransform() {
         // A decode cache hands the kernel keys it transformed when they were cached; the output is bit for bit the
         // output of the kernel transforming them itself, for a two-class scheme (SelfExtend) and a plain one.
