@@ -16,8 +16,9 @@
 // (`bench-kernels`, docs/performance.md). For the four types above it measured 4-15% faster.
 //
 // 256-weight super-blocks (the K-quants and IQ4_XS) multiply each 32-weight sub-block by its own small integer
-// scale; `vpmaddubsw` + `vpmaddwd` with the scale already does that in two instructions per 32 weights, so this
-// variant keeps the AVX2 functions for them (measured: docs/performance.md).
+// scale; `vpmaddubsw` + `vpmaddwd` with the scale already does that in two instructions per 32 weights, as
+// `vpdpbusd` plus a scaling multiply would, so this variant keeps the AVX2 functions for them (a VNNI form of
+// them has not been written or measured).
 #include "kernel_blocks.h"
 
 #if defined(__x86_64__)

@@ -21,6 +21,22 @@ final class Int8ProductTests: XCTestCase {
         XCTAssertEqual(Set(QuantizedMatrix.int8Types), Set(QuantizedMatrixTests.quantizedTypes))
     }
 
+    func testTheVariantIsChosenFromWhatTheNodeLetsAProcessUse() {
+        let avx2: Set<CPUFeatures.Feature> = [.sse3, .ssse3, .sse4_1, .sse4_2, .avx, .avx2, .fma, .f16c]
+        let avx512 = avx2.union([.avx512f, .avx512cd, .avx512bw, .avx512dq, .avx512vl])
+        func best(_ enabled: Set<CPUFeatures.Feature>) -> KernelVariant {
+            KernelVariant.best(for: CPUFeatures(vendor: .amd, enabled: enabled))
+        }
+        XCTAssertEqual(best(avx512.union([.avx512vnni])), .avx512vnni)
+        XCTAssertEqual(best(avx512), .avx2, "AVX-512 without VNNI (Skylake-SP)")
+        XCTAssertEqual(best(avx2.union([.avx512vnni])), .avx2, "VNNI listed without the AVX-512 core")
+        XCTAssertEqual(best(avx2), .avx2)
+        XCTAssertEqual(best([.sse3]), .portable)
+        // cpuid lists AVX-512 but the OS does not save its registers: CPUFeatures leaves it out of `enabled`.
+        let hidden = CPUFeatures(vendor: .intel, enabled: avx2, claimedButDisabled: [.avx512f])
+        XCTAssertEqual(KernelVariant.best(for: hidden), .avx2)
+    }
+
     func testActivationRoundingUsesMaxOverBlockAndKeepsSums() {
         var rng = SplitMix(seed: 11)
         let x = (0..<512).map { _ in rng.nextFloat(-3, 3) } + [Float](repeating: 0, count: 256)
