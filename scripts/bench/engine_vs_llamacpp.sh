@@ -6,7 +6,8 @@
 # (median and range per cell, llama.cpp's better flash-attention setting as the peer).
 # Usage: scripts/bench/engine_vs_llamacpp.sh [OUT.jsonl]
 # Environment: REPEATS (3), THREADS (2), DECODE (32), GEMMA_LENGTHS (512,2048,8192,32768),
-#              SMOLLM2_LENGTHS (512,2048,8192: its trained window; plain attention past it is not a speed test)
+#              SMOLLM2_LENGTHS (512,2048,8192: its trained window; plain attention past it is not a speed test);
+#              a length list set empty (GEMMA_LENGTHS=) skips that model
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${1:-docs/results/engine-vs-llamacpp-$(date +%Y-%m-%d).jsonl}
@@ -38,6 +39,6 @@ run_model() {
     done
   done
 }
-run_model models/gemma-3-270m-q4_k_m.gguf "${GEMMA_LENGTHS:-512,2048,8192,32768}"
-run_model models/SmolLM2-135M-Instruct.Q4_1.gguf "${SMOLLM2_LENGTHS:-512,2048,8192}"
+run_model models/gemma-3-270m-q4_k_m.gguf "${GEMMA_LENGTHS-512,2048,8192,32768}"
+run_model models/SmolLM2-135M-Instruct.Q4_1.gguf "${SMOLLM2_LENGTHS-512,2048,8192}"
 python3 scripts/bench/engine_table.py "$OUT"
