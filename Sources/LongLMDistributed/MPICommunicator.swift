@@ -176,7 +176,7 @@ public final class MPICommunicator: Communicator {
                                                 longlm_mpi_byte(), Int32(root), comm, requests.next(peer: root)),
                                      "broadcast", peer: root)
         }
-        try waitAll(requests, timeout: timeout, operation: "broadcast", peer: rank == root ? nil : root)
+        try waitAll(requests, timeout: timeout, operation: "broadcast", peer: rank == root ? onlyOtherRank : root)
     }
 
     public func allReduce(_ buffer: UnsafeMutableBufferPointer<Float>, operation: ReductionOperation, timeout: Double) throws {
@@ -189,14 +189,18 @@ public final class MPICommunicator: Communicator {
                                                     Int32(piece.count), longlm_mpi_float(), op, comm, requests.next(peer: nil)),
                                      "allReduce")
         }
-        try waitAll(requests, timeout: timeout, operation: "allReduce", peer: nil)
+        try waitAll(requests, timeout: timeout, operation: "allReduce", peer: onlyOtherRank)
     }
+
+    /// The rank a collective that times out must be waiting for when there are exactly two; with more, a
+    /// collective cannot tell which rank is missing.
+    private var onlyOtherRank: Int? { size == 2 ? 1 - rank : nil }
 
     public func barrier(timeout: Double) throws {
         try checkCaller("barrier")
         let requests = MPIRequests(capacity: 1)
         try MPIEnvironment.check(MPI_Ibarrier(comm, requests.next(peer: nil)), "barrier")
-        try waitAll(requests, timeout: timeout, operation: "barrier", peer: nil)
+        try waitAll(requests, timeout: timeout, operation: "barrier", peer: onlyOtherRank)
     }
 
     /// Prints `message` prefixed with the rank to stderr, then `MPI_Abort` on MPI_COMM_WORLD: mpirun kills every

@@ -221,7 +221,9 @@ final class CLITests: XCTestCase {
                 "generate", "--model", Self.gemma, "--tokens-file", tokens, "--max-new-tokens", "4", "--step-timeout", marker]))
         }
         job.start()
-        Thread.sleep(forTimeInterval: 6)   // both ranks loaded and inside the prefill
+        // Both ranks loaded: inside the prefill on a slow node (the ring's exchange names its peer), already
+        // decoding on a fast one (a collective, which names the other rank when there are two).
+        Thread.sleep(forTimeInterval: 6)
         _ = try launch("/usr/bin/pkill", ["-\(signal)", "-n", "-f", "step-timeout \(marker)"])
         while outcome.get() == nil && Date().timeIntervalSince(start) < 300 { Thread.sleep(forTimeInterval: 0.2) }
         _ = try? launch("/usr/bin/pkill", ["-9", "-f", "step-timeout \(marker)"])   // never leave a rank behind
