@@ -64,6 +64,23 @@ int longlm_kernels_compiled(longlm_kernel_variant variant) {
     }
 }
 
+/// The variant's row product for a 32-weight (or 256-weight) block type; 0 when it has none.
+static row_dot_32 dot_32_of(longlm_kernel_variant variant, int type) {
+    switch (variant) {
+    case LONGLM_KERNELS_AVX512VNNI: return longlm_avx512vnni_dot_32(type);
+    case LONGLM_KERNELS_AVX2: return longlm_avx2_dot_32(type);
+    default: return longlm_portable_dot_32(type);
+    }
+}
+
+static row_dot_256 dot_256_of(longlm_kernel_variant variant, int type) {
+    switch (variant) {
+    case LONGLM_KERNELS_AVX512VNNI: return longlm_avx512vnni_dot_256(type);
+    case LONGLM_KERNELS_AVX2: return longlm_avx2_dot_256(type);
+    default: return longlm_portable_dot_256(type);
+    }
+}
+
 int longlm_int8_dot_rows(longlm_kernel_variant variant, int type, const void *weights, size_t row_bytes,
                          int64_t row_begin, int64_t row_end, int64_t cols, const void *activations,
                          size_t activation_stride, int vectors, float *y, int64_t y_stride) {
@@ -72,9 +89,7 @@ int longlm_int8_dot_rows(longlm_kernel_variant variant, int type, const void *we
     const uint8_t *act = (const uint8_t *)activations;
     int block = longlm_int8_activation_block(type);
     if (block == 32) {
-        row_dot_32 dot = variant == LONGLM_KERNELS_AVX512VNNI ? longlm_avx512vnni_dot_32(type)
-                         : variant == LONGLM_KERNELS_AVX2     ? longlm_avx2_dot_32(type)
-                                                              : longlm_portable_dot_32(type);
+        row_dot_32 dot = dot_32_of(variant, type);
         if (!dot) return -1;
         for (int64_t r = row_begin; r < row_end; r++) {
             for (int v = 0; v < vectors; v++) {
@@ -85,9 +100,7 @@ int longlm_int8_dot_rows(longlm_kernel_variant variant, int type, const void *we
         return 0;
     }
     if (block == 256) {
-        row_dot_256 dot = variant == LONGLM_KERNELS_AVX512VNNI ? longlm_avx512vnni_dot_256(type)
-                          : variant == LONGLM_KERNELS_AVX2     ? longlm_avx2_dot_256(type)
-                                                               : longlm_portable_dot_256(type);
+        row_dot_256 dot = dot_256_of(variant, type);
         if (!dot) return -1;
         for (int64_t r = row_begin; r < row_end; r++) {
             for (int v = 0; v < vectors; v++) {
