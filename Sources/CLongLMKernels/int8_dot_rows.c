@@ -10,30 +10,45 @@ int longlm_int8_activation_block(int type) {
     return 0;
 }
 
-/// Rounds x[0..<n] to q[i] = round(x[i] / d), d = max |x| / 127; returns d. The sum of q goes to *sum.
-static float round_block(const float *x, int n, int8_t *q) {
+/// Rounds x[0..<n] to q[i] = round(x[i] * m), m = 127 / max |x| (0 for an all-zero block), and returns m. This
+/// is llama.cpp's x86 recipe for its activation blocks: the multiplier is 127 / max, not 1 / (max / 127), which
+/// can differ in the last bit and so move a value across a rounding boundary.
+float longlm_round_block(const float *x, int n, int8_t *q) {
     float amax = 0;
     for (int i = 0; i < n; i++) {
         float v = fabsf(x[i]);
         amax = v > amax ? v : amax;
     }
-    float d = amax / 127.0f;
-    float inverse = d > 0 ? 1.0f / d : 0.0f;
+    float multiplier = amax > 0 ? 127.0f / amax : 0.0f;
     // Round to nearest, ties to even, by adding and subtracting 1.5 * 2^23 (exact for |v| < 2^22; here
     // |v| <= 127 plus rounding): the same result as nearbyintf, without a library call per value (a prefill
     // in the fast precision rounds every activation of every product).
     const float magic = 12582912.0f;
     for (int i = 0; i < n; i++) {
-        float v = (x[i] * inverse + magic) - magic;
+        float v = (x[i] * multiplier + magic) - magic;
         v = v > 127.0f ? 127.0f : (v < -127.0f ? -127.0f : v);
         q[i] = (int8_t)v;
     }
-    return d;
+    return multiplier;
 }
+
+/// The scale of a 32-block: max |x| / 127 (llama.cpp's Q8_0/Q8_1 d, before its rounding to f16).
+static float block_scale_32(const float *x) {
+    float amax = 0;
+    for (int i = 0; i < 32; i++) {
+        float v = fabsf(x[i]);
+        amax = v > amax ? v : amax;
+    }
+    return amax / 127.0f;
+}
+
+/// The scale of a 256-block from its multiplier: 1 / m (llama.cpp's Q8_K d = 1 / iscale).
+static float block_scale_256(float multiplier) { return multiplier > 0 ? 1.0f / multiplier : 0.0f; }
 
 void longlm_quantize_q8_32(const float *x, int64_t n, longlm_q8_32 *out) {
     for (int64_t b = 0; b < n / 32; b++) {
-        float scale = round_block(x + 32 * b, 32, out[b].qs);
+        longlm_round_block(x + 32 * b, 32, out[b].qs);
+        float scale = block_scale_32(x + 32 * b);
         int32_t sum = 0;
         for (int i = 0; i < 32; i++) sum += out[b].qs[i];
         out[b].d = round_to_half(scale);
@@ -44,7 +59,7 @@ void longlm_quantize_q8_32(const float *x, int64_t n, longlm_q8_32 *out) {
 
 void longlm_quantize_q8_256(const float *x, int64_t n, longlm_q8_256 *out) {
     for (int64_t b = 0; b < n / 256; b++) {
-        out[b].d = round_block(x + 256 * b, 256, out[b].qs);
+        out[b].d = block_scale_256(longlm_round_block(x + 256 * b, 256, out[b].qs));
         for (int g = 0; g < 16; g++) {
             int32_t sum = 0;
             for (int i = 0; i < 16; i++) sum += out[b].qs[16 * g + i];
@@ -130,8 +145,8 @@ uint64_t longlm_read_bytes(const void *buffer, size_t bytes) {
 void longlm_round_activations(const float *x, int64_t n, int block, float *out) {
     int8_t q[256];
     for (int64_t b = 0; b < n / block; b++) {
-        float d = round_block(x + block * b, block, q);
-        if (block == 32) d = round_to_half(d);
+        float multiplier = longlm_round_block(x + block * b, block, q);
+        float d = block == 32 ? round_to_half(block_scale_32(x + block * b)) : block_scale_256(multiplier);
         for (int i = 0; i < block; i++) out[block * b + i] = d * (float)q[i];
     }
 }

@@ -117,6 +117,10 @@ static inline int iq4xs_scale(const uint8_t *block, int s) {
     return (low | (high << 4)) - 32;
 }
 
+/// Rounds x[0 ..< n] to q[i] = round(x[i] * m), m = 127 / max |x| (0 for an all-zero block), clamped to
+/// -127 ... 127; returns m (int8_dot_rows.c).
+float longlm_round_block(const float *x, int n, int8_t *q);
+
 // Each variant: one block row's dot product with the activation blocks.
 typedef float (*row_dot_32)(const uint8_t *row, const longlm_q8_32 *a, int64_t blocks);
 typedef float (*row_dot_256)(const uint8_t *row, const longlm_q8_256 *a, int64_t blocks);

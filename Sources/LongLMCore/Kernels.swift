@@ -1,3 +1,4 @@
+import CLongLMKernels
 import Foundation
 
 /// Small f32 kernels used by every architecture. Each has a one-line formula from its reference.
@@ -35,9 +36,20 @@ public enum Kernels {
     @inline(__always)
     public static func silu(_ x: Float) -> Float { x / (1 + expf(-x)) }
 
-    /// out[i] = act(gate[i]) * up[i], in place into gate.
+    /// out[i] = act(gate[i]) * up[i], in place into gate. The exact precision evaluates the C library's tanhf /
+    /// expf per value; the fast one the vectorised kernel (CLongLMKernels, `longlm_gated_activation`: a
+    /// polynomial exp, error stated in GatedActivationTests).
     public static func gatedActivation(gate: UnsafeMutablePointer<Float>, up: UnsafePointer<Float>, count: Int,
-                                       activation: Activation) {
+                                       activation: Activation, precision: Precision = Compute.precision,
+                                       variant: KernelVariant = Compute.kernels) {
+        if precision == .fast {
+            let kind = activation == .geluTanh ? LONGLM_ACTIVATION_GELU_TANH : LONGLM_ACTIVATION_SILU
+            Parallel.forRanges(count, minimumPerChunk: 1 << 14) { range in
+                longlm_gated_activation(variant.cVariant, kind, gate + range.lowerBound, up + range.lowerBound,
+                                        Int64(range.count))
+            }
+            return
+        }
         Parallel.forRanges(count, minimumPerChunk: 1 << 14) { range in
             switch activation {
             case .geluTanh: for i in range { gate[i] = geluTanh(gate[i]) * up[i] }

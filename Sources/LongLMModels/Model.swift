@@ -256,6 +256,12 @@ enum Linear {
         case .encoded(let q) where T <= vectorRows:
             q.multiply(input, count: T, into: y)
         case .encoded(let q):
+            // Where the node has the int8 GEMM's tile, the fast precision multiplies the batch in integers as
+            // decode does (the same rounded activations and integer block sums, tiled over the vectors).
+            if Compute.precision == .fast && QuantizedMatrix.hasTiledInt8(Compute.kernels)
+                && q.multiplyInt8GEMM(input, count: T, into: y) {
+                break
+            }
             // The fast precision rounds the activations of every product with a quantized matrix, as decode's
             // int8 kernels do, so a token's result depends on the size of its batch only through the order of
             // f32 sums (running the int8 kernel on every row instead measured 2.3x slower prefill).

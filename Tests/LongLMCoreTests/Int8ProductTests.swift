@@ -47,7 +47,8 @@ final class Int8ProductTests: XCTestCase {
             // q is rounded with the f32 scale; the block keeps that scale rounded to f16 (llama.cpp's Q8_0/Q8_1).
             XCTAssertEqual(rounded.scales[b], Float(Float16(amax / 127)), "block \(b) scale")
             for i in 0..<32 {
-                let expected = amax == 0 ? 0 : Int((x[32 * b + i] * (1 / (amax / 127))).rounded(.toNearestOrEven))
+                // llama.cpp's x86 recipe: the multiplier is 127 / max, not 1 / (max / 127).
+                let expected = amax == 0 ? 0 : Int((x[32 * b + i] * (127 / amax)).rounded(.toNearestOrEven))
                 XCTAssertEqual(Int(rounded.values[32 * b + i]), max(-127, min(127, expected)), "block \(b) value \(i)")
             }
         }
@@ -56,9 +57,20 @@ final class Int8ProductTests: XCTestCase {
             let amax = x[(32 * b)..<(32 * b + 32)].map(abs).max()!
             XCTAssertEqual(rounded.scaledSums[b], Float(Float16(amax / 127 * Float(rounded.blockSums[b]))), "block \(b) d_sum")
         }
-        let unroundedScales = (0..<(x.count / 256)).map { b in x[(256 * b)..<(256 * b + 256)].map(abs).max()! / 127 }
-        XCTAssertEqual(RoundedActivations(x, block: 256).scales, unroundedScales, "256-blocks keep the f32 scale (Q8_K)")
+        // Q8_K: d = 1 / (127 / max), in f32 (llama.cpp's d = 1 / iscale).
+        let unroundedScales = (0..<(x.count / 256)).map { b -> Float in
+            let amax = x[(256 * b)..<(256 * b + 256)].map(abs).max()!
+            return amax == 0 ? 0 : 1 / (127 / amax)
+        }
         let rounded256 = RoundedActivations(x, block: 256)
+        XCTAssertEqual(rounded256.scales, unroundedScales, "256-blocks keep the f32 scale (Q8_K)")
+        for b in 0..<(x.count / 256) {
+            let amax = x[(256 * b)..<(256 * b + 256)].map(abs).max()!
+            for i in 0..<256 {
+                let expected = amax == 0 ? 0 : Int((x[256 * b + i] * (127 / amax)).rounded(.toNearestOrEven))
+                XCTAssertEqual(Int(rounded256.values[256 * b + i]), max(-127, min(127, expected)), "256-block \(b) value \(i)")
+            }
+        }
         XCTAssertEqual(rounded256.groupSums, (0..<(x.count / 16)).map { g in (0..<16).reduce(0) { $0 + Int(rounded256.values[16 * g + $1]) } })
         XCTAssertEqual(rounded256.scales[2], 0, "an all-zero block has scale 0")
     }
@@ -134,6 +146,72 @@ final class Int8ProductTests: XCTestCase {
                 }
             }
         }
+    }
+
+    /// The int8 GEMM (prefill's many-vector product), for every type, with partial groups of lane-blocks, partial
+    /// tiles of rows and vectors, and an all-zero block:
+    /// - 32-block types: the portable row products (the same rounded activations; only float order differs);
+    /// - 256-block types (K-quants, IQ4_XS): the dot of the exactly dequantized rows with the activations rounded in
+    ///   blocks of 16 (`gemmRounded`: the Q8_K recipe per 16 values, finer than the row kernels' 256).
+    func testTheInt8GEMMGivesTheProductsOfItsRoundedActivationsForEveryType() throws {
+        var rng = SplitMix(seed: 16)
+        let variants = KernelVariant.supportedHere.filter { longlm_int8_gemm_available($0.cVariant) != 0 }
+        XCTAssertTrue(variants.contains(.portable))
+        if KernelVariant.supportedHere.contains(.avx512vnni) { XCTAssertTrue(variants.contains(.avx512vnni)) }
+        XCTAssertFalse(QuantizedMatrix.hasTiledInt8(.portable), "the portable GEMM is a reference, not chosen for speed")
+        for type in QuantizedMatrix.int8Types {
+            let block = Int(longlm_int8_activation_block(Int32(type.rawValue)))
+            for (rows, cols, count) in [(37, 1536, 9), (21, block == 32 ? 640 : 768, 4), (5, block == 32 ? 96 : 256, 1)] {
+                let m = try TestMatrix(type: type, rows: rows, cols: cols, byteOffset: 3, rng: &rng)
+                var x = (0..<count * cols).map { _ in rng.nextFloat(-4, 4) }
+                for i in 0..<block where i < x.count { x[i] = 0 }  // vector 0's first block is all zero: scale 0
+                x[cols - 1] = 60  // one large value in a block of the last lane
+                let rowProducts = product(m.matrix, x, count: count, variant: .portable)
+                for variant in variants {
+                    var y = [Float](repeating: .nan, count: count * rows)
+                    x.withUnsafeBufferPointer { x in
+                        y.withUnsafeMutableBufferPointer {
+                            XCTAssertTrue(m.matrix.multiplyInt8GEMM(x.baseAddress!, count: count, into: $0.baseAddress!, variant: variant))
+                        }
+                    }
+                    for v in 0..<count {
+                        let xv = Array(x[(v * cols)..<((v + 1) * cols)])
+                        let rounded = RoundedActivations(xv, block: block)
+                        let lanes16 = block == 256 ? gemmRounded(xv, lane: 16) : []
+                        for r in 0..<rows {
+                            let label = "\(type.name) GEMM \(variant) [\(rows)x\(cols)] vector \(v) row \(r)"
+                            if block == 32 {
+                                var (_, magnitude) = exactDot(m.referenceRow(r), rounded.dequantized)
+                                for b in 0..<(cols / 32) where type == .q4_1 || type == .q5_1 {
+                                    magnitude += abs(Double(m.minOfBlock(row: r, block: b)) * Double(rounded.scaledSums[b]))
+                                }
+                                XCTAssertLessThanOrEqual(abs(Double(y[v * rows + r]) - Double(rowProducts[v * rows + r])),
+                                                         Self.relativeTolerance * magnitude, label)
+                            } else {
+                                let (dot, magnitude) = exactDot(m.referenceRow(r), lanes16)
+                                XCTAssertLessThanOrEqual(abs(Double(y[v * rows + r]) - dot), Self.relativeTolerance * magnitude, label)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The GEMM's activations for the 256-block types, as floats: each `lane` values rounded on their own,
+    /// q = round(x · m) with m = 127 / max |x|, read back as d · q with d = 1 / m (the Q8_K recipe).
+    private func gemmRounded(_ x: [Float], lane: Int) -> [Float] {
+        var out = [Float](repeating: 0, count: x.count)
+        for b in 0..<(x.count / lane) {
+            let slice = x[(lane * b)..<(lane * b + lane)]
+            let amax = slice.map(abs).max()!
+            let m: Float = amax > 0 ? 127 / amax : 0
+            let d: Float = m > 0 ? 1 / m : 0
+            for i in (lane * b)..<(lane * b + lane) {
+                out[i] = d * max(-127, min(127, (x[i] * m).rounded(.toNearestOrEven)))
+            }
+        }
+        return out
     }
 
     func testFastPrecisionRoutesBatchedMultiplyThroughInt8() throws {

@@ -57,6 +57,27 @@ int longlm_int8_dot_rows(longlm_kernel_variant variant, int ggml_type, const voi
                          int64_t row_begin, int64_t row_end, int64_t cols, const void *activations,
                          size_t activation_stride, int vectors, float *y, int64_t y_stride);
 
+/// The int8 GEMM (prefill in the fast precision: many vectors at once): the products of longlm_int8_dot_rows with
+/// exact integer sums per block, in register tiles of 4 rows by 4 vectors on panels that put 16 blocks side by
+/// side, so scales cost one multiply per 16 blocks (docs/kernels.md, "The int8 GEMM"). For the 32-block types only
+/// the order of the float sums differs from the row products; the K-quants and IQ4_XS also round their
+/// activations in finer blocks (below).
+///
+/// Bytes of one vector's activation panel for a weight type and `cols` columns (0: the type has no GEMM).
+size_t longlm_int8_gemm_panel_bytes(int ggml_type, int64_t cols);
+/// Rounds `vectors` vectors x + v * cols and writes their panels, one every longlm_int8_gemm_panel_bytes(ggml_type,
+/// cols) bytes from `panels` (64-byte alignment is best). The 32-block types round as longlm_quantize_q8_32 does
+/// (the row products' activations exactly); the 256-block types round each 32 (or 16) values on their own, with
+/// the Q8_K recipe, where the row products round 256 at once. Returns 0, or -1 (no GEMM for the type, no memory).
+int longlm_int8_gemm_activations(int ggml_type, const float *x, int64_t cols, int vectors, void *panels);
+/// 1 when `variant` has a GEMM tile: portable (the reference, slow) and avx512vnni.
+int longlm_int8_gemm_available(longlm_kernel_variant variant);
+/// y[v * y_stride + r] = dot(weight row r, x_v) for r in row_begin ..< row_end and v < vectors, from the panels of
+/// longlm_int8_gemm_activations. Returns 0, or -1 when the type or variant has no GEMM (or memory ran out).
+int longlm_int8_gemm(longlm_kernel_variant variant, int ggml_type, const void *weights, size_t row_bytes,
+                     int64_t row_begin, int64_t row_end, int64_t cols, const void *panels, int vectors, float *y,
+                     int64_t y_stride);
+
 /// The exact path. y[v * y_stride + r] = dot(weight row r, x_v) for r in row_begin ..< row_end and `vectors`
 /// f32 vectors x_v = x + v * cols, with the weights rebuilt exactly as the reference dequantizer rebuilds them
 /// (F32, F16, BF16 and every quantized type above). Returns 0, or -1 for a type or variant without a kernel.
@@ -73,6 +94,14 @@ float longlm_exp_shifted_in_place(longlm_kernel_variant variant, float *row, int
 
 /// The largest of row[0 ..< n] (-inf for n = 0).
 float longlm_row_maximum(longlm_kernel_variant variant, const float *row, int64_t n);
+
+/// The feed-forward's activations.
+typedef enum { LONGLM_ACTIVATION_GELU_TANH = 0, LONGLM_ACTIVATION_SILU = 1 } longlm_activation;
+
+/// gate[i] = act(gate[i]) * up[i] for i < n, in the fast precision: GELU (tanh form) as x / (1 + exp(-2u)) and
+/// SiLU as x / (1 + exp(-x)) with the polynomial exp above. Every variant gives the same bits.
+void longlm_gated_activation(longlm_kernel_variant variant, longlm_activation activation, float *gate,
+                             const float *up, int64_t n);
 
 /// The most query rows the few-row attention products take (decode's query heads of one kv head).
 enum { LONGLM_FEW_ROWS_MAX = 8 };

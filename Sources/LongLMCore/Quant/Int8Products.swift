@@ -41,6 +41,44 @@ extension QuantizedMatrix {
         return true
     }
 
+    /// Whether `variant` has the int8 GEMM's register tile for many vectors at once (AVX-512 VNNI; the portable
+    /// GEMM exists as its reference but is slower than the row products, so it is not chosen for speed).
+    public static func hasTiledInt8(_ variant: KernelVariant) -> Bool {
+        variant == .avx512vnni && longlm_int8_gemm_available(variant.cVariant) != 0
+    }
+
+    /// The products of `multiplyInt8` (the same rounded activations, the same integers per block) for `count`
+    /// vectors through the int8 GEMM: activations rewritten once as panels, weights 16 rows at a time, register
+    /// tiles of 4 rows by 4 vectors (docs/kernels.md, "The int8 GEMM"). Only the order of the float sums
+    /// differs from `multiplyInt8`. False when the type or the variant has no GEMM.
+    @discardableResult
+    public func multiplyInt8GEMM(_ x: UnsafePointer<Float>, count: Int, into y: UnsafeMutablePointer<Float>,
+                                 variant: KernelVariant = Compute.kernels) -> Bool {
+        let type = Int32(self.type.rawValue), cols = self.cols, rows = self.rows
+        let bytes = longlm_int8_gemm_panel_bytes(type, Int64(cols))
+        guard bytes > 0, count > 0, longlm_int8_gemm_available(variant.cVariant) != 0 else { return false }
+        let panels = UnsafeMutableRawPointer.allocate(byteCount: bytes * count, alignment: 64)
+        defer { panels.deallocate() }
+        Parallel.forRanges(count, minimumPerChunk: 8) { range in
+            let status = longlm_int8_gemm_activations(type, x + range.lowerBound * cols, Int64(cols), Int32(range.count),
+                                                      panels + range.lowerBound * bytes)
+            precondition(status == 0, "int8 GEMM activations failed for \(self.type.name)")
+        }
+        let rowBytes = self.rowBytes, data = self.data
+        let rowsPerItem = Self.gemmRowsPerItem
+        Parallel.forEach((rows + rowsPerItem - 1) / rowsPerItem) { item in
+            let lo = item * rowsPerItem, hi = min(rows, lo + rowsPerItem)
+            let status = longlm_int8_gemm(variant.cVariant, type, data, rowBytes, Int64(lo), Int64(hi), Int64(cols),
+                                          panels, Int32(count), y, Int64(rows))
+            precondition(status == 0, "int8 GEMM failed for \(self.type.name) (\(variant))")
+        }
+        return true
+    }
+
+    /// Output rows per work item of the GEMM: a multiple of its 16-row weight panels, small enough that two
+    /// threads share a 256-row matrix evenly.
+    static let gemmRowsPerItem = 64
+
     /// `rows` vectors of `cols` floats rounded as `multiplyInt8` rounds them, written back as floats (d · q). A
     /// product of these with the exactly dequantized weights equals `multiplyInt8`'s up to f32 summation
     /// rounding: the fast precision's prefill (sgemm on weight tiles) gives what its decode gives, up to that rounding.
