@@ -78,6 +78,12 @@ int longlm_int8_gemm(longlm_kernel_variant variant, int ggml_type, const void *w
                      int64_t row_begin, int64_t row_end, int64_t cols, const void *panels, int vectors, float *y,
                      int64_t y_stride);
 
+/// The int8 multiply-add peak of one core: `iterations` rounds of longlm_int8_peak_multiply_adds_per_iteration()
+/// register-only u8 x s8 multiply-adds (`vpdpbusd`). Returns 0, or -1 for a variant without a probe (only
+/// avx512vnni has one). `checksum` keeps the work from being optimised away.
+int longlm_int8_peak_probe(longlm_kernel_variant variant, int64_t iterations, uint64_t *checksum);
+int64_t longlm_int8_peak_multiply_adds_per_iteration(void);
+
 /// The exact path. y[v * y_stride + r] = dot(weight row r, x_v) for r in row_begin ..< row_end and `vectors`
 /// f32 vectors x_v = x + v * cols, with the weights rebuilt exactly as the reference dequantizer rebuilds them
 /// (F32, F16, BF16 and every quantized type above). Returns 0, or -1 for a type or variant without a kernel.

@@ -90,3 +90,14 @@ extension QuantizedMatrix {
         }
     }
 }
+
+extension KernelVariant {
+    /// Runs the int8 multiply-add peak probe (register-only `vpdpbusd`, CLongLMKernels) for `iterations` rounds on
+    /// the calling thread and returns the multiply-adds done; nil when this variant has no probe.
+    public func int8PeakProbe(iterations: Int) -> Int? {
+        var checksum: UInt64 = 0
+        guard longlm_int8_peak_probe(cVariant, Int64(iterations), &checksum) == 0 else { return nil }
+        withExtendedLifetime(checksum) {}
+        return iterations * Int(longlm_int8_peak_multiply_adds_per_iteration())
+    }
+}
