@@ -218,11 +218,13 @@ final class CLITests: XCTestCase {
         let outcome = Outcome()
         let job = Thread {
             outcome.set(try? self.runMPI(ranks: 2, transport: "vader", arguments: [
-                "generate", "--model", Self.gemma, "--tokens-file", tokens, "--max-new-tokens", "4", "--step-timeout", marker]))
+                "generate", "--model", Self.gemma, "--tokens-file", tokens, "--max-new-tokens", "400", "--step-timeout", marker]))
         }
         job.start()
         // Both ranks loaded: inside the prefill on a slow node (the ring's exchange names its peer), already
-        // decoding on a fast one (a collective, which names the other rank when there are two).
+        // decoding on a fast one (a collective, which names the other rank when there are two). The 400 decode
+        // steps keep a fast node's job running well past this point (the 3000-token prefill alone took about
+        // 4 s on 2 ranks with the int8 GEMM, and the job used to end before the signal).
         Thread.sleep(forTimeInterval: 6)
         _ = try launch("/usr/bin/pkill", ["-\(signal)", "-n", "-f", "step-timeout \(marker)"])
         while outcome.get() == nil && Date().timeIntervalSince(start) < 300 { Thread.sleep(forTimeInterval: 0.2) }
