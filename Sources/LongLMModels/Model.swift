@@ -235,9 +235,9 @@ public final class TransformerModel: @unchecked Sendable {
 
 /// y = x W^T + b with W stored [out, in]. Dense weights: the output features are split across threads, each
 /// calling a single-threaded sgemm on its slice of W. Encoded weights: a few rows (decode) go through the
-/// quantized matrix-vector kernel; more rows dequantize W one tile of output features at a time per thread
-/// and run sgemm on the tile, so the f32 copy of W never exists whole. In the fast precision both round the
-/// activations to 8 bits per block first (the kernel in integers, the tiles on the rounded values as floats).
+/// quantized matrix-vector kernel; more rows go through the int8 GEMM (fast precision, AVX-512 VNNI nodes) or
+/// dequantize W one tile of output features at a time per thread and run sgemm on the tile, so the f32 copy of
+/// W never exists whole. In the fast precision the sgemm tiles multiply activations rounded to 8 bits per block.
 enum Linear {
     static let encodedTileRows = 256
     static let vectorRows = 4
@@ -257,7 +257,8 @@ enum Linear {
             q.multiply(input, count: T, into: y)
         case .encoded(let q):
             // Where the node has the int8 GEMM's tile, the fast precision multiplies the batch in integers as
-            // decode does (the same rounded activations and integer block sums, tiled over the vectors).
+            // decode does: the 32-block types with decode's rounded activations and integer block sums, the
+            // K-quants with activations rounded per 16 values (finer than decode's 256; docs/kernels.md).
             if Compute.precision == .fast && QuantizedMatrix.hasTiledInt8(Compute.kernels)
                 && q.multiplyInt8GEMM(input, count: T, into: y) {
                 break

@@ -47,10 +47,11 @@ extension QuantizedMatrix {
         variant == .avx512vnni && longlm_int8_gemm_available(variant.cVariant) != 0
     }
 
-    /// The products of `multiplyInt8` (the same rounded activations, the same integers per block) for `count`
-    /// vectors through the int8 GEMM: activations rewritten once as panels, weights 16 rows at a time, register
-    /// tiles of 4 rows by 4 vectors (docs/kernels.md, "The int8 GEMM"). Only the order of the float sums
-    /// differs from `multiplyInt8`. False when the type or the variant has no GEMM.
+    /// `count` vectors through the int8 GEMM: activations rewritten once as panels, weights 16 rows at a time,
+    /// register tiles of 4 rows by 4 vectors (docs/kernels.md, "The int8 GEMM"). For the 32-block types these are
+    /// `multiplyInt8`'s products (the same rounded activations and integers; only the order of the float sums
+    /// differs); the K-quants and IQ4_XS round their activations per 16 values instead of per 256. False when the
+    /// type or the variant has no GEMM.
     @discardableResult
     public func multiplyInt8GEMM(_ x: UnsafePointer<Float>, count: Int, into y: UnsafeMutablePointer<Float>,
                                  variant: KernelVariant = Compute.kernels) -> Bool {
