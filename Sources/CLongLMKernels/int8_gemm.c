@@ -72,7 +72,7 @@ static void scatter_lane(uint8_t *panel, int L, int64_t lane, const uint8_t *u) 
 }
 
 static float *group_floats(uint8_t *panel, int L, int64_t lane, int which) {
-    return (float *)(panel + (size_t)(lane / GEMM_GROUP_LANES) * gemm_group_bytes(L) + 16 * L + 64 * which);
+    return (float *)gemm_slot(panel + (size_t)(lane / GEMM_GROUP_LANES) * gemm_group_bytes(L), L, which);
 }
 
 // ---- Activations ----
@@ -201,10 +201,18 @@ static void lanes_q3_K(const uint8_t *block, uint8_t *u, float *s, float *t) {
             }
 }
 
-static void lanes_q4_K(const uint8_t *block, uint8_t *u, float *s, float *t) {
+/// Q4_K / Q5_K: each sub-block's s = d · scale and t = -dmin · min (8 sub-blocks of 32).
+static void k4_lane_scales(const uint8_t *block, float *s, float *t) {
     float d = load_half(block), dmin = load_half(block + 2);
     int scales[8], mins[8];
     k4_scales_mins(block + 4, scales, mins);
+    for (int j = 0; j < 8; j++) {
+        s[j] = d * (float)scales[j];
+        t[j] = -(dmin * (float)mins[j]);
+    }
+}
+
+static void lanes_q4_K(const uint8_t *block, uint8_t *u, float *s, float *t) {
     for (int c = 0; c < 4; c++) {
         for (int l = 0; l < 32; l++) {
             uint8_t q = block[16 + 32 * c + l];
@@ -212,16 +220,10 @@ static void lanes_q4_K(const uint8_t *block, uint8_t *u, float *s, float *t) {
             u[64 * c + 32 + l] = q >> 4;
         }
     }
-    for (int j = 0; j < 8; j++) {
-        s[j] = d * (float)scales[j];
-        t[j] = -(dmin * (float)mins[j]);
-    }
+    k4_lane_scales(block, s, t);
 }
 
 static void lanes_q5_K(const uint8_t *block, uint8_t *u, float *s, float *t) {
-    float d = load_half(block), dmin = load_half(block + 2);
-    int scales[8], mins[8];
-    k4_scales_mins(block + 4, scales, mins);
     for (int c = 0; c < 4; c++) {
         for (int l = 0; l < 32; l++) {
             uint8_t q = block[48 + 32 * c + l];
@@ -230,10 +232,7 @@ static void lanes_q5_K(const uint8_t *block, uint8_t *u, float *s, float *t) {
             u[64 * c + 32 + l] = (uint8_t)((q >> 4) | ((h & 2) << 3));
         }
     }
-    for (int j = 0; j < 8; j++) {
-        s[j] = d * (float)scales[j];
-        t[j] = -(dmin * (float)mins[j]);
-    }
+    k4_lane_scales(block, s, t);
 }
 
 static void lanes_q6_K(const uint8_t *block, uint8_t *u, float *s, float *t) {
@@ -324,9 +323,9 @@ static void weight_panel(int type, gemm_form f, const uint8_t *row, int64_t cols
         }
         uint8_t *group = panel + (size_t)g * gemm_group_bytes(L);
         transpose_group(group, L, u);
-        memcpy(group + 16 * L + 64 * GEMM_SCALE, s, 64);
-        memset(group + 16 * L + 64 * GEMM_START, 0, 64);
-        memcpy(group + 16 * L + 64 * GEMM_MIN_TERM, t, 64);
+        memcpy(gemm_slot(group, L, GEMM_SCALE), s, 64);
+        memset(gemm_slot(group, L, GEMM_START), 0, 64);
+        memcpy(gemm_slot(group, L, GEMM_MIN_TERM), t, 64);
     }
 }
 
@@ -340,9 +339,9 @@ static void tile_portable(const uint8_t *const *w, const uint8_t *const *a, int6
             float lanes_sum[16] = {0};
             for (int64_t g = 0; g < groups; g++) {
                 const uint8_t *wg = w[r] + g * group_bytes, *ag = a[c] + g * group_bytes;
-                const float *ws = (const float *)(wg + 16 * L), *wt = (const float *)(wg + 16 * L + 128);
-                const float *ad = (const float *)(ag + 16 * L), *am = (const float *)(ag + 16 * L + 128);
-                const int32_t *start = (const int32_t *)(ag + 16 * L + 64);
+                const float *ws = (const float *)gemm_slot(wg, L, GEMM_SCALE), *wt = (const float *)gemm_slot(wg, L, GEMM_MIN_TERM);
+                const float *ad = (const float *)gemm_slot(ag, L, GEMM_SCALE), *am = (const float *)gemm_slot(ag, L, GEMM_MIN_TERM);
+                const int32_t *start = (const int32_t *)gemm_slot(ag, L, GEMM_START);
                 for (int k = 0; k < 16; k++) {
                     int32_t sum = start[k];
                     for (int j = 0; j < L / 4; j++)

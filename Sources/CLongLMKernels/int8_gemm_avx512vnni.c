@@ -21,7 +21,7 @@ tile_lanes(const uint8_t *const *w, const uint8_t *const *a, int64_t groups, con
         const size_t at = (size_t)g * group_bytes;
         __m512i acc[GEMM_TILE_ROWS][GEMM_TILE_VECTORS];
         for (int c = 0; c < GEMM_TILE_VECTORS; c++) {
-            __m512i start = _mm512_loadu_si512(a[c] + at + 16 * L + 64);
+            __m512i start = _mm512_loadu_si512(gemm_slot(a[c] + at, L, GEMM_START));
             for (int r = 0; r < GEMM_TILE_ROWS; r++) acc[r][c] = start;
         }
         for (int j = 0; j < L / 4; j++) {
@@ -32,15 +32,15 @@ tile_lanes(const uint8_t *const *w, const uint8_t *const *a, int64_t groups, con
                 for (int c = 0; c < GEMM_TILE_VECTORS; c++) acc[r][c] = _mm512_dpbusd_epi32(acc[r][c], wv[r], av[c]);
         }
         for (int r = 0; r < GEMM_TILE_ROWS; r++) {
-            __m512 s = _mm512_loadu_ps((const float *)(w[r] + at + 16 * L));
+            __m512 s = _mm512_loadu_ps(gemm_slot(w[r] + at, L, GEMM_SCALE));
             for (int c = 0; c < GEMM_TILE_VECTORS; c++) {
-                __m512 d = _mm512_loadu_ps((const float *)(a[c] + at + 16 * L));
+                __m512 d = _mm512_loadu_ps(gemm_slot(a[c] + at, L, GEMM_SCALE));
                 sums[r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[r][c]), _mm512_mul_ps(s, d), sums[r][c]);
             }
             if (has_min) {
-                __m512 t = _mm512_loadu_ps((const float *)(w[r] + at + 16 * L + 128));
+                __m512 t = _mm512_loadu_ps(gemm_slot(w[r] + at, L, GEMM_MIN_TERM));
                 for (int c = 0; c < GEMM_TILE_VECTORS; c++) {
-                    __m512 m = _mm512_loadu_ps((const float *)(a[c] + at + 16 * L + 128));
+                    __m512 m = _mm512_loadu_ps(gemm_slot(a[c] + at, L, GEMM_MIN_TERM));
                     sums[r][c] = _mm512_fmadd_ps(t, m, sums[r][c]);
                 }
             }
