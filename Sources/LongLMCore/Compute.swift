@@ -10,6 +10,9 @@ public enum Compute {
     /// How new KV caches store keys and values: `.f32` (the library's default) is the reference; the CLI defaults
     /// to `.f16` in the fast precision.
     nonisolated(unsafe) public static var kvType: KVType = .f32
+    /// How the attention multiplies tiles of many query rows: `.f32` (the library's default) is the reference;
+    /// the CLI takes `AttentionTiles.automatic` (BF16 tiles in the fast precision where the CPU has them).
+    nonisolated(unsafe) public static var attentionTiles: AttentionTiles = .f32
 }
 
 /// The arithmetic of matrix products with quantized weights.

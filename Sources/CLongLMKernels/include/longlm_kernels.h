@@ -163,3 +163,47 @@ int longlm_few_row_scores_stored(longlm_kernel_variant variant, const float *q, 
 /// 1 ... LONGLM_FEW_ROWS_MAX or a variant not compiled here.
 int longlm_few_row_values_stored(longlm_kernel_variant variant, const float *p, int rows, int64_t n,
                                  longlm_kv_type type, const void *values, int64_t value_stride, int d, float *acc);
+
+// MARK: BF16 attention tiles (attention_bf16.c; docs/kernels.md, "BF16 attention tiles")
+
+/// Which code runs the BF16 attention products: AVX-512 BF16 (`vdpbf16ps`; the caller checks the CPU), or
+/// plain C doing the same arithmetic in the same order (the reference).
+typedef enum { LONGLM_BF16_PORTABLE = 0, LONGLM_BF16_AVX512 = 1 } longlm_bf16_variant;
+
+/// 1 when this build holds the variant for this architecture (whether or not the CPU can run it).
+int longlm_bf16_compiled(longlm_bf16_variant variant);
+
+/// x[0 ..< n] as bfloat16 pairs: pairs[i] = bf16(x[2i]) | bf16(x[2i + 1]) << 16, the last pair padded with 0
+/// when n is odd. Nearest even, subnormals to zero. Returns 0, or -1 for a variant not compiled here; every
+/// variant gives the same bits.
+int longlm_bf16_round_pairs(longlm_bf16_variant variant, const float *x, int64_t n, uint32_t *pairs);
+
+/// Words (uint32) of the key panel of n keys of d values (d even): blocks of 16 keys, each d/2 steps of 16 lanes.
+size_t longlm_bf16_key_panel_words(int64_t n, int32_t d);
+/// Lays out n keys (stored as f32, f16 or bf16, `key_stride` values apart) as the key panel: lane k of step p
+/// of block b holds key 16 b + k's values 2p and 2p + 1 as a bfloat16 pair; keys past n are zero.
+void longlm_bf16_key_panel(longlm_kv_type type, const void *keys, int64_t key_stride, int64_t n, int32_t d,
+                           uint32_t *panel);
+
+/// Words of the value panel of n values of d dimensions: ceil(n/2) pairs of keys, d words each.
+size_t longlm_bf16_value_panel_words(int64_t n, int32_t d);
+/// Lays out n value rows (f32, f16 or bf16, `value_stride` apart) as the value panel: word i of pair q holds
+/// dimension i of values 2q and 2q + 1 as a bfloat16 pair (a missing value 2q + 1 is zero).
+void longlm_bf16_value_panel(longlm_kv_type type, const void *values, int64_t value_stride, int64_t n, int32_t d,
+                             uint32_t *panel);
+
+/// scores[r * ldc + c] = sum over pairs p of q[r * d/2 + p] . key c's pair p, for r < rows and c < n: query rows
+/// as bfloat16 pairs (longlm_bf16_round_pairs), keys as a key panel. Returns 0, or -1 for a variant not compiled
+/// here or d odd.
+int longlm_bf16_scores(longlm_bf16_variant variant, const uint32_t *q, int rows, int32_t d, const uint32_t *panel,
+                       int64_t n, float *scores, int64_t ldc);
+
+/// acc[r * d + i] += sum over key pairs q of p[r * p_stride + q] . (value 2q, value 2q + 1)[i], for r < rows and
+/// the n keys of a value panel: probability rows as bfloat16 pairs. d a multiple of 16. Returns 0 or -1 as above.
+int longlm_bf16_accumulate(longlm_bf16_variant variant, const uint32_t *p, int rows, int64_t n, int64_t p_stride,
+                           const uint32_t *panel, int32_t d, float *acc);
+
+/// A peak probe for the BF16 tiles: `vdpbf16ps` on registers only (12 independent sums); multiply-adds per
+/// iteration, and the probe (0, or -1 where the variant has none).
+int64_t longlm_bf16_peak_multiply_adds_per_iteration(void);
+int longlm_bf16_peak_probe(longlm_bf16_variant variant, int64_t iterations, uint64_t *checksum);

@@ -1,0 +1,339 @@
+// The attention's two products in BF16 tiles (the fast precision, on CPUs with AVX-512 BF16): queries, keys,
+// probabilities and values rounded to bfloat16, products summed in f32 by `vdpbf16ps`, the online-softmax state
+// kept in f32 by the caller. docs/kernels.md, "BF16 attention tiles".
+//
+// One `vdpbf16ps` multiplies 16 lanes of bfloat16 pairs and adds both products to 16 f32 sums. So the operands
+// are laid out in pairs:
+//
+// - scores = Q K^T sums over the head dimension: a query row is d/2 pairs (dimensions 2p, 2p + 1), broadcast;
+//   keys sit 16 to a block, transposed, lane k of step p holding key k's pair p (the key panel);
+// - PV sums over the keys: a probability row is n/2 pairs (keys 2q, 2q + 1), broadcast; the values of keys 2q
+//   and 2q + 1 are interleaved per dimension, lane i holding dimension i of both (the value panel).
+//
+// Rounding to bfloat16 is to nearest even, with subnormal inputs read as zero (what `vcvtne2ps2bf16` does).
+// Each lane adds the pair's high product, then its low product, to its sum, each addition rounded to nearest
+// even with subnormal inputs and results flushed to zero (the instruction's definition); the portable code does
+// the same in that order and is the reference the AVX-512 code is tested against.
+#pragma clang fp contract(off)
+#include "kernel_blocks.h"
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+#define INLINE static inline __attribute__((always_inline))
+
+// MARK: rounding and panels (plain C, shared by every variant)
+
+INLINE uint32_t float_bits(float f) {
+    uint32_t x;
+    memcpy(&x, &f, 4);
+    return x;
+}
+
+INLINE float bits_float(uint32_t x) {
+    float f;
+    memcpy(&f, &x, 4);
+    return f;
+}
+
+/// bfloat16 of f: nearest even; subnormals to a zero of their sign; NaNs stay quiet NaNs.
+INLINE uint16_t to_bfloat(float f) {
+    uint32_t x = float_bits(f);
+    if ((x & 0x7F800000u) == 0) return (uint16_t)((x >> 16) & 0x8000u);
+    if ((x & 0x7FFFFFFFu) > 0x7F800000u) return (uint16_t)((x >> 16) | 0x40);
+    return (uint16_t)((x + 0x7FFFu + ((x >> 16) & 1)) >> 16);
+}
+
+INLINE uint32_t pair_of(float low, float high) { return (uint32_t)to_bfloat(low) | ((uint32_t)to_bfloat(high) << 16); }
+
+/// Element `at` of a row stored as `type` (f32, f16 or bf16), as f32 (exact).
+INLINE float stored_value(longlm_kv_type type, const void *base, int64_t at) {
+    switch (type) {
+    case LONGLM_KV_F16: return half_to_float(((const uint16_t *)base)[at]);
+    case LONGLM_KV_BF16: return bits_float((uint32_t)((const uint16_t *)base)[at] << 16);
+    default: return ((const float *)base)[at];
+    }
+}
+
+static void round_pairs_portable(const float *x, int64_t n, uint32_t *pairs) {
+    int64_t i = 0;
+    for (; i + 1 < n; i += 2) pairs[i / 2] = pair_of(x[i], x[i + 1]);
+    if (i < n) pairs[i / 2] = pair_of(x[i], 0);
+}
+
+#if defined(__x86_64__)
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
+static void round_pairs_avx512(const float *x, int64_t n, uint32_t *pairs) {
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        __m512 low = _mm512_loadu_ps(x + i), high = _mm512_loadu_ps(x + i + 16);
+        // Element e of the result is element e of the concatenation (low, high): the second operand first.
+        __m512bh both = _mm512_cvtne2ps_pbh(high, low);
+        _mm512_storeu_si512((void *)(pairs + i / 2), (__m512i)both);
+    }
+    round_pairs_portable(x + i, n - i, pairs + i / 2);
+}
+#endif
+
+int longlm_bf16_round_pairs(longlm_bf16_variant variant, const float *x, int64_t n, uint32_t *pairs) {
+#if defined(__x86_64__)
+    if (variant == LONGLM_BF16_AVX512) {
+        round_pairs_avx512(x, n, pairs);
+        return 0;
+    }
+#endif
+    if (variant != LONGLM_BF16_PORTABLE) return -1;
+    round_pairs_portable(x, n, pairs);
+    return 0;
+}
+
+size_t longlm_bf16_key_panel_words(int64_t n, int32_t d) { return (size_t)((n + 15) / 16) * 16 * (size_t)(d / 2); }
+
+void longlm_bf16_key_panel(longlm_kv_type type, const void *keys, int64_t key_stride, int64_t n, int32_t d,
+                           uint32_t *panel) {
+    const int64_t pairs = d / 2, blocks = (n + 15) / 16;
+    for (int64_t b = 0; b < blocks; b++) {
+        uint32_t *block = panel + b * 16 * pairs;
+        for (int k = 0; k < 16; k++) {
+            const int64_t c = b * 16 + k;
+            if (c >= n) {
+                for (int64_t p = 0; p < pairs; p++) block[p * 16 + k] = 0;
+                continue;
+            }
+            for (int64_t p = 0; p < pairs; p++) {
+                float low = stored_value(type, keys, c * key_stride + 2 * p);
+                float high = stored_value(type, keys, c * key_stride + 2 * p + 1);
+                block[p * 16 + k] = pair_of(low, high);
+            }
+        }
+    }
+}
+
+size_t longlm_bf16_value_panel_words(int64_t n, int32_t d) { return (size_t)((n + 1) / 2) * (size_t)d; }
+
+void longlm_bf16_value_panel(longlm_kv_type type, const void *values, int64_t value_stride, int64_t n, int32_t d,
+                             uint32_t *panel) {
+    for (int64_t q = 0; q < (n + 1) / 2; q++) {
+        const int64_t c = 2 * q;
+        for (int32_t i = 0; i < d; i++) {
+            float low = stored_value(type, values, c * value_stride + i);
+            float high = c + 1 < n ? stored_value(type, values, (c + 1) * value_stride + i) : 0;
+            panel[q * d + i] = pair_of(low, high);
+        }
+    }
+}
+
+// MARK: the products, portable (the reference)
+
+/// A bfloat16 as f32, subnormals read as zero.
+INLINE float bfloat_daz(uint16_t h) {
+    if ((h & 0x7F80u) == 0) return bits_float((uint32_t)(h & 0x8000u) << 16);
+    return bits_float((uint32_t)h << 16);
+}
+
+/// f with a subnormal result flushed to a zero of its sign.
+INLINE float flush(float f) {
+    uint32_t x = float_bits(f);
+    return (x & 0x7F800000u) == 0 ? bits_float(x & 0x80000000u) : f;
+}
+
+/// One lane of `vdpbf16ps`: sum + high products, then + low products.
+INLINE float pair_step(float sum, uint32_t a, uint32_t b) {
+    float high = bfloat_daz((uint16_t)(a >> 16)) * bfloat_daz((uint16_t)(b >> 16));
+    float low = bfloat_daz((uint16_t)a) * bfloat_daz((uint16_t)b);
+    sum = flush(flush(sum) + high);
+    return flush(sum + low);
+}
+
+static void scores_portable(const uint32_t *q, int rows, int32_t d, const uint32_t *panel, int64_t n, float *scores,
+                            int64_t ldc) {
+    const int64_t pairs = d / 2;
+    for (int r = 0; r < rows; r++) {
+        for (int64_t c = 0; c < n; c++) {
+            const uint32_t *block = panel + (c / 16) * 16 * pairs;
+            float sum = 0;
+            for (int64_t p = 0; p < pairs; p++) sum = pair_step(sum, q[r * pairs + p], block[p * 16 + c % 16]);
+            scores[r * ldc + c] = sum;
+        }
+    }
+}
+
+static void accumulate_portable(const uint32_t *p, int rows, int64_t n, int64_t p_stride, const uint32_t *panel,
+                                int32_t d, float *acc) {
+    for (int r = 0; r < rows; r++) {
+        for (int32_t i = 0; i < d; i++) {
+            float sum = acc[r * d + i];
+            for (int64_t q = 0; q < (n + 1) / 2; q++) sum = pair_step(sum, p[r * p_stride + q], panel[q * d + i]);
+            acc[r * d + i] = sum;
+        }
+    }
+}
+
+// MARK: the products, AVX-512 BF16 register tiles
+
+#if defined(__x86_64__)
+#define BF16_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
+enum { TILE_ROWS = 6, TILE_VECTORS = 4 };
+
+/// Scores of `rows` query rows against `vectors` blocks of 16 keys (rows, vectors: compile-time constants where
+/// this is inlined). The last block stores only its first `last_count` keys.
+BF16_TARGET INLINE void scores_tile(const uint32_t *q, int64_t pairs, int rows, const uint32_t *blocks, int vectors,
+                                    int last_count, float *out, int64_t ldc) {
+    __m512 sum[TILE_ROWS][TILE_VECTORS];
+    for (int r = 0; r < rows; r++)
+        for (int v = 0; v < vectors; v++) sum[r][v] = _mm512_setzero_ps();
+    const int64_t block_words = 16 * pairs;
+    for (int64_t p = 0; p < pairs; p++) {
+        __m512i k[TILE_VECTORS];
+        for (int v = 0; v < vectors; v++) k[v] = _mm512_loadu_si512((const void *)(blocks + v * block_words + p * 16));
+        for (int r = 0; r < rows; r++) {
+            __m512i a = _mm512_set1_epi32((int)q[r * pairs + p]);
+            for (int v = 0; v < vectors; v++) sum[r][v] = _mm512_dpbf16_ps(sum[r][v], (__m512bh)a, (__m512bh)k[v]);
+        }
+    }
+    const __mmask16 last = (__mmask16)((1u << last_count) - 1);
+    for (int r = 0; r < rows; r++) {
+        for (int v = 0; v + 1 < vectors; v++) _mm512_storeu_ps(out + r * ldc + 16 * v, sum[r][v]);
+        _mm512_mask_storeu_ps(out + r * ldc + 16 * (vectors - 1), last, sum[r][vectors - 1]);
+    }
+}
+
+#define SCORES_TILE_CASE(R, V) \
+    case (R) * 8 + (V): scores_tile(q, pairs, R, blocks, V, last_count, out, ldc); break;
+#define SCORES_TILE_ROWS(R) SCORES_TILE_CASE(R, 1) SCORES_TILE_CASE(R, 2) SCORES_TILE_CASE(R, 3) SCORES_TILE_CASE(R, 4)
+
+BF16_TARGET static void scores_tile_any(const uint32_t *q, int64_t pairs, int rows, const uint32_t *blocks,
+                                        int vectors, int last_count, float *out, int64_t ldc) {
+    switch (rows * 8 + vectors) {
+        SCORES_TILE_ROWS(1) SCORES_TILE_ROWS(2) SCORES_TILE_ROWS(3) SCORES_TILE_ROWS(4) SCORES_TILE_ROWS(5)
+        SCORES_TILE_ROWS(6)
+    }
+}
+
+BF16_TARGET static void scores_avx512(const uint32_t *q, int rows, int32_t d, const uint32_t *panel, int64_t n,
+                                      float *scores, int64_t ldc) {
+    const int64_t pairs = d / 2, blocks = (n + 15) / 16;
+    for (int64_t b = 0; b < blocks; b += TILE_VECTORS) {
+        const int vectors = (int)(blocks - b < TILE_VECTORS ? blocks - b : TILE_VECTORS);
+        const int64_t last_end = (b + vectors) * 16 < n ? (b + vectors) * 16 : n;
+        const int last_count = (int)(last_end - (b + vectors - 1) * 16);
+        for (int r = 0; r < rows; r += TILE_ROWS) {
+            const int count = rows - r < TILE_ROWS ? rows - r : TILE_ROWS;
+            scores_tile_any(q + r * pairs, pairs, count, panel + b * 16 * pairs, vectors, last_count,
+                            scores + r * ldc + b * 16, ldc);
+        }
+    }
+}
+
+/// acc[rows, 16 vectors of dimensions] += P V over `key_pairs` pairs of keys (rows, vectors: constants where
+/// inlined); `panel` starts at the tile's first dimension, `d` words per pair of keys.
+BF16_TARGET INLINE void values_tile(const uint32_t *p, int64_t p_stride, int rows, int64_t key_pairs,
+                                    const uint32_t *panel, int32_t d, int vectors, float *acc) {
+    __m512 sum[TILE_ROWS][TILE_VECTORS];
+    for (int r = 0; r < rows; r++)
+        for (int v = 0; v < vectors; v++) sum[r][v] = _mm512_loadu_ps(acc + r * d + 16 * v);
+    for (int64_t q = 0; q < key_pairs; q++) {
+        __m512i value[TILE_VECTORS];
+        for (int v = 0; v < vectors; v++) value[v] = _mm512_loadu_si512((const void *)(panel + q * d + 16 * v));
+        for (int r = 0; r < rows; r++) {
+            __m512i a = _mm512_set1_epi32((int)p[r * p_stride + q]);
+            for (int v = 0; v < vectors; v++)
+                sum[r][v] = _mm512_dpbf16_ps(sum[r][v], (__m512bh)a, (__m512bh)value[v]);
+        }
+    }
+    for (int r = 0; r < rows; r++)
+        for (int v = 0; v < vectors; v++) _mm512_storeu_ps(acc + r * d + 16 * v, sum[r][v]);
+}
+
+#define VALUES_TILE_CASE(R, V) \
+    case (R) * 8 + (V): values_tile(p, p_stride, R, key_pairs, panel, d, V, acc); break;
+#define VALUES_TILE_ROWS(R) VALUES_TILE_CASE(R, 1) VALUES_TILE_CASE(R, 2) VALUES_TILE_CASE(R, 3) VALUES_TILE_CASE(R, 4)
+
+BF16_TARGET static void values_tile_any(const uint32_t *p, int64_t p_stride, int rows, int64_t key_pairs,
+                                        const uint32_t *panel, int32_t d, int vectors, float *acc) {
+    switch (rows * 8 + vectors) {
+        VALUES_TILE_ROWS(1) VALUES_TILE_ROWS(2) VALUES_TILE_ROWS(3) VALUES_TILE_ROWS(4) VALUES_TILE_ROWS(5)
+        VALUES_TILE_ROWS(6)
+    }
+}
+
+BF16_TARGET static void accumulate_avx512(const uint32_t *p, int rows, int64_t n, int64_t p_stride,
+                                          const uint32_t *panel, int32_t d, float *acc) {
+    const int64_t key_pairs = (n + 1) / 2;
+    const int dim_vectors = d / 16;
+    for (int v = 0; v < dim_vectors; v += TILE_VECTORS) {
+        const int vectors = dim_vectors - v < TILE_VECTORS ? dim_vectors - v : TILE_VECTORS;
+        for (int r = 0; r < rows; r += TILE_ROWS) {
+            const int count = rows - r < TILE_ROWS ? rows - r : TILE_ROWS;
+            values_tile_any(p + r * p_stride, p_stride, count, key_pairs, panel + 16 * v, d, vectors,
+                            acc + r * d + 16 * v);
+        }
+    }
+}
+#endif
+
+int longlm_bf16_scores(longlm_bf16_variant variant, const uint32_t *q, int rows, int32_t d, const uint32_t *panel,
+                       int64_t n, float *scores, int64_t ldc) {
+    if (rows < 1 || d < 2 || d % 2 != 0 || n < 1) return -1;
+#if defined(__x86_64__)
+    if (variant == LONGLM_BF16_AVX512) {
+        scores_avx512(q, rows, d, panel, n, scores, ldc);
+        return 0;
+    }
+#endif
+    if (variant != LONGLM_BF16_PORTABLE) return -1;
+    scores_portable(q, rows, d, panel, n, scores, ldc);
+    return 0;
+}
+
+int longlm_bf16_accumulate(longlm_bf16_variant variant, const uint32_t *p, int rows, int64_t n, int64_t p_stride,
+                           const uint32_t *panel, int32_t d, float *acc) {
+    if (rows < 1 || d < 16 || d % 16 != 0 || n < 1) return -1;
+#if defined(__x86_64__)
+    if (variant == LONGLM_BF16_AVX512) {
+        accumulate_avx512(p, rows, n, p_stride, panel, d, acc);
+        return 0;
+    }
+#endif
+    if (variant != LONGLM_BF16_PORTABLE) return -1;
+    accumulate_portable(p, rows, n, p_stride, panel, d, acc);
+    return 0;
+}
+
+int longlm_bf16_compiled(longlm_bf16_variant variant) {
+#if defined(__x86_64__)
+    if (variant == LONGLM_BF16_AVX512) return 1;
+#endif
+    return variant == LONGLM_BF16_PORTABLE;
+}
+
+// MARK: the peak probe
+
+#if defined(__x86_64__)
+BF16_TARGET static uint64_t bf16_probe(int64_t iterations) {
+    __m512 acc[12];
+    for (int k = 0; k < 12; k++) acc[k] = _mm512_set1_ps((float)k);
+    const __m512bh a = (__m512bh)_mm512_set1_epi32(0x3F803F80), b = (__m512bh)_mm512_set1_epi32(0x3A803A80);
+    for (int64_t i = 0; i < iterations; i++) {
+        for (int k = 0; k < 12; k++) acc[k] = _mm512_dpbf16_ps(acc[k], a, b);
+        __asm__ volatile("" : "+v"(acc[0]), "+v"(acc[1]), "+v"(acc[2]), "+v"(acc[3]), "+v"(acc[4]), "+v"(acc[5]));
+    }
+    __m512 total = acc[0];
+    for (int k = 1; k < 12; k++) total = _mm512_add_ps(total, acc[k]);
+    return (uint64_t)_mm512_reduce_add_ps(total);
+}
+#endif
+
+int64_t longlm_bf16_peak_multiply_adds_per_iteration(void) { return 12 * 32; }
+
+int longlm_bf16_peak_probe(longlm_bf16_variant variant, int64_t iterations, uint64_t *checksum) {
+#if defined(__x86_64__)
+    if (variant == LONGLM_BF16_AVX512) {
+        *checksum = bf16_probe(iterations);
+        return 0;
+    }
+#endif
+    (void)iterations;
+    *checksum = 0;
+    return -1;
+}
