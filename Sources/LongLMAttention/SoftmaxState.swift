@@ -52,6 +52,20 @@ public struct SoftmaxState {
         }
     }
 
+    /// `absorb` in BF16 tiles: the probabilities rounded to bfloat16 pairs (into `pairScratch`, rows x ceil(n/2)
+    /// words) and multiplied with a value panel of the tile's n keys (`BF16Tiles`).
+    public mutating func absorb(scores: UnsafeMutablePointer<Float>, keyCount n: Int, valuePanel: UnsafePointer<UInt32>,
+                                pairScratch: UnsafeMutablePointer<UInt32>, variant: BF16Variant, rows: Int) {
+        precondition(rows <= self.rows)
+        takeScores(scores, keyCount: n, rows: rows)
+        let pairsPerRow = (n + 1) / 2, d = headDim
+        for r in 0..<rows { BF16Tiles.roundPairs(scores + r * n, count: n, into: pairScratch + r * pairsPerRow, variant: variant) }
+        accumulator.withUnsafeMutableBufferPointer { acc in
+            BF16Tiles.accumulate(probabilityPairs: pairScratch, rows: rows, count: n, pairStride: pairsPerRow,
+                                 valuePanel: valuePanel, headDim: d, into: acc.baseAddress!, variant: variant)
+        }
+    }
+
     /// Folds a tile's logits into the running maxima and sums, rescales the accumulator to the new maxima and
     /// turns the tile into the probabilities its values are to be weighted by.
     private mutating func takeScores(_ scores: UnsafeMutablePointer<Float>, keyCount n: Int, rows: Int) {

@@ -19,9 +19,10 @@ public enum TiledAttention {
 
     /// Attention output [queries, heads * headDim] of `call`.
     public static func attend(_ call: AttentionCall, output: UnsafeMutablePointer<Float>,
-                              queryBlock: Int = defaultQueryBlock, keyBlock: Int = defaultKeyBlock) {
+                              queryBlock: Int = defaultQueryBlock, keyBlock: Int = defaultKeyBlock,
+                              tiles: AttentionTiles = Compute.attentionTiles) {
         var partial = AttentionPartial(tokens: call.queryPositions.count, heads: call.shape.heads, headDim: call.shape.headDim)
-        accumulate(call, into: &partial, queryBlock: queryBlock, keyBlock: keyBlock)
+        accumulate(call, into: &partial, queryBlock: queryBlock, keyBlock: keyBlock, tiles: tiles)
         partial.finish(into: output)
     }
 
@@ -30,15 +31,25 @@ public enum TiledAttention {
     /// Work items are (kv head, query block) pairs. When there are too few of them to keep every worker thread
     /// busy (decode: one query token, so one pair per kv head), the key blocks are split as well and each split
     /// fills its own partial, merged at the end in split order (so the result does not depend on thread timing).
+    ///
+    /// With `tiles` BF16, a call whose query blocks have more rows than the few-row kernels take runs every tile
+    /// in BF16 (`BF16Panels`); calls of a few rows (decode) stay in f32.
     public static func accumulate(_ call: AttentionCall, into partial: inout AttentionPartial,
-                                  queryBlock: Int = defaultQueryBlock, keyBlock: Int = defaultKeyBlock) {
+                                  queryBlock: Int = defaultQueryBlock, keyBlock: Int = defaultKeyBlock,
+                                  tiles: AttentionTiles = Compute.attentionTiles) {
         let shape = call.shape
         precondition(partial.tokens == call.queryPositions.count && partial.heads == shape.heads && partial.headDim == shape.headDim)
         if call.queryPositions.isEmpty || call.keys.count == 0 { return }
         call.scheme.prepare(maxPosition: Int(max(call.queryPositions.max()!, call.keys.positions.max()!)))
         let plan = TilePlan(call, queryBlock: queryBlock, keyBlock: keyBlock)
         let keys = TransformedKeys(call, plan: plan)
-        defer { keys.deallocate() }
+        let panels = BF16Panels.wanted(call, plan: plan, tiles: tiles).map { BF16Panels(call, plan: plan, keys: keys, variant: $0) }
+        // The BF16 tiles read only the panels: the f32 keys go as soon as the panels are built.
+        if panels != nil { keys.deallocate() }
+        defer {
+            if panels == nil { keys.deallocate() }
+            panels?.deallocate()
+        }
         let pairs = shape.kvHeads * plan.queryBlocks
         let wanted = min(plan.keyBlocks, Self.keySplits(pairs: pairs, threads: Parallel.threads))
         let perSplit = (plan.keyBlocks + wanted - 1) / wanted
@@ -48,7 +59,7 @@ public enum TiledAttention {
         }
         PartialBox.withRows(of: boxes[...]) { rows in
             Parallel.forEachWorker(pairs * splits) { nextItem in
-                let kernel = TileKernel(call, plan: plan, keys: keys)
+                let kernel = TileKernel(call, plan: plan, keys: keys, panels: panels)
                 defer { kernel.deallocate() }
                 while let item = nextItem() {
                     let split = item / pairs, pair = item % pairs
@@ -78,11 +89,14 @@ public enum TiledAttention {
     public static func attend(queries: [Float], queryPositions: [Int32], keys: [Float], values: [Float], keyPositions: [Int32],
                               shape: AttentionShape, scheme: any PositionScheme, scale: Float, window: Int?,
                               output: inout [Float], layer: Int = 0,
-                              queryBlock: Int = defaultQueryBlock, keyBlock: Int = defaultKeyBlock) {
+                              queryBlock: Int = defaultQueryBlock, keyBlock: Int = defaultKeyBlock,
+                              tiles: AttentionTiles = Compute.attentionTiles) {
         precondition(output.count >= queryPositions.count * shape.heads * shape.headDim)
         AttentionCall.withArrays(queries: queries, queryPositions: queryPositions, keys: keys, values: values, keyPositions: keyPositions,
                                  shape: shape, scheme: scheme, scale: scale, window: window, layer: layer) { call in
-            output.withUnsafeMutableBufferPointer { attend(call, output: $0.baseAddress!, queryBlock: queryBlock, keyBlock: keyBlock) }
+            output.withUnsafeMutableBufferPointer {
+                attend(call, output: $0.baseAddress!, queryBlock: queryBlock, keyBlock: keyBlock, tiles: tiles)
+            }
         }
     }
 }
@@ -220,6 +234,85 @@ struct TransformedKeys {
     func deallocate() { owned?.deallocate() }
 }
 
+/// The call's transformed keys and its values as BF16 panels (`BF16Tiles`), built once per call: a key panel per
+/// (key class, kv head, key block) and a value panel per (kv head, key block), for the blocks some tile sees.
+public struct BF16Panels {
+    let variant: BF16Variant
+    let keyWords: Int, valueWords: Int
+    let kvHeads: Int, keyBlocks: Int
+    /// Slot of each key class, as in `TransformedKeys`.
+    let slots: [Int]
+    let keyPanels: UnsafeMutablePointer<UInt32>
+    let valuePanels: UnsafeMutablePointer<UInt32>
+
+    /// The BF16 variant to run the call's tiles with, or nil when they stay f32: tiles set to f32, a head dim the
+    /// value tiles do not take, or query blocks of no more rows than the few-row kernels take (decode).
+    static func wanted(_ call: AttentionCall, plan: TilePlan, tiles: AttentionTiles) -> BF16Variant? {
+        guard case .bf16(let variant) = tiles, BF16Tiles.takes(headDim: call.shape.headDim) else { return nil }
+        let rows = min(call.queryPositions.count, plan.queryBlock) * call.shape.groupSize
+        return rows > FewRowAttention.maxRows ? variant : nil
+    }
+
+    /// Bytes the panels of `keys` keys take, for `keyClasses` key classes (the memory plan's figure).
+    public static func bytes(keys: Int, kvHeads: Int, headDim: Int, keyClasses: Int,
+                             keyBlock: Int = TiledAttention.defaultKeyBlock) -> Int {
+        let blocks = (keys + keyBlock - 1) / keyBlock
+        let perBlock = BF16Tiles.keyPanelWords(count: keyBlock, headDim: headDim) * keyClasses
+            + BF16Tiles.valuePanelWords(count: keyBlock, headDim: headDim)
+        return 4 * blocks * kvHeads * perBlock
+    }
+
+    init(_ call: AttentionCall, plan: TilePlan, keys: TransformedKeys, variant: BF16Variant) {
+        let shape = call.shape, d = shape.headDim, S = call.keys.count
+        self.variant = variant
+        kvHeads = shape.kvHeads
+        keyBlocks = plan.keyBlocks
+        slots = keys.slots
+        keyWords = BF16Tiles.keyPanelWords(count: plan.keyBlock, headDim: d)
+        valueWords = BF16Tiles.valuePanelWords(count: plan.keyBlock, headDim: d)
+        keyPanels = .allocate(capacity: max(1, keys.bases.count * kvHeads * keyBlocks * keyWords))
+        valuePanels = .allocate(capacity: max(1, kvHeads * keyBlocks * valueWords))
+        let panels = self, values = call.keys.values
+        Parallel.forEach(plan.keyBlocks) { kb in
+            if plan.keyClasses[kb].isEmpty { return }
+            let range = plan.keyRange(kb, count: S)
+            for cls in plan.keyClasses[kb] {
+                for g in 0..<shape.kvHeads {
+                    BF16Tiles.keyPanel(keys: keys.row(keyClass: cls, kvHead: g, key: range.lowerBound), type: keys.type,
+                                       stride: keys.rowStride, count: range.count, headDim: d,
+                                       into: panels.keyPanel(keyClass: cls, kvHead: g, keyBlock: kb))
+                }
+            }
+            for g in 0..<shape.kvHeads {
+                let out = panels.valuePanel(kvHead: g, keyBlock: kb)
+                if values.type == .q8_0 {
+                    // Blocks of 32 are decoded to f32 first.
+                    let decoded = UnsafeMutablePointer<Float>.allocate(capacity: range.count * d)
+                    defer { decoded.deallocate() }
+                    for (i, j) in range.enumerated() { values.decode(row: j, columns: (g * d)..<((g + 1) * d), into: decoded + i * d) }
+                    BF16Tiles.valuePanel(values: decoded, type: .f32, stride: d, count: range.count, headDim: d, into: out)
+                } else {
+                    BF16Tiles.valuePanel(values: values.base + range.lowerBound * values.rowBytes + values.type.bytes(g * d),
+                                         type: values.type, stride: values.width, count: range.count, headDim: d, into: out)
+                }
+            }
+        }
+    }
+
+    func keyPanel(keyClass: Int, kvHead g: Int, keyBlock kb: Int) -> UnsafeMutablePointer<UInt32> {
+        keyPanels + ((slots[keyClass] * kvHeads + g) * keyBlocks + kb) * keyWords
+    }
+
+    func valuePanel(kvHead g: Int, keyBlock kb: Int) -> UnsafeMutablePointer<UInt32> {
+        valuePanels + (g * keyBlocks + kb) * valueWords
+    }
+
+    func deallocate() {
+        keyPanels.deallocate()
+        valuePanels.deallocate()
+    }
+}
+
 /// Runs the tiles of one (kv head, query block) item: its query rows against every visible key block.
 /// One kernel per worker thread; its scratch (rotated queries and scores per variant, the rows' softmax state)
 /// is reused across the worker's items.
@@ -227,6 +320,8 @@ final class TileKernel {
     let call: AttentionCall
     let plan: TilePlan
     let keys: TransformedKeys
+    /// When set, every tile runs in BF16 on these panels (and `keys` is not read).
+    let panels: BF16Panels?
     let maxRows: Int
     /// Scores of the tile being computed [rows, keyBlock].
     let scores: UnsafeMutablePointer<Float>
@@ -239,26 +334,45 @@ final class TileKernel {
     var rotatedQueries: [UnsafeMutablePointer<Float>?] = []
     var rotatedFor: [Bool] = []
     var variantScores: [UnsafeMutablePointer<Float>?] = []
+    /// BF16 tiles: per variant, the rotated queries as bfloat16 pairs [rows, headDim / 2]; the tile's
+    /// probabilities as pairs [rows, keyBlock / 2].
+    var queryPairs: [UnsafeMutablePointer<UInt32>?] = []
+    var queryPairsFor: [Bool] = []
+    let probabilityPairs: UnsafeMutablePointer<UInt32>?
     var state: SoftmaxState
 
-    init(_ call: AttentionCall, plan: TilePlan, keys: TransformedKeys) {
+    init(_ call: AttentionCall, plan: TilePlan, keys: TransformedKeys, panels: BF16Panels?) {
         self.call = call
         self.plan = plan
         self.keys = keys
+        self.panels = panels
         maxRows = plan.queryBlock * call.shape.groupSize
         scores = .allocate(capacity: maxRows * plan.keyBlock)
-        decodedValues = call.keys.values.floats == nil ? .allocate(capacity: plan.keyBlock * call.shape.headDim) : nil
-        decodedKeys = keys.type != .f32 && maxRows > FewRowAttention.maxRows
-            ? .allocate(capacity: plan.keyBlock * call.shape.headDim) : nil
-        state = SoftmaxState(rows: maxRows, headDim: call.shape.headDim)
+        let d = call.shape.headDim
+        decodedValues = call.keys.values.floats == nil && panels == nil ? .allocate(capacity: plan.keyBlock * d) : nil
+        decodedKeys = keys.type != .f32 && maxRows > FewRowAttention.maxRows && panels == nil
+            ? .allocate(capacity: plan.keyBlock * d) : nil
+        probabilityPairs = panels == nil ? nil : .allocate(capacity: maxRows * ((plan.keyBlock + 1) / 2))
+        state = SoftmaxState(rows: maxRows, headDim: d)
     }
 
     func deallocate() {
         scores.deallocate()
         decodedValues?.deallocate()
         decodedKeys?.deallocate()
+        probabilityPairs?.deallocate()
         rotatedQueries.forEach { $0?.deallocate() }
         variantScores.forEach { $0?.deallocate() }
+        queryPairs.forEach { $0?.deallocate() }
+    }
+
+    /// A per-variant buffer of `size` words, made on first use.
+    private func pairBuffer(_ v: Int, size: Int) -> UnsafeMutablePointer<UInt32> {
+        if v >= queryPairs.count { queryPairs += [UnsafeMutablePointer<UInt32>?](repeating: nil, count: v + 1 - queryPairs.count) }
+        if let b = queryPairs[v] { return b }
+        let b = UnsafeMutablePointer<UInt32>.allocate(capacity: size)
+        queryPairs[v] = b
+        return b
     }
 
     /// A per-variant buffer of `size` floats, made on first use.
@@ -282,6 +396,7 @@ final class TileKernel {
         func partialRow(_ r: Int) -> Int { (t0 + r / group) * shape.heads + g * group + r % group }
         rows.load(into: &state, count: rowCount, from: partialRow)
         rotatedFor = [Bool](repeating: false, count: rotatedFor.count)
+        queryPairsFor = [Bool](repeating: false, count: queryPairsFor.count)
 
         func queries(_ v: Int) -> UnsafeMutablePointer<Float> {
             let q = buffer(&rotatedQueries, v, size: maxRows * d)
@@ -295,6 +410,28 @@ final class TileKernel {
             }
             rotatedFor[v] = true
             return q
+        }
+
+        // The rotated queries of variant v as bfloat16 pairs.
+        func pairs(_ v: Int) -> UnsafeMutablePointer<UInt32> {
+            let p = pairBuffer(v, size: maxRows * d / 2)
+            if v >= queryPairsFor.count { queryPairsFor += [Bool](repeating: false, count: v + 1 - queryPairsFor.count) }
+            if queryPairsFor[v] { return p }
+            BF16Tiles.roundPairs(queries(v), count: rowCount * d, into: p, variant: panels!.variant)
+            queryPairsFor[v] = true
+            return p
+        }
+
+        // scores [rowCount, n] of variant v against key block kb.
+        func scoresOf(variant v: Int, keyBlock kb: Int, n: Int, into out: UnsafeMutablePointer<Float>) {
+            let keyClass = call.scheme.keyClass(of: v)
+            if let panels {
+                BF16Tiles.scores(queryPairs: pairs(v), rows: rowCount, headDim: d,
+                                 keyPanel: panels.keyPanel(keyClass: keyClass, kvHead: g, keyBlock: kb), count: n,
+                                 into: out, ldc: n, variant: panels.variant)
+            } else {
+                multiply(queries(v), keys.row(keyClass: keyClass, kvHead: g, key: kb * plan.keyBlock), n: n, into: out)
+            }
         }
 
         // scores [rowCount, n] = rotated queries x keys^T; a few rows (decode) without sgemm's packing.
@@ -316,12 +453,10 @@ final class TileKernel {
             guard let variants = plan.variants[qb * plan.keyBlocks + kb] else { continue }
             let j0 = kb * plan.keyBlock, n = min(S, j0 + plan.keyBlock) - j0
             if variants.count == 1 {
-                let v = variants[0]
-                multiply(queries(v), keys.row(keyClass: call.scheme.keyClass(of: v), kvHead: g, key: j0), n: n, into: scores)
+                scoresOf(variant: variants[0], keyBlock: kb, n: n, into: scores)
             } else {
                 for v in variants {
-                    multiply(queries(v), keys.row(keyClass: call.scheme.keyClass(of: v), kvHead: g, key: j0), n: n,
-                             into: buffer(&variantScores, v, size: maxRows * plan.keyBlock))
+                    scoresOf(variant: v, keyBlock: kb, n: n, into: buffer(&variantScores, v, size: maxRows * plan.keyBlock))
                 }
                 for r in 0..<rowCount {
                     let i = rowPositions[r]
@@ -346,7 +481,10 @@ final class TileKernel {
                 }
             }
             let kvStride = shape.kvHeads * d
-            if let values = call.keys.values.floats {
+            if let panels {
+                state.absorb(scores: scores, keyCount: n, valuePanel: panels.valuePanel(kvHead: g, keyBlock: kb),
+                             pairScratch: probabilityPairs!, variant: panels.variant, rows: rowCount)
+            } else if let values = call.keys.values.floats {
                 state.absorb(scores: scores, keyCount: n, values: values + j0 * kvStride + g * d, valueStride: kvStride,
                              rows: rowCount)
             } else if rowCount <= FewRowAttention.maxRows && FewRowAttention.readsStored(call.keys.values.type) {

@@ -44,6 +44,15 @@ public enum BF16Variant: String, CaseIterable, Sendable, CustomStringConvertible
     public static var supportedHere: [BF16Variant] { allCases.filter { $0.isSupported(by: .current) } }
 
     var cVariant: longlm_bf16_variant { self == .avx512bf16 ? LONGLM_BF16_AVX512 : LONGLM_BF16_PORTABLE }
+
+    /// Runs the peak probe (`vdpbf16ps` on registers only) and returns the multiply-adds it did, or nil where the
+    /// variant has no probe.
+    public func peakProbe(iterations: Int) -> Int? {
+        var checksum: UInt64 = 0
+        guard longlm_bf16_peak_probe(cVariant, Int64(iterations), &checksum) == 0 else { return nil }
+        withExtendedLifetime(checksum) {}
+        return iterations * Int(longlm_bf16_peak_multiply_adds_per_iteration())
+    }
 }
 
 /// The BF16 tiles' operations (CLongLMKernels, attention_bf16.c). Pairs are two bfloat16 values in one UInt32,

@@ -1,4 +1,5 @@
 import Foundation
+import LongLMAttention
 import LongLMCore
 
 /// What one rank of a run will hold in memory, estimated from the model's shapes before anything is allocated,
@@ -15,7 +16,8 @@ import LongLMCore
 ///   whole shard on a ring): x, q, the attention output and the attention's running softmax state of its queries
 ///   for every token of the call; h, k, v, gate and up for one batch of rows;
 /// - attention keys: the keys of one call transformed per key class (one process: the whole cache; the ring:
-///   one travelling block), and on the ring the send and receive buffers of a block (in the storage type);
+///   one travelling block), and on the ring the send and receive buffers of a block (in the storage type); with
+///   BF16 attention tiles also the call's key and value panels (built from the f32 keys, which are then freed);
 /// - rotary tables: cos and sin of every position of the sequence (headDim floats per position), for the global
 ///   layers and, on models with sliding-window layers, their own table;
 /// - logits: one row per token the run scores (every position for perplexity, the last one otherwise);
@@ -58,7 +60,7 @@ public struct MemoryPlan: Sendable {
     ///   - keyClasses: key classes of the global layers' scheme (SelfExtend 2, most 1).
     ///   - scoredRows: logits rows the run keeps at once (perplexity: the chunk; generation: 1).
     public init(config c: ModelConfig, weightBytes: Int, tokens: Int, ranks: Int, prefillChunk: Int, keyClasses: Int = 1,
-                scoredRows: Int = 1, kvType: KVType = .f32) {
+                scoredRows: Int = 1, kvType: KVType = .f32, attentionTiles: AttentionTiles = .f32) {
         self.ranks = ranks
         self.kvType = kvType
         let float = 4
@@ -79,7 +81,9 @@ public struct MemoryPlan: Sendable {
             kvCache: share * c.layerCount * 2 * storedRow,
             decodeKeys: share * globalLayers * keyClasses * kvType.transformedKeyType.bytes(kvWidth),
             activations: (callTokens * perCallToken + feedForward) * float,
-            attentionKeys: keysPerCall * max(keyClasses, 1) * kvWidth * float + ringBytes,
+            attentionKeys: keysPerCall * max(keyClasses, 1) * kvWidth * float + ringBytes
+                + (attentionTiles == .f32 ? 0 : BF16Panels.bytes(keys: keysPerCall, kvHeads: c.kvHeads, headDim: c.headDim,
+                                                                 keyClasses: max(keyClasses, 1))),
             // Every rank rotates keys of every position (the ring's travelling blocks), so each tabulates cos and
             // sin of all positions: the global layers' table, and the sliding layers' own one (Gemma 3's base).
             rotaryTables: (c.slidingLayers.contains(true) ? 2 : 1) * tokens * c.headDim * float,

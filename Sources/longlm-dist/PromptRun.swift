@@ -98,7 +98,8 @@ func memoryCheck(path: String, config: ModelConfig, tokens: Int, ranks: Int, ran
                  method: ContextMethod, skip: Bool) throws {
     guard let available = MemoryPlan.availableBytes() else { return }
     let plan = MemoryPlan(config: config, weightBytes: try ModelLoader.weightFileBytes(path: path), tokens: tokens, ranks: ranks,
-                          prefillChunk: batchSize, keyClasses: method.keyClassesEstimate, kvType: Compute.kvType)
+                          prefillChunk: batchSize, keyClasses: method.keyClassesEstimate, kvType: Compute.kvType,
+                          attentionTiles: Compute.attentionTiles)
     guard !plan.fits(ranksOnThisNode: ranksOnThisNode, available: available) else { return }
     let lines = plan.table(ranksOnThisNode: ranksOnThisNode, available: available)
     guard skip else { throw MemoryPlanError(lines: lines) }

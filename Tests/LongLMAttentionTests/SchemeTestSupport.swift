@@ -1,10 +1,11 @@
 import XCTest
 @testable import LongLMAttention
+import LongLMCore
 
 /// Runs the tiled kernel with a scheme and the naive reference with a logit function on the same random
 /// inputs; returns max |diff| / max |reference|.
 func tiledVersusNaive(scheme: any PositionScheme, T: Int, S: Int, heads: Int = 4, kvHeads: Int = 2, d: Int = 16,
-                      queryBlock: Int, keyBlock: Int, window: Int? = nil, seed: UInt64 = 1,
+                      queryBlock: Int, keyBlock: Int, window: Int? = nil, seed: UInt64 = 1, tiles: AttentionTiles = .f32,
                       logit: (Int, Int, ArraySlice<Float>, ArraySlice<Float>) -> Double) -> Double {
     var rng = SplitMix(seed: seed &+ UInt64(T * 7919 + S))
     let shape = AttentionShape(heads: heads, kvHeads: kvHeads, headDim: d)
@@ -16,7 +17,7 @@ func tiledVersusNaive(scheme: any PositionScheme, T: Int, S: Int, heads: Int = 4
     var out = [Float](repeating: .nan, count: T * heads * d)
     TiledAttention.attend(queries: q, queryPositions: queryPositions, keys: k, values: v, keyPositions: keyPositions,
                           shape: shape, scheme: scheme, scale: 1 / Float(d).squareRoot(), window: window, output: &out,
-                          queryBlock: queryBlock, keyBlock: keyBlock)
+                          queryBlock: queryBlock, keyBlock: keyBlock, tiles: tiles)
     let reference = NaiveAttention.attend(queries: q, queryPositions: queryPositions, keys: k, values: v,
                                           keyPositions: keyPositions, shape: shape, window: window) { i, j, q, k in
         logit(i, j, q, k) / Double(d).squareRoot()

@@ -78,13 +78,13 @@ final class Gemma3ReferenceTests: XCTestCase {
         try compareWithLlamaCpp(label: "exact")
     }
 
-    /// The fast precision (activations rounded to 8 bits per block, as llama.cpp rounds them) against the exact
-    /// one at every position: every logit of llama.cpp's top-40 within llama.cpp's own spread between its
+    /// The fast precision (activations rounded to 8 bits per block, as llama.cpp rounds them; BF16 attention tiles
+    /// where the CPU has them) against the exact one at every position: every logit of llama.cpp's top-40 within llama.cpp's own spread between its
     /// configurations on this model (3.8, above), the same top-1 wherever the exact top-2 margin exceeds it, and
     /// the top-20 overlap with llama.cpp of the exact run.
     func testGemma3InFastPrecisionStaysWithinLlamaCppsSpreadOfTheExactLogits() throws {
-        let saved = Compute.precision
-        defer { Compute.precision = saved }
+        let saved = (Compute.precision, Compute.attentionTiles)
+        defer { (Compute.precision, Compute.attentionTiles) = saved }
         let spread: Float = 3.8
         var report: [String] = []
         for n in Self.lengths {
@@ -93,13 +93,16 @@ final class Gemma3ReferenceTests: XCTestCase {
             // Per position of the exact run: its logits at llama.cpp's top-k ids, its top-1 and top-2 margin.
             var exactAtTop: [[Float]] = [], exactTop1: [Int32] = [], exactMargin: [Float] = []
             Compute.precision = .exact
+            Compute.attentionTiles = .f32
             try forEachPosition(prompt: prompt) { position, row in
                 exactAtTop.append((0..<llama.k).map { row[Int(llama.top[position * llama.k + $0])] })
                 let top = TopK.indices(row, count: 2)
                 exactTop1.append(top[0])
                 exactMargin.append(row[Int(top[0])] - row[Int(top[1])])
             }
+            // As the CLI runs it: BF16 attention tiles where this CPU has them.
             Compute.precision = .fast
+            Compute.attentionTiles = .automatic(precision: .fast, kernels: Compute.kernels)
             var largest: Float = 0, checked = 0, differs: [Int] = [], overlapAtLeast17 = 0
             try forEachPosition(prompt: prompt) { position, row in
                 for c in 0..<llama.k {

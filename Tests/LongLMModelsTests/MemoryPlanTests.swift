@@ -46,6 +46,18 @@ final class MemoryPlanTests: XCTestCase {
         }
     }
 
+    /// BF16 attention tiles add the call's key panels (one per key class) and value panels: 2 bytes per value,
+    /// key blocks of 256 rounded up.
+    func testBF16AttentionTilesAddTheCallsPanels() {
+        let c = TestConfigs.gemma3_270m()
+        let share = 64_714, kvWidth = 256, blocks = (share + 255) / 256
+        let f32 = MemoryPlan(config: c, weightBytes: 0, tokens: 129_428, ranks: 2, prefillChunk: 1024, keyClasses: 2, kvType: .f16)
+        let bf16 = MemoryPlan(config: c, weightBytes: 0, tokens: 129_428, ranks: 2, prefillChunk: 1024, keyClasses: 2, kvType: .f16,
+                              attentionTiles: .bf16(.portable))
+        XCTAssertEqual(bf16.rank.attentionKeys - f32.rank.attentionKeys, blocks * 256 * kvWidth * 2 * (2 + 1))
+        XCTAssertEqual(bf16.rank.decodeKeys, f32.rank.decodeKeys)
+    }
+
     func testOneProcessPlanBoundsActivationsByTheBatchAndTransformsTheWholeCache() {
         let c = TestConfigs.gemma3_270m()
         let plan = MemoryPlan(config: c, weightBytes: 0, tokens: 40_000, ranks: 1, prefillChunk: 1024)

@@ -102,13 +102,15 @@ final class SmolLM2ReferenceTests: XCTestCase {
         try replayGreedyContinuation()
     }
 
-    /// The same in the fast precision (int8 activations in every decode step) on every kernel variant here.
+    /// The same in the fast precision (int8 activations in every decode step; the prompt's attention in BF16 tiles
+    /// where the CPU has them, as the CLI runs it) on every kernel variant here.
     func testGreedyContinuationInFastPrecisionDecodesLlamaCppsTokens() throws {
-        let saved = (Compute.precision, Compute.kernels)
-        defer { (Compute.precision, Compute.kernels) = saved }
+        let saved = (Compute.precision, Compute.kernels, Compute.attentionTiles)
+        defer { (Compute.precision, Compute.kernels, Compute.attentionTiles) = saved }
         Compute.precision = .fast
         for variant in KernelVariant.supportedHere {
             Compute.kernels = variant
+            Compute.attentionTiles = .automatic(precision: .fast, kernels: variant)
             try replayGreedyContinuation(label: "fast, \(variant)")
         }
     }

@@ -36,7 +36,7 @@ struct Bench: ParsableCommand {
         if !json {
             print("cpu: \(CPUFeatures.current.summary)\nblas: \(BLAS.report.line)")
             print(String(format: "sgemm 1024^3 on %d threads: %.1f GFLOP/s", Parallel.threads, sgemm))
-            print("precision: \(Compute.precision), kernels: \(Compute.kernels)")
+            print("precision: \(Compute.precision), kernels: \(Compute.kernels), attention tiles: \(Compute.attentionTiles)")
             print("length  prefill tok/s  decode tok/s  (threads \(Parallel.threads), batch \(batchSize))")
         }
         let lengthList = try parsedLengths
@@ -58,7 +58,8 @@ struct Bench: ParsableCommand {
                 let object: [String: Any] = ["length": n, "prefill_tokens_per_second": prefillRate,
                                              "decode_tokens_per_second": decodeRate, "threads": Parallel.threads,
                                              "blas": BLAS.report.jsonObject, "sgemm_1024_gflops": sgemm, "cpu_features": CPUFeatures.current.summary,
-                                             "precision": Compute.precision.rawValue, "kernels": Compute.kernels.rawValue]
+                                             "precision": Compute.precision.rawValue, "kernels": Compute.kernels.rawValue,
+                                             "attention_tiles": Compute.attentionTiles.description]
                 print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
             } else {
                 print(String(format: "%6d  %13.1f  %12.1f", n, prefillRate, decodeRate))

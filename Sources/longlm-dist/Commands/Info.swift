@@ -72,7 +72,9 @@ struct Info: ParsableCommand {
         if let n = tokens {
             let weights = reportingErrors { try ModelLoader.weightFileBytes(path: model) }
             let plan = MemoryPlan(config: c, weightBytes: weights, tokens: n, ranks: ranks, prefillChunk: batchSize,
-                                  keyClasses: method.keyClassesEstimate, kvType: kvType)
+                                  keyClasses: method.keyClassesEstimate, kvType: kvType,
+                                  // A default run's attention tiles on this node (BF16 where it has them).
+                                  attentionTiles: .automatic(precision: .fast, kernels: .best(for: .current)))
             plan.table(ranksOnThisNode: ranks, available: MemoryPlan.availableBytes()).forEach { print($0) }
             reportingErrors { try method.checkLength(n, config: c) }
             print("a sequence of \(n) tokens fits the method")
@@ -100,6 +102,9 @@ func printNodeReport() {
     print("kernels:          \(KernelVariant.best(for: f).rawValue) (--kernels auto; this node runs: "
           + KernelVariant.supportedHere.map(\.rawValue).joined(separator: ", ") + "); decode precision fast by default "
           + "(int8 activations; --precision exact for f32)")
+    let tiles = AttentionTiles.automatic(precision: .fast, kernels: KernelVariant.best(for: f), cpu: f)
+    print("attention tiles:  \(tiles) in the fast precision (--attention-tiles auto; "
+          + (tiles == .f32 ? "this CPU has no AVX-512 BF16" : "f32 with --precision exact or --attention-tiles f32") + ")")
 }
 
 func formatBytes(_ n: Int) -> String {

@@ -20,12 +20,16 @@ struct ModelOptions: ParsableArguments {
     @Option(help: ArgumentHelp("How the KV cache stores keys and values: \(KVType.allCases.map(\.rawValue).joined(separator: ", ")) (default: f16 with --precision fast, f32 with exact). The ring sends the stored bytes.", valueName: "type"))
     var kvType: KVType?
 
+    @Option(help: ArgumentHelp("How prefill's attention multiplies its tiles: auto (bf16 with --precision fast on a CPU with AVX-512 BF16, f32 otherwise), bf16 (queries, keys, probabilities and values rounded to bfloat16, f32 sums), f32.", valueName: "auto|bf16|f32"))
+    var attentionTiles: AttentionTilesSelection = .auto
+
     /// The KV storage a run uses: as given, else f16 for the fast precision and f32 for the exact one.
     var effectiveKVType: KVType { kvType ?? (precision == .exact ? .f32 : .f16) }
 
     func validate() throws {
         try OptionRange.check(threads, 1...OptionRange.maximumThreads, "--threads")
         _ = try kernels.variant()
+        _ = try attentionTiles.tiles(precision: precision, kernels: kernels.variant())
     }
 
     /// The precision, kernel variant and KV storage for this process.
@@ -33,6 +37,7 @@ struct ModelOptions: ParsableArguments {
         Compute.precision = precision
         Compute.kernels = reportingErrors { try kernels.variant() }
         Compute.kvType = effectiveKVType
+        Compute.attentionTiles = reportingErrors { try attentionTiles.tiles(precision: precision, kernels: Compute.kernels) }
     }
 
     /// Worker threads for a run on this process: ours split matrix products, OpenBLAS runs one thread per call.
@@ -157,6 +162,23 @@ extension ModelOptions {
 }
 
 /// `--kernels`: auto, or a variant by name (refused when this node cannot run it).
+/// `--attention-tiles`.
+enum AttentionTilesSelection: String, ExpressibleByArgument, CaseIterable {
+    case auto, bf16, f32
+
+    func tiles(precision: Precision, kernels: KernelVariant, cpu: CPUFeatures = .current) throws -> AttentionTiles {
+        switch self {
+        case .auto: return .automatic(precision: precision, kernels: kernels, cpu: cpu)
+        case .f32: return .f32
+        case .bf16:
+            guard BF16Variant.avx512bf16.isSupported(by: cpu) else {
+                throw ValidationError("--attention-tiles bf16: this CPU has no AVX-512 BF16 (use auto or f32)")
+            }
+            return .bf16(.avx512bf16)
+        }
+    }
+}
+
 enum KernelSelection: ExpressibleByArgument, Equatable {
     case auto
     case forced(KernelVariant)
