@@ -332,7 +332,7 @@ static void weight_panel(int type, gemm_form f, const uint8_t *row, int64_t cols
 // ---- The portable tile: the reference the AVX-512 tile is tested against, and the arithmetic it follows ----
 
 static void tile_portable(const uint8_t *const *w, const uint8_t *const *a, int64_t groups, int L, int has_min,
-                          float out[GEMM_TILE_ROWS][GEMM_TILE_VECTORS]) {
+                          float out[GEMM_TILE_VECTORS][GEMM_TILE_ROWS]) {
     size_t group_bytes = gemm_group_bytes(L);
     for (int r = 0; r < GEMM_TILE_ROWS; r++) {
         for (int c = 0; c < GEMM_TILE_VECTORS; c++) {
@@ -352,7 +352,7 @@ static void tile_portable(const uint8_t *const *w, const uint8_t *const *a, int6
             }
             float total = 0;
             for (int k = 0; k < 16; k++) total += lanes_sum[k];
-            out[r][c] = total;
+            out[c][r] = total;
         }
     }
 }
@@ -388,11 +388,11 @@ int longlm_int8_gemm(longlm_kernel_variant variant, int type, const void *weight
             for (int t0 = 0; t0 < rows; t0 += GEMM_TILE_ROWS) {
                 const uint8_t *w[GEMM_TILE_ROWS];
                 for (int r = 0; r < GEMM_TILE_ROWS; r++) w[r] = wpanels + bytes * (size_t)(t0 + r < rows ? t0 + r : rows - 1);
-                float out[GEMM_TILE_ROWS][GEMM_TILE_VECTORS];
+                float out[GEMM_TILE_VECTORS][GEMM_TILE_ROWS];
                 tile(w, a, groups, f.lane, f.has_min, out);
-                for (int r = 0; r < GEMM_TILE_ROWS && t0 + r < rows; r++)
-                    for (int c = 0; c < GEMM_TILE_VECTORS && v0 + c < vectors; c++)
-                        y[(int64_t)(v0 + c) * y_stride + r0 + t0 + r] = out[r][c];
+                const int tile_rows = rows - t0 < GEMM_TILE_ROWS ? rows - t0 : GEMM_TILE_ROWS;
+                for (int c = 0; c < GEMM_TILE_VECTORS && v0 + c < vectors; c++)
+                    memcpy(y + (int64_t)(v0 + c) * y_stride + r0 + t0, out[c], sizeof(float) * (size_t)tile_rows);
             }
         }
     }

@@ -17,9 +17,10 @@ static inline size_t gemm_group_bytes(int lane) { return (size_t)16 * lane + 3 *
 /// The 16 four-byte values of slot `which` (GEMM_SCALE, GEMM_START, GEMM_MIN_TERM) of the group at `group`.
 static inline void *gemm_slot(const uint8_t *group, int lane, int which) { return (void *)(group + 16 * lane + 64 * which); }
 
-/// out[r][c] = the products of weight panels w[r] with activation panels a[c] over `groups` groups.
+/// out[c][r] = the products of weight panels w[r] with activation panels a[c] over `groups` groups (vector-major,
+/// so each vector's 4 rows are adjacent, as in the output).
 typedef void (*gemm_tile)(const uint8_t *const *w, const uint8_t *const *a, int64_t groups, int lane, int has_min,
-                          float out[GEMM_TILE_ROWS][GEMM_TILE_VECTORS]);
+                          float out[GEMM_TILE_VECTORS][GEMM_TILE_ROWS]);
 
 void longlm_avx512vnni_gemm_tile(const uint8_t *const *w, const uint8_t *const *a, int64_t groups, int lane,
-                                 int has_min, float out[GEMM_TILE_ROWS][GEMM_TILE_VECTORS]);
+                                 int has_min, float out[GEMM_TILE_VECTORS][GEMM_TILE_ROWS]);

@@ -10,9 +10,28 @@
 
 #define VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")))
 
+/// The 16 sums of sums[r][c] (each over its 16 lanes) in one vector, lane 4c + r: four levels of pairwise
+/// shuffles and adds (15 adds) instead of 16 separate horizontal reductions.
+static inline __attribute__((always_inline)) VNNI __m512 sum_lanes(__m512 sums[GEMM_TILE_ROWS][GEMM_TILE_VECTORS]) {
+    __m512 v[16], s[8], t[4], u[2];
+    for (int r = 0; r < 4; r++)
+        for (int c = 0; c < 4; c++) v[4 * r + c] = sums[r][c];
+    // s[i]: lanes 0-7 partial sums of v[2i], lanes 8-15 of v[2i + 1].
+    for (int i = 0; i < 8; i++)
+        s[i] = _mm512_add_ps(_mm512_shuffle_f32x4(v[2 * i], v[2 * i + 1], 0x44), _mm512_shuffle_f32x4(v[2 * i], v[2 * i + 1], 0xEE));
+    // t[j]: quarter q holds 4 partial sums of v[4j + q].
+    for (int j = 0; j < 4; j++)
+        t[j] = _mm512_add_ps(_mm512_shuffle_f32x4(s[2 * j], s[2 * j + 1], 0x88), _mm512_shuffle_f32x4(s[2 * j], s[2 * j + 1], 0xDD));
+    // u[k]: in quarter q, elements 0-1 partial sums of v[8k + q], elements 2-3 of v[8k + 4 + q].
+    for (int k = 0; k < 2; k++)
+        u[k] = _mm512_add_ps(_mm512_shuffle_ps(t[2 * k], t[2 * k + 1], 0x44), _mm512_shuffle_ps(t[2 * k], t[2 * k + 1], 0xEE));
+    // Quarter q, element e: the sum of v[q + 4e] = sums[e][q], i.e. lane 4c + r holds sums[r][c].
+    return _mm512_add_ps(_mm512_shuffle_ps(u[0], u[1], 0x88), _mm512_shuffle_ps(u[0], u[1], 0xDD));
+}
+
 static inline __attribute__((always_inline)) VNNI void
 tile_lanes(const uint8_t *const *w, const uint8_t *const *a, int64_t groups, const int L, const int has_min,
-           float out[GEMM_TILE_ROWS][GEMM_TILE_VECTORS]) {
+           float out[GEMM_TILE_VECTORS][GEMM_TILE_ROWS]) {
     const size_t group_bytes = gemm_group_bytes(L);
     __m512 sums[GEMM_TILE_ROWS][GEMM_TILE_VECTORS];
     for (int r = 0; r < GEMM_TILE_ROWS; r++)
@@ -46,12 +65,11 @@ tile_lanes(const uint8_t *const *w, const uint8_t *const *a, int64_t groups, con
             }
         }
     }
-    for (int r = 0; r < GEMM_TILE_ROWS; r++)
-        for (int c = 0; c < GEMM_TILE_VECTORS; c++) out[r][c] = _mm512_reduce_add_ps(sums[r][c]);
+    _mm512_storeu_ps(&out[0][0], sum_lanes(sums));
 }
 
 VNNI void longlm_avx512vnni_gemm_tile(const uint8_t *const *w, const uint8_t *const *a, int64_t groups, int lane,
-                                      int has_min, float out[GEMM_TILE_ROWS][GEMM_TILE_VECTORS]) {
+                                      int has_min, float out[GEMM_TILE_VECTORS][GEMM_TILE_ROWS]) {
     // One instance per lane width and min, so the loops above unroll with constant bounds.
     if (lane == 32) {
         if (has_min) tile_lanes(w, a, groups, 32, 1, out);
