@@ -7,7 +7,9 @@
 # Usage: scripts/bench/engine_vs_llamacpp.sh [OUT.jsonl]
 # Environment: REPEATS (3), THREADS (2), DECODE (32), GEMMA_LENGTHS (512,2048,8192,32768),
 #              SMOLLM2_LENGTHS (512,2048,8192: its trained window; plain attention past it is not a speed test);
-#              a length list set empty (GEMMA_LENGTHS=) skips that model
+#              a length list set empty (GEMMA_LENGTHS=) skips that model;
+#              PRECISIONS ("fast exact") and FLASH_ATTN ("off on") select the columns (a 32k run may drop llama.cpp's
+#              flash-attention-off column once a full run has shown it is not the better setting there)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${1:-docs/results/engine-vs-llamacpp-$(date +%Y-%m-%d).jsonl}
@@ -27,11 +29,11 @@ run_model() {
   name=$(basename "$model" .gguf)
   for n in ${lengths//,/ }; do
     for r in $(seq 1 "$REPEATS"); do
-      for precision in fast exact; do
+      for precision in ${PRECISIONS:-fast exact}; do
         "$BIN" bench --model "$model" --lengths "$n" --threads "$THREADS" --decode-tokens "$DECODE" --precision "$precision" --json \
           | tag "$name" longlm-dist "$precision" "$r" >> "$OUT"
       done
-      for fa in off on; do
+      for fa in ${FLASH_ATTN:-off on}; do
         python3 scripts/bench/llamacpp_peer.py --model "$model" --lengths "$n" --threads "$THREADS" --decode-tokens "$DECODE" \
           --flash-attn "$fa" | tag "$name" "llama.cpp-fa-$fa" int8 "$r" >> "$OUT"
       done
