@@ -11,7 +11,7 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "Worker threads (default: all cores).")
     var threads: Int?
 
-    @Option(help: ArgumentHelp("fast: int8 activations with integer dot products for decode (default); exact: f32 on exactly dequantized weights (the reference).", valueName: "fast|exact"))
+    @Option(help: ArgumentHelp("fast: int8 activations with integer products (decode, and prefill on AVX-512 VNNI) and BF16 attention tiles where the CPU has them (default); exact: f32 on exactly dequantized weights (the reference).", valueName: "fast|exact"))
     var precision: Precision = .fast
 
     @Option(help: ArgumentHelp("Kernel variant for the fast path: auto (the best this CPU runs), \(KernelVariant.allCases.map(\.rawValue).joined(separator: ", ")).", valueName: "name"))
