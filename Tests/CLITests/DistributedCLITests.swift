@@ -1,4 +1,5 @@
 import XCTest
+import LongLMCore
 import Foundation
 
 /// `logits` and `generate` under real mpirun equal the single-process run.
@@ -34,18 +35,24 @@ extension CLITests {
         let tokens = (0..<150).map { String(($0 * 37) % 256) }.joined(separator: ",")
         // f32 storage of the KV cache: with f16 (the fast default) rounding to f16 turns last-bit differences between
         // ring and single process into f16 steps (about 1e-5 here); DistributedSequenceTests bounds each storage type.
+        // f32 attention tiles for the same reason: BF16 tiles round each tile's probabilities, which depend on the
+        // tile's keys, so a ring's blocks round differently from one process's (bounded below).
         let common = ["logits", "--model", model, "--tokens", tokens, "--all-positions", "--method", "selfextend", "--group-size", "4",
                       "--window", "32", "--kv-type", "f32"]
-        let single = temporaryPath(".npy")
-        let r = try run(common + ["--output", single])
-        XCTAssertEqual(r.status, 0, r.stderr)
-        let expected = try npyFloats(single)
-        XCTAssertEqual(expected.count, 150 * 256)
-        for (ranks, layout) in [(2, "zigzag"), (3, "contiguous"), (4, "zigzag")] {
-            let output = temporaryPath(".npy")
-            let m = try runMPI(ranks: ranks, transport: "vader", arguments: common + ["--output", output, "--layout", layout])
-            XCTAssertEqual(m.status, 0, m.stderr)
-            XCTAssertLessThan(relativeDifference(expected, try npyFloats(output)), 1e-5, "\(ranks) ranks, \(layout)")
+        for (tiles, bound) in [("f32", 1e-5), ("bf16", 0x1p-6)] as [(String, Float)] {
+            if tiles == "bf16" && !BF16Variant.avx512bf16.isSupported(by: .current) { continue }
+            let single = temporaryPath(".npy")
+            let r = try run(common + ["--attention-tiles", tiles, "--output", single])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            let expected = try npyFloats(single)
+            XCTAssertEqual(expected.count, 150 * 256)
+            for (ranks, layout) in [(2, "zigzag"), (3, "contiguous"), (4, "zigzag")] {
+                let output = temporaryPath(".npy")
+                let m = try runMPI(ranks: ranks, transport: "vader",
+                                   arguments: common + ["--attention-tiles", tiles, "--output", output, "--layout", layout])
+                XCTAssertEqual(m.status, 0, m.stderr)
+                XCTAssertLessThan(relativeDifference(expected, try npyFloats(output)), bound, "\(ranks) ranks, \(layout), \(tiles) tiles")
+            }
         }
     }
 

@@ -140,7 +140,7 @@ struct RulerCommand: ParsableCommand {
                                 "tokens": prompt.tokens.count, "expected": expected, "answer": answer, "score": score,
                                 "needle_tokens": prompt.needles.map(\.lowerBound), "seconds": seconds,
                                 "prefill_seconds": outcome.prefillSeconds, "ranks": ranks, "kv_type": Compute.kvType.rawValue,
-                                "precision": Compute.precision.rawValue,
+                                "precision": Compute.precision.rawValue, "attention_tiles": Compute.attentionTiles.description,
                             ]) { key, _ in key })
                         }
                     }
