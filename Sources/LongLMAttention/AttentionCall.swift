@@ -90,19 +90,29 @@ public struct KeyValueBlock {
     }
 }
 
-/// Keys after a scheme's key transform, one array per key class, laid out like the raw keys
-/// ([count, kvHeads * headDim], row i is the block's key i). Only for schemes whose transform is fixed
+/// Keys after a scheme's key transform, one array per key class. Only for schemes whose transform is fixed
 /// (`PositionScheme.fixedKeyClasses`), so rows written when a token was cached stay valid for every later query.
 public struct PretransformedKeys {
-    /// Base of each class's rows, by key class.
-    public var classes: [Int: UnsafeRawPointer]
-    /// How the rows are stored: the raw keys' `KVType.transformedKeyType`.
-    public var type: KVType
+    /// Where key j of kv head g lies in a class's array.
+    public enum Layout: Equatable, Sendable {
+        /// Like the raw keys: [count, kvHeads * headDim], row j is the block's key j.
+        case rows
+        /// Head-major: kv head g's keys start `headStride` values after head g - 1's, each key `headDim` values
+        /// after the previous (so one head's keys are contiguous: a decode step streams them).
+        case headMajor(headDim: Int, headStride: Int)
+    }
 
-    public init(classes: [Int: UnsafeRawPointer], type: KVType) {
+    /// Base of each class's keys, by key class.
+    public var classes: [Int: UnsafeRawPointer]
+    /// How the keys are stored: the raw keys' `KVType.transformedKeyType`.
+    public var type: KVType
+    public var layout: Layout
+
+    public init(classes: [Int: UnsafeRawPointer], type: KVType, layout: Layout = .rows) {
         precondition(FewRowAttention.readsStored(type), "transformed keys are f32, f16 or bf16, not \(type)")
         self.classes = classes
         self.type = type
+        self.layout = layout
     }
 
     /// f32 rows.
@@ -110,9 +120,24 @@ public struct PretransformedKeys {
         self.init(classes: classes.mapValues { UnsafeRawPointer($0) }, type: .f32)
     }
 
-    /// The same classes from row `first` on.
+    /// The same classes from key `first` on (`width`: values per raw row, kvHeads * headDim).
     public func rows(from first: Int, width: Int) -> PretransformedKeys {
-        PretransformedKeys(classes: classes.mapValues { $0 + first * type.bytes(width) }, type: type)
+        let step: Int
+        switch layout {
+        case .rows: step = width
+        case .headMajor(let headDim, _): step = headDim
+        }
+        return PretransformedKeys(classes: classes.mapValues { $0 + first * type.bytes(step) }, type: type, layout: layout)
+    }
+
+    /// Values from key j to key j + 1, and from head g to head g + 1, for rows of `headDim` values and `kvHeads` heads.
+    public func strides(headDim: Int, kvHeads: Int) -> (key: Int, head: Int) {
+        switch layout {
+        case .rows: return (kvHeads * headDim, headDim)
+        case .headMajor(let d, let headStride):
+            precondition(d == headDim, "kept keys of head dim \(d), the call's is \(headDim)")
+            return (d, headStride)
+        }
     }
 }
 

@@ -170,7 +170,9 @@ struct TransformedKeys {
     let owned: UnsafeMutablePointer<Float>?
     /// Slot of each key class in `bases` (classes are small integers).
     let slots: [Int]
-    let rowStride: Int, headDim: Int
+    /// Values from key j to key j + 1, and from kv head g to g + 1.
+    let keyStride: Int, headStride: Int
+    let headDim: Int
 
     init(_ call: AttentionCall, plan: TilePlan) {
         let shape = call.shape, d = shape.headDim, S = call.keys.count
@@ -179,17 +181,19 @@ struct TransformedKeys {
         for (slot, cls) in classes.enumerated() { slots[cls] = slot }
         self.slots = slots
         headDim = d
-        rowStride = shape.kvHeads * d
+        let rowStride = shape.kvHeads * d
         // Transformed keys are rounded through the block's `transformedKeyType` (16 bits for f16 and bf16 caches),
         // as a cache that keeps them stores them, so kept and per-call keys give the same bits.
         let rounding = call.keys.transformedKeyType
         if let given = call.keys.transformed, classes.allSatisfy({ given.classes[$0] != nil }) {
             precondition(given.type == rounding, "kept keys are \(given.type), the call rounds them to \(rounding)")
+            (keyStride, headStride) = given.strides(headDim: d, kvHeads: shape.kvHeads)
             bases = classes.map { given.classes[$0]! }
             type = given.type
             owned = nil
             return
         }
+        (keyStride, headStride) = (rowStride, d)
         let storage = UnsafeMutablePointer<Float>.allocate(capacity: max(1, classes.count * S * rowStride))
         owned = storage
         type = .f32
@@ -226,9 +230,9 @@ struct TransformedKeys {
         }
     }
 
-    /// Key j of kv head g, `headDim` values of `type`; the next key is `rowStride` values on.
+    /// Key j of kv head g, `headDim` values of `type`; the next key is `keyStride` values on.
     func row(keyClass: Int, kvHead g: Int, key j: Int) -> UnsafeRawPointer {
-        bases[slots[keyClass]] + type.bytes(j * rowStride + g * headDim)
+        bases[slots[keyClass]] + type.bytes(j * keyStride + g * headStride)
     }
 
     func deallocate() { owned?.deallocate() }
@@ -279,7 +283,7 @@ public struct BF16Panels {
             for cls in plan.keyClasses[kb] {
                 for g in 0..<shape.kvHeads {
                     BF16Tiles.keyPanel(keys: keys.row(keyClass: cls, kvHead: g, key: range.lowerBound), type: keys.type,
-                                       stride: keys.rowStride, count: range.count, headDim: d,
+                                       stride: keys.keyStride, count: range.count, headDim: d,
                                        into: panels.keyPanel(keyClass: cls, kvHead: g, keyBlock: kb))
                 }
             }
@@ -438,13 +442,13 @@ final class TileKernel {
         func multiply(_ q: UnsafePointer<Float>, _ k: UnsafeRawPointer, n: Int, into out: UnsafeMutablePointer<Float>) {
             if rowCount <= FewRowAttention.maxRows {
                 FewRowAttention.scoresOfStoredKeys(queries: q, rows: rowCount, headDim: d, keys: k, type: keys.type,
-                                                   keyStride: keys.rowStride, count: n, into: out)
+                                                   keyStride: keys.keyStride, count: n, into: out)
             } else if keys.type == .f32 {
                 BLAS.matmulTransposedB(m: rowCount, n: n, k: d, a: q, lda: d, b: k.assumingMemoryBound(to: Float.self),
-                                       ldb: keys.rowStride, c: out, ldc: n)
+                                       ldb: keys.keyStride, c: out, ldc: n)
             } else {
                 let tile = decodedKeys!
-                for c in 0..<n { keys.type.decode(k + keys.type.bytes(c * keys.rowStride), count: d, into: tile + c * d) }
+                for c in 0..<n { keys.type.decode(k + keys.type.bytes(c * keys.keyStride), count: d, into: tile + c * d) }
                 BLAS.matmulTransposedB(m: rowCount, n: n, k: d, a: q, lda: d, b: tile, ldb: d, c: out, ldc: n)
             }
         }

@@ -120,7 +120,8 @@ public final class KVCache {
     /// does not keep them (`keepsTransformedKeys`) or the scheme's key transform is not fixed.
     func transformedKeys(layer: Int, scheme: any PositionScheme, shape: AttentionShape) -> PretransformedKeys? {
         guard keepsTransformedKeys, let classes = scheme.fixedKeyClasses else { return nil }
-        let kept = transformedKeys[layer] ?? TransformedKeyRows(classes: classes, rowWidth: rowWidth, type: type.transformedKeyType)
+        let kept = transformedKeys[layer] ?? TransformedKeyRows(classes: classes, kvHeads: shape.kvHeads, headDim: shape.headDim,
+                                                                type: type.transformedKeyType)
         transformedKeys[layer] = kept
         if kept.count < count {
             scheme.prepare(maxPosition: Int(positions[kept.count...].max()!))   // earlier rows were prepared when kept
@@ -132,19 +133,22 @@ public final class KVCache {
     }
 }
 
-/// Keys after a fixed key transform, one growing array per key class, laid out like the raw keys and stored as
-/// `type` (the cache type's `transformedKeyType`: 16 bits for f16 and bf16 caches).
+/// Keys after a fixed key transform, one growing array per key class, stored as `type` (the cache type's
+/// `transformedKeyType`: 16 bits for f16 and bf16 caches) head-major: each kv head's keys contiguous, `capacity`
+/// keys apart from the next head's, so a decode step streams one head's keys instead of every third slice of the
+/// rows (measured: the scores of 3 kv heads over 8,000 f16 keys run 1.5x faster from head-major keys).
 final class TransformedKeyRows {
     let classes: [Int]
-    let rowWidth: Int
+    let kvHeads: Int, headDim: Int
     let type: KVType
     private(set) var count = 0
     private var capacity = 0
     private var storage: [UnsafeMutableRawPointer]
 
-    init(classes: [Int], rowWidth: Int, type: KVType) {
+    init(classes: [Int], kvHeads: Int, headDim: Int, type: KVType) {
         self.classes = classes
-        self.rowWidth = rowWidth
+        self.kvHeads = kvHeads
+        self.headDim = headDim
         self.type = type
         storage = classes.map { _ in .allocate(byteCount: 16, alignment: 16) }
     }
@@ -153,36 +157,38 @@ final class TransformedKeyRows {
 
     var view: PretransformedKeys {
         PretransformedKeys(classes: Dictionary(uniqueKeysWithValues: zip(classes, storage.map { UnsafeRawPointer($0) })),
-                           type: type)
+                           type: type, layout: .headMajor(headDim: headDim, headStride: capacity * headDim))
     }
 
     /// Transforms raw rows count..<positions.count and appends them.
     func extend(keys: KVRows, positions: [Int32], scheme: any PositionScheme, shape: AttentionShape) {
-        let total = positions.count, first = count, d = shape.headDim, width = rowWidth, type = type
-        let rowBytes = type.bytes(width)
+        precondition(shape.kvHeads == kvHeads && shape.headDim == headDim)
+        let total = positions.count, first = count, d = headDim, width = kvHeads * d, type = type, heads = kvHeads
+        let keyBytes = type.bytes(d)
         if total > capacity {
-            let grown = max(total, capacity * 2, 64)
-            storage = storage.map { old in
-                let new = UnsafeMutableRawPointer.allocate(byteCount: grown * rowBytes, alignment: 16)
-                new.copyMemory(from: old, byteCount: first * rowBytes)
-                old.deallocate()
+            let grown = max(total, capacity * 2, 64), old = capacity
+            storage = storage.map { previous in
+                let new = UnsafeMutableRawPointer.allocate(byteCount: heads * grown * keyBytes, alignment: 64)
+                for g in 0..<heads {
+                    new.advanced(by: g * grown * keyBytes).copyMemory(from: previous + g * old * keyBytes, byteCount: first * keyBytes)
+                }
+                previous.deallocate()
                 return new
             }
             capacity = grown
         }
-        let targets = zip(classes, storage).map { ($0, $1) }
+        let targets = zip(classes, storage).map { ($0, $1) }, headBytes = capacity * keyBytes
         Parallel.forRanges(total - first, minimumPerChunk: 256) { range in
             let decoded = UnsafeMutablePointer<Float>.allocate(capacity: width)
-            let transformed = UnsafeMutablePointer<Float>.allocate(capacity: width)
+            let transformed = UnsafeMutablePointer<Float>.allocate(capacity: d)
             defer { decoded.deallocate(); transformed.deallocate() }
             for j in (first + range.lowerBound)..<(first + range.upperBound) {
                 keys.decode(row: j, columns: 0..<width, into: decoded)
                 for (cls, out) in targets {
-                    for g in 0..<shape.kvHeads {
-                        scheme.transformKey(decoded + g * d, position: Int(positions[j]), keyClass: cls,
-                                            into: transformed + g * d)
+                    for g in 0..<heads {
+                        scheme.transformKey(decoded + g * d, position: Int(positions[j]), keyClass: cls, into: transformed)
+                        type.encode(transformed, count: d, into: out + g * headBytes + j * keyBytes)
                     }
-                    type.encode(transformed, count: width, into: out + j * rowBytes)
                 }
             }
         }

@@ -132,6 +132,37 @@ final class TiledAttentionTests: XCTestCase {
                 }
             }
             XCTAssertEqual(plain, given, scheme.name)
+
+            // The same keys head-major (a decode cache's layout: each kv head's keys contiguous, `capacity` keys
+            // apart), also split into two blocks as a sharded cache hands them over.
+            let capacity = S + 10
+            var headMajor = [Float](repeating: .nan, count: classes.count * kvHeads * capacity * d)
+            for c in 0..<classes.count {
+                for j in 0..<S {
+                    for g in 0..<kvHeads {
+                        for i in 0..<d {
+                            headMajor[(c * kvHeads + g) * capacity * d + j * d + i] = transformed[c * rowsPerClass + (j * kvHeads + g) * d + i]
+                        }
+                    }
+                }
+            }
+            var fromHeadMajor = plain
+            AttentionCall.withArrays(queries: q, queryPositions: queryPositions, keys: k, values: v, keyPositions: keyPositions,
+                                     shape: shape, scheme: scheme, scale: 0.25, window: nil) { call in
+                headMajor.withUnsafeBufferPointer { keys in
+                    var call = call
+                    call.keys.transformed = PretransformedKeys(
+                        classes: Dictionary(uniqueKeysWithValues: classes.enumerated().map {
+                            ($0.element, UnsafeRawPointer(keys.baseAddress! + $0.offset * kvHeads * capacity * d))
+                        }), type: .f32, layout: .headMajor(headDim: d, headStride: capacity * d))
+                    var partial = AttentionPartial(tokens: T, heads: 4, headDim: d)
+                    for range in [0..<70, 70..<S] {
+                        TiledAttention.accumulate(call.over(call.keys.rows(range)), into: &partial, queryBlock: 2, keyBlock: 32)
+                    }
+                    fromHeadMajor.withUnsafeMutableBufferPointer { partial.finish(into: $0.baseAddress!) }
+                }
+            }
+            XCTAssertLessThan(zip(plain, fromHeadMajor).map { abs($0 - $1) }.max()!, 1e-5, "\(scheme.name) head-major")
         }
     }
 
