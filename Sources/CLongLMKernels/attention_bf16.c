@@ -46,14 +46,6 @@ INLINE uint16_t to_bfloat(float f) {
 
 INLINE uint32_t pair_of(float low, float high) { return (uint32_t)to_bfloat(low) | ((uint32_t)to_bfloat(high) << 16); }
 
-/// Element `at` of a row stored as `type` (f32, f16 or bf16), as f32 (exact).
-INLINE float stored_value(longlm_kv_type type, const void *base, int64_t at) {
-    switch (type) {
-    case LONGLM_KV_F16: return half_to_float(((const uint16_t *)base)[at]);
-    case LONGLM_KV_BF16: return bits_float((uint32_t)((const uint16_t *)base)[at] << 16);
-    default: return ((const float *)base)[at];
-    }
-}
 
 static void round_pairs_portable(const float *x, int64_t n, uint32_t *pairs) {
     int64_t i = 0;
@@ -101,8 +93,8 @@ void longlm_bf16_key_panel(longlm_kv_type type, const void *keys, int64_t key_st
                 continue;
             }
             for (int64_t p = 0; p < pairs; p++) {
-                float low = stored_value(type, keys, c * key_stride + 2 * p);
-                float high = stored_value(type, keys, c * key_stride + 2 * p + 1);
+                float low = load_stored_value(type, keys, c * key_stride + 2 * p);
+                float high = load_stored_value(type, keys, c * key_stride + 2 * p + 1);
                 block[p * 16 + k] = pair_of(low, high);
             }
         }
@@ -116,8 +108,8 @@ void longlm_bf16_value_panel(longlm_kv_type type, const void *values, int64_t va
     for (int64_t q = 0; q < (n + 1) / 2; q++) {
         const int64_t c = 2 * q;
         for (int32_t i = 0; i < d; i++) {
-            float low = stored_value(type, values, c * value_stride + i);
-            float high = c + 1 < n ? stored_value(type, values, (c + 1) * value_stride + i) : 0;
+            float low = load_stored_value(type, values, c * value_stride + i);
+            float high = c + 1 < n ? load_stored_value(type, values, (c + 1) * value_stride + i) : 0;
             panel[q * d + i] = pair_of(low, high);
         }
     }

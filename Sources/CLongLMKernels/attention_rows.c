@@ -47,20 +47,6 @@ INLINE f32x8 load_f16_portable(const void *base, int64_t at) {
     return out;
 }
 
-/// One stored value as f32.
-INLINE float load_one(longlm_kv_type type, const void *base, int64_t at) {
-    const uint16_t *h = (const uint16_t *)base + at;
-    switch (type) {
-    case LONGLM_KV_F16: return half_to_float(*h);
-    case LONGLM_KV_BF16: {
-        uint32_t bits = (uint32_t)*h << 16;
-        float f;
-        memcpy(&f, &bits, 4);
-        return f;
-    }
-    default: return ((const float *)base)[at];
-    }
-}
 
 /// Bytes of one stored value (f32, f16 or bf16).
 INLINE int value_bytes(longlm_kv_type type) { return type == LONGLM_KV_F32 ? 4 : 2; }
@@ -140,7 +126,7 @@ INLINE void scores_body(const float *q, int rows, int d, longlm_kv_type type, co
             const float *qr = q + r * d;
             f32x8 s = sums_of_eight(acc[r][0], acc[r][1], acc[r][2], acc[r][3], acc[r][4], acc[r][5], acc[r][6], acc[r][7]);
             for (int j = dv; j < d; j++) {
-                for (int e = 0; e < 8; e++) s[e] += qr[j] * load_one(type, keys, k + e * key_stride + j);
+                for (int e = 0; e < 8; e++) s[e] += qr[j] * load_stored_value(type, keys, k + e * key_stride + j);
             }
             store8(scores + r * n + c, s);
         }
@@ -152,7 +138,7 @@ INLINE void scores_body(const float *q, int rows, int d, longlm_kv_type type, co
             f32x8 acc = 0;
             for (int i = 0; i < dv; i += 8) acc += load8(qr + i) * load(keys, k + i);
             float s = sum8(acc);
-            for (int j = dv; j < d; j++) s += qr[j] * load_one(type, keys, k + j);
+            for (int j = dv; j < d; j++) s += qr[j] * load_stored_value(type, keys, k + j);
             scores[r * n + c] = s;
         }
     }
@@ -198,7 +184,7 @@ INLINE void values_body(const float *p, const int rows, int64_t n, longlm_kv_typ
         for (int i = i0; i < d; i++) {
             for (int r = 0; r < rows; r++) {
                 float a = acc[r * d + i];
-                for (int64_t c = c0; c < c1; c++) a += p[r * n + c] * load_one(type, values, c * value_stride + i);
+                for (int64_t c = c0; c < c1; c++) a += p[r * n + c] * load_stored_value(type, values, c * value_stride + i);
                 acc[r * d + i] = a;
             }
         }

@@ -63,6 +63,21 @@ static inline uint16_t float_to_half(float f) {
 /// `f` rounded to the nearest binary16 value, as a float.
 static inline float round_to_half(float f) { return half_to_float(float_to_half(f)); }
 
+/// Element `at` of a KV row stored as f32, f16 or bf16, as f32 (every conversion exact).
+static inline float load_stored_value(longlm_kv_type type, const void *base, int64_t at) {
+    const uint16_t *h = (const uint16_t *)base + at;
+    switch (type) {
+    case LONGLM_KV_F16: return half_to_float(*h);
+    case LONGLM_KV_BF16: {
+        uint32_t bits = (uint32_t)*h << 16;
+        float f;
+        memcpy(&f, &bits, 4);
+        return f;
+    }
+    default: return ((const float *)base)[at];
+    }
+}
+
 static inline float load_half(const uint8_t *p) {
     uint16_t h;
     memcpy(&h, p, 2);

@@ -370,20 +370,11 @@ final class TileKernel {
         queryPairs.forEach { $0?.deallocate() }
     }
 
-    /// A per-variant buffer of `size` words, made on first use.
-    private func pairBuffer(_ v: Int, size: Int) -> UnsafeMutablePointer<UInt32> {
-        if v >= queryPairs.count { queryPairs += [UnsafeMutablePointer<UInt32>?](repeating: nil, count: v + 1 - queryPairs.count) }
-        if let b = queryPairs[v] { return b }
-        let b = UnsafeMutablePointer<UInt32>.allocate(capacity: size)
-        queryPairs[v] = b
-        return b
-    }
-
-    /// A per-variant buffer of `size` floats, made on first use.
-    private func buffer(_ list: inout [UnsafeMutablePointer<Float>?], _ v: Int, size: Int) -> UnsafeMutablePointer<Float> {
-        if v >= list.count { list += [UnsafeMutablePointer<Float>?](repeating: nil, count: v + 1 - list.count) }
+    /// A per-variant buffer of `size` elements, made on first use.
+    private func buffer<T>(_ list: inout [UnsafeMutablePointer<T>?], _ v: Int, size: Int) -> UnsafeMutablePointer<T> {
+        if v >= list.count { list += [UnsafeMutablePointer<T>?](repeating: nil, count: v + 1 - list.count) }
         if let b = list[v] { return b }
-        let b = UnsafeMutablePointer<Float>.allocate(capacity: size)
+        let b = UnsafeMutablePointer<T>.allocate(capacity: size)
         list[v] = b
         return b
     }
@@ -418,7 +409,7 @@ final class TileKernel {
 
         // The rotated queries of variant v as bfloat16 pairs.
         func pairs(_ v: Int) -> UnsafeMutablePointer<UInt32> {
-            let p = pairBuffer(v, size: maxRows * d / 2)
+            let p = buffer(&queryPairs, v, size: maxRows * d / 2)
             if v >= queryPairsFor.count { queryPairsFor += [Bool](repeating: false, count: v + 1 - queryPairsFor.count) }
             if queryPairsFor[v] { return p }
             BF16Tiles.roundPairs(queries(v), count: rowCount * d, into: p, variant: panels!.variant)
