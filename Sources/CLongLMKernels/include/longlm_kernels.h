@@ -207,3 +207,21 @@ int longlm_bf16_accumulate(longlm_bf16_variant variant, const uint32_t *p, int r
 /// iteration, and the probe (0, or -1 where the variant has none).
 int64_t longlm_bf16_peak_multiply_adds_per_iteration(void);
 int longlm_bf16_peak_probe(longlm_bf16_variant variant, int64_t iterations, uint64_t *checksum);
+
+// MARK: GALI logit noise (gali_noise.c; docs/gali.md, "The noise generator")
+
+/// The key of one attention row's draws: seed, layer, head, the row's context length N and its position i,
+/// chained through the SplitMix64 finaliser.
+uint64_t longlm_gali_noise_row_key(uint64_t seed, int64_t layer, int64_t head, int64_t context_length, int64_t query);
+/// The standard normal draw of logit (row, key): Box-Muller on the twice-finalised word row_key ^ key, in f32.
+float longlm_gali_standard_normal(uint64_t row_key, int64_t key);
+/// Box-Muller on 24 radius bits and 24 angle bits: sqrt(-2 ln((radius + 1) / 2^24)) * cos(2 pi angle / 2^24),
+/// with the generator's own logarithm and cosine (what `longlm_gali_standard_normal` applies to a draw word).
+float longlm_gali_box_muller(uint32_t radius_bits, uint32_t angle_bits);
+/// Adds noise to one row of logits for query position `query`: row[c] += eps(row_key, j) * std with
+/// j = key_positions[c], std = (query - j) * std_per_distance + std_constant (f32), for causal keys (j <= query)
+/// and, with `fractional_only`, only keys with j < prefix_length and j mod group_size != 0. Every variant gives
+/// the same bits. Returns 0, or -1 for a group size below 1 or a variant not compiled here.
+int longlm_gali_add_noise(longlm_kernel_variant variant, float *row, const int32_t *key_positions, int64_t n,
+                          uint64_t row_key, int64_t query, int64_t prefix_length, int64_t group_size,
+                          int fractional_only, float std_per_distance, float std_constant);

@@ -1,4 +1,5 @@
 import Foundation
+import LongLMCore
 
 /// Size of the prompt chunks after the first (which is always T tokens), docs/gali.md §1.1. The reference decides
 /// by the Python type of `chunk_coe`: an int is a fixed size, a float a ratio of the tokens scheduled so far.
@@ -279,57 +280,39 @@ public struct GALI: PositionScheme {
     /// when k_len = N(i) > T, and (addon_relcoef = 1) only on keys with rho != 0.
     public func noiseStandardDeviation(query i: Int, key j: Int) -> Double {
         let N = contextLength(ofRow: i)
-        guard addsLogitNoise, N > trainedContext else { return 0 }
-        return noiseStandardDeviation(query: i, key: j, map: positionMap(contextLength: N))
-    }
-
-    private func noiseStandardDeviation(query i: Int, key j: Int, map: GALIPositionMap) -> Double {
-        guard j <= i else { return 0 }
+        guard addsLogitNoise, N > trainedContext, j <= i else { return 0 }
+        let map = positionMap(contextLength: N)
         if options.noiseOnFractionalKeysOnly && (mode == .referenceBF16 || !map.isFractional(j)) { return 0 }
-        return options.scaleStdByDistance ? options.stdBase * Double(i - j) / Double(map.contextLength) : 1
+        return options.scaleStdByDistance ? options.stdBase * Double(i - j) / Double(N) : 1
     }
 
-    /// Adds eps * std to causal entries; eps is `standardNormal` keyed by (seed, layer, head, N(i), i, j), so every
-    /// split of rows and keys, in any order, draws the same numbers. Masked entries (j > i) are left alone.
+    /// Adds eps * std to causal entries; eps is the draw keyed by (seed, layer, head, N(i), i, j) (`LogitNoise`, in
+    /// C), so every split of rows and keys, in any order, draws the same numbers. Masked entries (j > i) are left
+    /// alone.
     public func addLogitNoise(_ scores: UnsafeMutablePointer<Float>, rowPositions: [Int], rowHeads: [Int],
                               keyPositions: UnsafeBufferPointer<Int32>, layer: Int) {
+        guard addsLogitNoise, let keys = keyPositions.baseAddress else { return }
         let n = keyPositions.count
         for r in 0..<rowPositions.count {
             let i = rowPositions[r]
             let N = contextLength(ofRow: i)
             if N <= trainedContext { continue }
             let map = positionMap(contextLength: N)
-            let row = scores + r * n
-            for c in 0..<n {
-                let j = Int(keyPositions[c])
-                let sd = noiseStandardDeviation(query: i, key: j, map: map)
-                if sd == 0 { continue }
-                let eps = Self.standardNormal(seed: seed, layer: layer, head: rowHeads[r], contextLength: N, query: i, key: j)
-                row[c] += Float(eps * sd)
-            }
+            let row = LogitNoise.Row(
+                rowKey: LogitNoise.rowKey(seed: seed, layer: layer, head: rowHeads[r], contextLength: N, query: i),
+                query: i, prefixLength: map.prefixLength, groupSize: map.groupSize,
+                fractionalOnly: options.noiseOnFractionalKeysOnly,
+                stdPerDistance: options.scaleStdByDistance ? Float(options.stdBase / Double(N)) : 0,
+                stdConstant: options.scaleStdByDistance ? 0 : 1)
+            LogitNoise.add(to: scores + r * n, keyPositions: keys, count: n, row: row)
         }
     }
 
-    /// A counter-based N(0, 1) draw: the SplitMix64 finaliser chained over (seed, layer, head, N, i, j), then
-    /// Box-Muller on two further words. The PyTorch bits cannot be matched (§2.2); only the distribution is.
+    /// The N(0, 1) draw of logit (i, j) in layer `layer`, head `head`, with i's context length N: a counter-based
+    /// draw (SplitMix64's finaliser over the key, then Box-Muller in f32; docs/gali.md, "The noise generator").
+    /// The PyTorch bits cannot be matched (§2.2); only the distribution is.
     public static func standardNormal(seed: UInt64, layer: Int, head: Int, contextLength N: Int, query i: Int, key j: Int) -> Double {
-        var h = mix64(seed)
-        h = mix64(h ^ UInt64(truncatingIfNeeded: layer))
-        h = mix64(h ^ UInt64(truncatingIfNeeded: head))
-        h = mix64(h ^ UInt64(truncatingIfNeeded: N))
-        h = mix64(h ^ UInt64(truncatingIfNeeded: i))
-        h = mix64(h ^ UInt64(truncatingIfNeeded: j))
-        let a = mix64(h), b = mix64(a)
-        let u1 = (Double(a >> 11) + 1) * 0x1p-53          // (0, 1]: log is finite
-        let u2 = Double(b >> 11) * 0x1p-53                // [0, 1)
-        return (-2 * Foundation.log(u1)).squareRoot() * Foundation.cos(2 * Double.pi * u2)
-    }
-
-    /// SplitMix64's output function (Steele, Lea, Flood 2014): a bijection with good avalanche.
-    @inline(__always) static func mix64(_ x: UInt64) -> UInt64 {
-        var z = x &+ 0x9E37_79B9_7F4A_7C15
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
+        let rowKey = LogitNoise.rowKey(seed: seed, layer: layer, head: head, contextLength: N, query: i)
+        return Double(LogitNoise.standardNormal(rowKey: rowKey, key: j))
     }
 }
