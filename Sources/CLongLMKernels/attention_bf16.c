@@ -299,6 +299,166 @@ int longlm_bf16_compiled(longlm_bf16_variant variant) {
     return variant == LONGLM_BF16_PORTABLE;
 }
 
+// MARK: the softmax step of a tile (probabilities as bfloat16 pairs)
+//
+// A tile's scores become probabilities exp(s - m') with m' the row's new running maximum, rounded to bfloat16
+// pairs for the value product and, as rounded, summed in f32 (the softmax denominator), in one pass: the values'
+// weights then add up to exactly the denominator (up to the f32 sums), so rounding moves the output within the
+// values' span rather than scaling it.
+// Their exp is this file's own: round-to-nearest n = x log2(e), r = x - n ln 2 (Cody-Waite, fused), exp(r) by
+// its Taylor series to r^6 (|r| <= ln2/2: relative error below 1.3e-7), times 2^n; x below -87.3 (masked -inf
+// included) gives 0. Products and sums are fused where `fmaf` is written and rounded separately elsewhere, so
+// the portable code and the AVX-512 code give the same bits. Sums run in 16 lanes (key c in lane c mod 16),
+// folded 8, 4, 2, 1 apart at the end; the row maximum is taken the same way.
+
+#define EXP_LOG2E 1.44269502f
+#define EXP_MAGIC 12582912.0f           // 1.5 * 2^23: adding it rounds to an integer in the low mantissa bits
+#define EXP_LN2_HIGH 0.693145751953125f
+#define EXP_LN2_LOW 1.42860677e-06f
+#define EXP_FLOOR -87.3f
+
+INLINE float tile_exp(float x) {
+    if (!(x >= EXP_FLOOR)) return 0.0f;
+    x = x < 0.0f ? x : 0.0f;            // s - m' <= 0; kept from overflowing whatever comes in
+    float t = fmaf(x, EXP_LOG2E, EXP_MAGIC);
+    float n = t - EXP_MAGIC;
+    float r = fmaf(n, -EXP_LN2_HIGH, x);
+    r = fmaf(n, -EXP_LN2_LOW, r);
+    float p = fmaf(1.0f / 720, r, 1.0f / 120);
+    p = fmaf(p, r, 1.0f / 24);
+    p = fmaf(p, r, 1.0f / 6);
+    p = fmaf(p, r, 0.5f);
+    p = fmaf(p, r, 1.0f);
+    p = fmaf(p, r, 1.0f);
+    int32_t k = (int32_t)(float_bits(t) - float_bits(EXP_MAGIC));
+    return p * bits_float((uint32_t)(k + 127) << 23);
+}
+
+INLINE float fold16(float lanes[16]) {
+    for (int width = 8; width >= 1; width /= 2)
+        for (int l = 0; l < width; l++) lanes[l] = lanes[l] + lanes[l + width];
+    return lanes[0];
+}
+
+INLINE float max16(float lanes[16]) {
+    for (int width = 8; width >= 1; width /= 2)
+        for (int l = 0; l < width; l++) lanes[l] = lanes[l + width] > lanes[l] ? lanes[l + width] : lanes[l];
+    return lanes[0];
+}
+
+/// The state update shared by the variants; returns alpha (1 when the row stays empty).
+INLINE float update_state(float tile_max, float *m, float *l, float tile_sum, float *acc, int32_t d) {
+    float old = *m;
+    float next = tile_max > old ? tile_max : old;
+    float alpha = old == -INFINITY ? 0.0f : expf(old - next);
+    *l = *l * alpha + tile_sum;
+    *m = next;
+    if (alpha != 1.0f)
+        for (int32_t c = 0; c < d; c++) acc[c] = acc[c] * alpha;
+    return alpha;
+}
+
+static void softmax_row_portable(const float *s, int64_t n, float *m, float *l, uint32_t *pairs, float *acc,
+                                 int32_t d) {
+    float lanes[16];
+    for (int k = 0; k < 16; k++) lanes[k] = -INFINITY;
+    for (int64_t c = 0; c < n; c++) lanes[c % 16] = s[c] > lanes[c % 16] ? s[c] : lanes[c % 16];
+    float tile_max = max16(lanes);
+    float next = tile_max > *m ? tile_max : *m;
+    if (next == -INFINITY) {  // nothing visible in this row yet: zeros, state kept
+        for (int64_t q = 0; q < (n + 1) / 2; q++) pairs[q] = 0;
+        return;
+    }
+    for (int k = 0; k < 16; k++) lanes[k] = 0.0f;
+    float previous = 0.0f;
+    for (int64_t c = 0; c < n; c++) {
+        float e = tile_exp(s[c] - next);
+        lanes[c % 16] = lanes[c % 16] + bits_float((uint32_t)to_bfloat(e) << 16);
+        if (c % 2 == 1) pairs[c / 2] = pair_of(previous, e);
+        previous = e;
+    }
+    if (n % 2 == 1) pairs[n / 2] = pair_of(previous, 0.0f);
+    update_state(tile_max, m, l, fold16(lanes), acc, d);
+}
+
+#if defined(__x86_64__)
+#define SOFTMAX_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,fma")))
+
+SOFTMAX_TARGET INLINE __m512 tile_exp_x16(__m512 x) {
+    __mmask16 visible = _mm512_cmp_ps_mask(x, _mm512_set1_ps(EXP_FLOOR), _CMP_GE_OQ);
+    x = _mm512_min_ps(x, _mm512_setzero_ps());
+    __m512 t = _mm512_fmadd_ps(x, _mm512_set1_ps(EXP_LOG2E), _mm512_set1_ps(EXP_MAGIC));
+    __m512 n = _mm512_sub_ps(t, _mm512_set1_ps(EXP_MAGIC));
+    __m512 r = _mm512_fmadd_ps(n, _mm512_set1_ps(-EXP_LN2_HIGH), x);
+    r = _mm512_fmadd_ps(n, _mm512_set1_ps(-EXP_LN2_LOW), r);
+    __m512 p = _mm512_fmadd_ps(_mm512_set1_ps(1.0f / 720), r, _mm512_set1_ps(1.0f / 120));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    __m512i k = _mm512_sub_epi32(_mm512_castps_si512(t), _mm512_castps_si512(_mm512_set1_ps(EXP_MAGIC)));
+    __m512 scale = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(k, _mm512_set1_epi32(127)), 23));
+    return _mm512_maskz_mul_ps(visible, p, scale);
+}
+
+SOFTMAX_TARGET static void softmax_row_avx512(const float *s, int64_t n, float *m, float *l, uint32_t *pairs,
+                                              float *acc, int32_t d) {
+    // `_mm512_max_ps(a, b)` is a > b ? a : b, lane by lane, as the portable loop; masked lanes load -inf.
+    __m512 lane_max = _mm512_set1_ps(-INFINITY);
+    for (int64_t c = 0; c < n; c += 16) {
+        __mmask16 live = n - c >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - c)) - 1);
+        __m512 x = _mm512_mask_loadu_ps(_mm512_set1_ps(-INFINITY), live, s + c);
+        lane_max = _mm512_max_ps(x, lane_max);
+    }
+    float lanes[16];
+    _mm512_storeu_ps(lanes, lane_max);
+    float tile_max = max16(lanes);
+    float next = tile_max > *m ? tile_max : *m;
+    if (next == -INFINITY) {
+        for (int64_t q = 0; q < (n + 1) / 2; q++) pairs[q] = 0;
+        return;
+    }
+    const __m512 shift = _mm512_set1_ps(next);
+    __m512 sums = _mm512_setzero_ps();
+    for (int64_t c = 0; c < n; c += 32) {
+        __mmask16 live_low = n - c >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - c)) - 1);
+        __mmask16 live_high = n - c >= 32 ? (__mmask16)0xFFFF
+                                          : (n - c <= 16 ? (__mmask16)0 : (__mmask16)((1u << (n - c - 16)) - 1));
+        // Dead lanes read -inf, so their probability is 0: the padding of an odd last pair, and + 0 to the sums.
+        __m512 low = tile_exp_x16(_mm512_sub_ps(_mm512_mask_loadu_ps(_mm512_set1_ps(-INFINITY), live_low, s + c), shift));
+        __m512 high = tile_exp_x16(
+            _mm512_sub_ps(_mm512_mask_loadu_ps(_mm512_set1_ps(-INFINITY), live_high, s + c + 16), shift));
+        __m512bh both = _mm512_cvtne2ps_pbh(high, low);
+        // The denominator sums the probabilities as rounded, so the weights the values get add up to it.
+        sums = _mm512_add_ps(sums, _mm512_cvtpbh_ps((__m256bh)_mm512_castsi512_si256((__m512i)both)));
+        sums = _mm512_add_ps(sums, _mm512_cvtpbh_ps((__m256bh)_mm512_extracti64x4_epi64((__m512i)both, 1)));
+        int64_t words = n - c >= 32 ? 16 : (n - c + 1) / 2;
+        __mmask16 store = words == 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << words) - 1);
+        _mm512_mask_storeu_epi32((void *)(pairs + c / 2), store, (__m512i)both);
+    }
+    _mm512_storeu_ps(lanes, sums);
+    update_state(tile_max, m, l, fold16(lanes), acc, d);
+}
+#endif
+
+int longlm_bf16_softmax_pairs(longlm_bf16_variant variant, const float *scores, int rows, int64_t n,
+                              float *maxima, float *sums, uint32_t *pairs, int64_t pair_stride, float *acc,
+                              int32_t d) {
+    if (rows < 0 || n < 1 || pair_stride < (n + 1) / 2 || d < 0) return -1;
+#if defined(__x86_64__)
+    if (variant == LONGLM_BF16_AVX512) {
+        for (int r = 0; r < rows; r++)
+            softmax_row_avx512(scores + r * n, n, maxima + r, sums + r, pairs + r * pair_stride, acc + (int64_t)r * d, d);
+        return 0;
+    }
+#endif
+    if (variant != LONGLM_BF16_PORTABLE) return -1;
+    for (int r = 0; r < rows; r++)
+        softmax_row_portable(scores + r * n, n, maxima + r, sums + r, pairs + r * pair_stride, acc + (int64_t)r * d, d);
+    return 0;
+}
+
 // MARK: the peak probe
 
 #if defined(__x86_64__)

@@ -57,9 +57,16 @@ public struct SoftmaxState {
     public mutating func absorb(scores: UnsafeMutablePointer<Float>, keyCount n: Int, valuePanel: UnsafePointer<UInt32>,
                                 pairScratch: UnsafeMutablePointer<UInt32>, variant: BF16Variant, rows: Int) {
         precondition(rows <= self.rows)
-        takeScores(scores, keyCount: n, rows: rows)
         let pairsPerRow = (n + 1) / 2, d = headDim
-        for r in 0..<rows { BF16Tiles.roundPairs(scores + r * n, count: n, into: pairScratch + r * pairsPerRow, variant: variant) }
+        maxima.withUnsafeMutableBufferPointer { m in
+            sums.withUnsafeMutableBufferPointer { l in
+                accumulator.withUnsafeMutableBufferPointer { acc in
+                    BF16Tiles.softmaxPairs(scores: scores, rows: rows, count: n, maxima: m.baseAddress!, sums: l.baseAddress!,
+                                           into: pairScratch, pairStride: pairsPerRow, accumulator: acc.baseAddress!,
+                                           headDim: d, variant: variant)
+                }
+            }
+        }
         accumulator.withUnsafeMutableBufferPointer { acc in
             BF16Tiles.accumulate(probabilityPairs: pairScratch, rows: rows, count: n, pairStride: pairsPerRow,
                                  valuePanel: valuePanel, headDim: d, into: acc.baseAddress!, variant: variant)

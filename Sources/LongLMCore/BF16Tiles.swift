@@ -65,6 +65,18 @@ public enum BF16Tiles {
         precondition(status == 0, "bf16 rounding with \(variant)")
     }
 
+    /// The softmax step of a tile in BF16 (`longlm_bf16_softmax_pairs`): `rows` rows of `count` scores become
+    /// probabilities rounded to bfloat16 pairs (`pairStride` words a row), and the rows' running maxima, sums and
+    /// accumulators (`headDim` floats a row) are updated.
+    public static func softmaxPairs(scores: UnsafePointer<Float>, rows: Int, count: Int,
+                                    maxima: UnsafeMutablePointer<Float>, sums: UnsafeMutablePointer<Float>,
+                                    into pairs: UnsafeMutablePointer<UInt32>, pairStride: Int,
+                                    accumulator: UnsafeMutablePointer<Float>, headDim: Int, variant: BF16Variant) {
+        let status = longlm_bf16_softmax_pairs(variant.cVariant, scores, Int32(rows), Int64(count), maxima, sums, pairs,
+                                               Int64(pairStride), accumulator, Int32(headDim))
+        precondition(status == 0, "bf16 softmax: \(rows) rows of \(count) with \(variant)")
+    }
+
     /// UInt32 words of the key panel of `count` keys of `headDim` values.
     public static func keyPanelWords(count: Int, headDim: Int) -> Int {
         Int(longlm_bf16_key_panel_words(Int64(count), Int32(headDim)))

@@ -140,6 +140,90 @@ final class BF16TilesTests: XCTestCase {
         }
     }
 
+    /// One softmax step over a tile: rows with masked (-inf) columns, rows with nothing visible yet, earlier states
+    /// above and below the tile's maximum, odd and partial key counts.
+    struct SoftmaxCase {
+        var scores: [Float], maxima: [Float], sums: [Float], accumulator: [Float]
+        let rows: Int, keys: Int, headDim: Int
+    }
+
+    func softmaxCase(rows: Int, keys: Int, headDim: Int, seed: UInt64) -> SoftmaxCase {
+        var rng = SplitMix(seed: seed)
+        var scores = (0..<(rows * keys)).map { _ in rng.nextFloat(-12, 12) }
+        var maxima = [Float](repeating: -.infinity, count: rows), sums = [Float](repeating: 0, count: rows)
+        for r in 0..<rows {
+            switch r % 5 {
+            case 1: for c in 0..<keys where (c + r) % 3 == 0 { scores[r * keys + c] = -.infinity }   // causal gaps
+            case 2: for c in 0..<keys { scores[r * keys + c] = -.infinity }                          // nothing visible
+            case 3: maxima[r] = 30; sums[r] = 2.5                                                     // earlier max above
+            case 4: maxima[r] = -3; sums[r] = 7.25                                                    // earlier max below
+            default: scores[r * keys + (r % keys)] = 95                                               // past exp's range
+            }
+        }
+        let accumulator = (0..<(rows * headDim)).map { _ in rng.nextFloat(-1, 1) }
+        return SoftmaxCase(scores: scores, maxima: maxima, sums: sums, accumulator: accumulator, rows: rows, keys: keys,
+                           headDim: headDim)
+    }
+
+    func softmaxStep(_ c: SoftmaxCase, _ variant: BF16Variant) -> (SoftmaxCase, [UInt32]) {
+        var out = c
+        let stride = (c.keys + 1) / 2
+        var pairs = [UInt32](repeating: 0xDEAD_BEEF, count: c.rows * stride)
+        BF16Tiles.softmaxPairs(scores: c.scores, rows: c.rows, count: c.keys, maxima: &out.maxima, sums: &out.sums,
+                               into: &pairs, pairStride: stride, accumulator: &out.accumulator, headDim: c.headDim,
+                               variant: variant)
+        return (out, pairs)
+    }
+
+    func testSoftmaxStepIsTheSoftmaxInBfloatAndEveryVariantGivesTheReferenceBits() {
+        var worstProbability = 0.0, worstSum = 0.0
+        for (n, shape) in [(1, 1, 16), (3, 1, 16), (7, 15, 32), (10, 16, 16), (10, 17, 64), (12, 31, 64), (10, 32, 16),
+                           (9, 33, 48), (20, 64, 64), (15, 100, 256), (6, 256, 64)].enumerated() {
+            let c = softmaxCase(rows: shape.0, keys: shape.1, headDim: shape.2, seed: UInt64(n))
+            let (reference, pairs) = softmaxStep(c, .portable)
+            let stride = (c.keys + 1) / 2
+            for r in 0..<c.rows {
+                let row = Array(c.scores[(r * c.keys)..<((r + 1) * c.keys)])
+                let tileMax = row.max()!
+                let next = max(c.maxima[r], tileMax)
+                if next == -.infinity {
+                    XCTAssertEqual(reference.maxima[r], c.maxima[r]); XCTAssertEqual(reference.sums[r], c.sums[r])
+                    XCTAssertEqual(Array(pairs[(r * stride)..<((r + 1) * stride)]), [UInt32](repeating: 0, count: stride))
+                    continue
+                }
+                XCTAssertEqual(reference.maxima[r], next)
+                var roundedSum = 0.0
+                for k in 0..<c.keys {
+                    let exact = Foundation.exp(Double(row[k]) - Double(next))
+                    let word = pairs[r * stride + k / 2]
+                    let p = Double(k % 2 == 0 ? low(word) : high(word))
+                    roundedSum += p   // the denominator sums the probabilities as rounded
+                    // Below -87.3 (and masked -inf) the kernel's exp gives 0 (f32 would go subnormal there).
+                    if !(row[k] - next >= -87.3) { XCTAssertEqual(p, 0); continue }
+                    // bfloat16 keeps 8 significant bits: rounding moves a value by at most 2^-8 of itself; exp adds below 2e-7.
+                    worstProbability = max(worstProbability, abs(p - exact) / exact)
+                }
+                if c.keys % 2 == 1 { XCTAssertEqual(high(pairs[r * stride + stride - 1]), 0, "odd count padded with 0") }
+                let alpha = c.maxima[r] == -.infinity ? 0 : Foundation.exp(Double(c.maxima[r]) - Double(next))
+                let expectedSum = Double(c.sums[r]) * alpha + roundedSum
+                worstSum = max(worstSum, abs(Double(reference.sums[r]) - expectedSum) / expectedSum)
+                for i in 0..<c.headDim {
+                    let a = Double(c.accumulator[r * c.headDim + i]) * alpha
+                    XCTAssertEqual(Double(reference.accumulator[r * c.headDim + i]), a, accuracy: 1e-6 * max(1, abs(a)))
+                }
+            }
+            for variant in BF16Variant.supportedHere where variant != .portable {
+                let (other, otherPairs) = softmaxStep(c, variant)
+                XCTAssertEqual(otherPairs, pairs, "\(variant) pairs, case \(n)")
+                XCTAssertEqual(other.maxima.map(\.bitPattern), reference.maxima.map(\.bitPattern), "\(variant) maxima")
+                XCTAssertEqual(other.sums.map(\.bitPattern), reference.sums.map(\.bitPattern), "\(variant) sums")
+                XCTAssertEqual(other.accumulator.map(\.bitPattern), reference.accumulator.map(\.bitPattern), "\(variant) acc")
+            }
+        }
+        XCTAssertLessThanOrEqual(worstProbability, 0x1p-8 + 2e-7, "probabilities: worst relative error \(worstProbability)")
+        XCTAssertLessThan(worstSum, 1e-6, "sums: worst relative error \(worstSum)")
+    }
+
     func testKeyAndValuePanelsReadF16AndBf16RowsAsTheirF32Values() {
         var rng = SplitMix(seed: 44)
         let d = 32, n = 21, stride = 48

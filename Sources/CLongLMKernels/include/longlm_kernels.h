@@ -203,6 +203,16 @@ int longlm_bf16_scores(longlm_bf16_variant variant, const uint32_t *q, int rows,
 int longlm_bf16_accumulate(longlm_bf16_variant variant, const uint32_t *p, int rows, int64_t n, int64_t p_stride,
                            const uint32_t *panel, int32_t d, float *acc);
 
+/// The softmax step of a BF16 tile, row by row (`rows` rows of `n` scores, contiguous): the tile maximum t,
+/// m' = max(maxima[r], t); the probabilities exp(s - m') (this kernel's exp; -inf gives 0) rounded to bfloat16
+/// pairs into pairs + r * pair_stride (the last pair padded with 0) and summed in f32; then
+/// sums[r] = sums[r] * alpha + sum, maxima[r] = m', and acc[r * d ..< (r + 1) * d] scaled by alpha when it is not
+/// 1, with alpha = exp(maxima[r] - m') (0 from an empty row). A row still without a visible key (m' = -inf) gets
+/// zero pairs and keeps its state. Returns 0, or -1 for bad sizes or a variant not compiled here.
+int longlm_bf16_softmax_pairs(longlm_bf16_variant variant, const float *scores, int rows, int64_t n,
+                              float *maxima, float *sums, uint32_t *pairs, int64_t pair_stride, float *acc,
+                              int32_t d);
+
 /// A peak probe for the BF16 tiles: `vdpbf16ps` on registers only (12 independent sums); multiply-adds per
 /// iteration, and the probe (0, or -1 where the variant has none).
 int64_t longlm_bf16_peak_multiply_adds_per_iteration(void);
