@@ -77,7 +77,8 @@ static float *group_floats(uint8_t *panel, int L, int64_t lane, int which) {
 
 // ---- Activations ----
 
-int longlm_int8_gemm_activations(int type, const float *x, int64_t cols, int vectors, void *panels) {
+int longlm_int8_gemm_activations(longlm_kernel_variant variant, int type, const float *x, int64_t cols, int vectors,
+                                 void *panels) {
     gemm_form f = form_of(type);
     size_t bytes = longlm_int8_gemm_panel_bytes(type, cols);
     if (bytes == 0) return -1;
@@ -90,7 +91,7 @@ int longlm_int8_gemm_activations(int type, const float *x, int64_t cols, int vec
         memset(panel, 0, bytes);  // lanes past the last lane-block stay zero: q = 0, d = 0, start = 0, A = 0
         if (f.block == 32) {
             longlm_q8_32 *a = rounded;
-            longlm_quantize_q8_32(x + (size_t)v * cols, cols, a);
+            longlm_quantize_q8_32(variant, x + (size_t)v * cols, cols, a);
             for (int64_t b = 0; b < blocks; b++) {
                 scatter_lane(panel, L, b, (const uint8_t *)a[b].qs);
                 group_floats(panel, L, b, GEMM_SCALE)[b % 16] = a[b].d;

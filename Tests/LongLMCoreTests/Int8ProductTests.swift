@@ -75,6 +75,32 @@ final class Int8ProductTests: XCTestCase {
         XCTAssertEqual(rounded256.scales[2], 0, "an all-zero block has scale 0")
     }
 
+    /// The 32-block rounding of every variant gives the portable code's blocks: random scales, an all-zero block,
+    /// a block of one value, ties at the rounding boundary, subnormals, negative zeros.
+    func testEveryVariantRoundsThirtyTwoBlocksAsThePortableCode() {
+        var rng = SplitMix(seed: 12)
+        var x: [Float] = []
+        for b in 0..<64 {
+            let scale = powf(2, Float(Int(rng.next() % 40)) - 20)
+            x += (0..<32).map { _ in rng.nextFloat(-1, 1) * scale }
+            if b == 3 { for i in 0..<32 { x[32 * b + i] = 0 } }
+            if b == 4 { for i in 0..<32 { x[32 * b + i] = i == 7 ? -2.5 : 0 } }
+            if b == 5 { for i in 0..<32 { x[32 * b + i] = i == 0 ? 127 : Float(i - 16) + 0.5 } }   // multiplier 1: ties
+            if b == 6 { for i in 0..<32 { x[32 * b + i] = i % 2 == 0 ? Float.leastNonzeroMagnitude : -0.0 } }
+        }
+        func blocks(_ variant: longlm_kernel_variant) -> [[UInt8]] {
+            var out = [longlm_q8_32](repeating: longlm_q8_32(), count: x.count / 32)
+            longlm_quantize_q8_32(variant, x, Int64(x.count), &out)
+            return out.map { b in withUnsafeBytes(of: b) { Array($0) } }
+        }
+        let reference = blocks(LONGLM_KERNELS_PORTABLE)
+        for variant in KernelVariant.supportedHere {
+            for (b, block) in blocks(variant.cVariant).enumerated() {
+                XCTAssertEqual(block, reference[b], "\(variant), block \(b)")
+            }
+        }
+    }
+
     func testPortableProductIsTheDotOfDequantizedRowsWithRoundedActivations() throws {
         var rng = SplitMix(seed: 12)
         for type in QuantizedMatrix.int8Types {
@@ -299,7 +325,7 @@ struct RoundedActivations {
         let blocks = x.count / block
         if block == 32 {
             var out = [longlm_q8_32](repeating: longlm_q8_32(), count: blocks)
-            longlm_quantize_q8_32(x, Int64(x.count), &out)
+            longlm_quantize_q8_32(LONGLM_KERNELS_PORTABLE, x, Int64(x.count), &out)
             for b in out {
                 scales.append(b.d)
                 blockSums.append(Int(b.sum))

@@ -39,8 +39,8 @@ typedef struct {
 /// int8 kernel.
 int longlm_int8_activation_block(int ggml_type);
 
-/// Rounds `n` floats (a multiple of 32) to `n / 32` blocks.
-void longlm_quantize_q8_32(const float *x, int64_t n, longlm_q8_32 *out);
+/// Rounds `n` floats (a multiple of 32) to `n / 32` blocks (every variant gives the same blocks).
+void longlm_quantize_q8_32(longlm_kernel_variant variant, const float *x, int64_t n, longlm_q8_32 *out);
 /// Rounds `n` floats (a multiple of 256) to `n / 256` blocks.
 void longlm_quantize_q8_256(const float *x, int64_t n, longlm_q8_256 *out);
 
@@ -69,7 +69,8 @@ size_t longlm_int8_gemm_panel_bytes(int ggml_type, int64_t cols);
 /// cols) bytes from `panels` (64-byte alignment is best). The 32-block types round as longlm_quantize_q8_32 does
 /// (the row products' activations exactly); the 256-block types round each 32 (or 16) values on their own, with
 /// the Q8_K recipe, where the row products round 256 at once. Returns 0, or -1 (no GEMM for the type, no memory).
-int longlm_int8_gemm_activations(int ggml_type, const float *x, int64_t cols, int vectors, void *panels);
+int longlm_int8_gemm_activations(longlm_kernel_variant variant, int ggml_type, const float *x, int64_t cols,
+                                 int vectors, void *panels);
 /// 1 when `variant` has a GEMM tile: portable (the reference, slow) and avx512vnni.
 int longlm_int8_gemm_available(longlm_kernel_variant variant);
 /// y[v * y_stride + r] = dot(weight row r, x_v) for r in row_begin ..< row_end and v < vectors, from the panels of

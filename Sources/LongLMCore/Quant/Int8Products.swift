@@ -25,7 +25,7 @@ extension QuantizedMatrix {
         defer { activations.deallocate() }
         for v in 0..<count {
             if block == 32 {
-                longlm_quantize_q8_32(x + v * cols, Int64(cols), (activations + v * stride).assumingMemoryBound(to: longlm_q8_32.self))
+                longlm_quantize_q8_32(variant.cVariant, x + v * cols, Int64(cols), (activations + v * stride).assumingMemoryBound(to: longlm_q8_32.self))
             } else {
                 longlm_quantize_q8_256(x + v * cols, Int64(cols), (activations + v * stride).assumingMemoryBound(to: longlm_q8_256.self))
             }
@@ -61,7 +61,7 @@ extension QuantizedMatrix {
         let panels = UnsafeMutableRawPointer.allocate(byteCount: bytes * count, alignment: 64)
         defer { panels.deallocate() }
         Parallel.forRanges(count, minimumPerChunk: 8) { range in
-            let status = longlm_int8_gemm_activations(type, x + range.lowerBound * cols, Int64(cols), Int32(range.count),
+            let status = longlm_int8_gemm_activations(variant.cVariant, type, x + range.lowerBound * cols, Int64(cols), Int32(range.count),
                                                       panels + range.lowerBound * bytes)
             precondition(status == 0, "int8 GEMM activations failed for \(self.type.name)")
         }
