@@ -29,8 +29,7 @@ for model, method in groups:
     expected = [f"{t} ({h})" if len(haystacks) > 1 else t for t in niah for h in sorted(haystacks)] \
         + ["variable_tracking", "frequent_words"]
     tasks = expected + [t for t in dict.fromkeys(name(r) for r in mine) if t not in expected]
-    samples = max(len(v) for v in cells.values()) if cells else 0
-    print(f"**{model}, {method}** ({samples} samples per cell, score %)\n")
+    print(f"**{model}, {method}** (score %)\n")
     print("| task | " + " | ".join(f"{n // 1024}k" if n % 1024 == 0 else str(n) for n in lengths) + " |")
     print("|---|" + "---:|" * len(lengths))
     mean = lambda xs: sum(xs) / len(xs) if xs else 0.0
@@ -40,6 +39,11 @@ for model, method in groups:
     # A length whose row is missing a task (a run still going) gets no average: it would not be comparable.
     complete = [all(cells[(t, n)] for t in tasks) for n in lengths]
     print("| average | " + " | ".join(f"{100 * a:.1f}" if whole else "(incomplete)" for a, whole in zip(averages, complete)) + " |")
+    # How each length was run: samples per cell, and the attention tiles (records written before the BF16 tiles
+    # existed carry no field: they ran f32 tiles).
+    print("| samples per cell | " + " | ".join(str(max((len(cells[(t, n)]) for t in tasks), default=0)) for n in lengths) + " |")
+    tiles = lambda n: "/".join(sorted({str(r.get("attention_tiles", "f32")) for r in mine if r["length"] == n}))
+    print("| attention tiles | " + " | ".join(tiles(n) for n in lengths) + " |")
     effective = None
     for n, a, whole in zip(lengths, averages, complete):
         if not whole or a < threshold:
