@@ -48,75 +48,84 @@ static float block_scale_32(const float *x) {
 /// The scale of a 256-block from its multiplier: 1 / m (llama.cpp's Q8_K d = 1 / iscale).
 static float block_scale_256(float multiplier) { return multiplier > 0 ? 1.0f / multiplier : 0.0f; }
 
-static void quantize_q8_32_portable(const float *x, int64_t n, longlm_q8_32 *out) {
-    for (int64_t b = 0; b < n / 32; b++) {
-        longlm_round_block(x + 32 * b, 32, out[b].qs);
-        float scale = block_scale_32(x + 32 * b);
-        int32_t sum = 0;
-        for (int i = 0; i < 32; i++) sum += out[b].qs[i];
-        out[b].d = round_to_half(scale);
-        out[b].sum = sum;
-        out[b].d_sum = round_to_half(scale * (float)sum);
-    }
-}
-
 #if defined(__x86_64__)
 #include <immintrin.h>
 
-/// The portable rounding 8 values at a time: the maximum is exact in any order (`_mm256_max_ps(v, m)` is
-/// v > m ? v : m, the scalar comparison), and each value goes through the same multiply, add and subtract.
-__attribute__((target("avx2"))) static void quantize_q8_32_avx2(const float *x, int64_t n, longlm_q8_32 *out) {
+/// Eight int32 lanes (each in -127 ... 127) stored as eight bytes.
+__attribute__((target("avx2"))) static inline void store_bytes_8(int8_t *out, __m256i q) {
+    __m256i words = _mm256_packs_epi32(q, q);        // per 128-bit half: q0-3 q0-3 | q4-7 q4-7
+    __m256i bytes = _mm256_packs_epi16(words, words);
+    uint32_t low = (uint32_t)_mm256_extract_epi32(bytes, 0), high = (uint32_t)_mm256_extract_epi32(bytes, 4);
+    memcpy(out, &low, 4);
+    memcpy(out + 4, &high, 4);
+}
+
+/// `longlm_round_block` 8 values at a time (n a multiple of 8), also giving max |x| and the sum of q. The
+/// maximum is exact in any order (`_mm256_max_ps(v, m)` is v > m ? v : m, the scalar comparison); each value
+/// goes through the same multiply, add, subtract and clamp.
+__attribute__((target("avx2"))) static float round_block_avx2(const float *x, int n, int8_t *q, float *amax_out,
+                                                              int32_t *sum_out) {
     const __m256 sign = _mm256_set1_ps(-0.0f), magic = _mm256_set1_ps(12582912.0f);
     const __m256 high = _mm256_set1_ps(127.0f), low = _mm256_set1_ps(-127.0f);
-    const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    __m256 m = _mm256_setzero_ps();
+    for (int i = 0; i < n; i += 8) m = _mm256_max_ps(_mm256_andnot_ps(sign, _mm256_loadu_ps(x + i)), m);
+    float lanes[8];
+    _mm256_storeu_ps(lanes, m);
+    float amax = 0;
+    for (int l = 0; l < 8; l++) amax = lanes[l] > amax ? lanes[l] : amax;
+    float multiplier = amax > 0 ? 127.0f / amax : 0.0f;
+    const __m256 mv = _mm256_set1_ps(multiplier);
+    __m256i total = _mm256_setzero_si256();
+    for (int i = 0; i < n; i += 8) {
+        __m256 r = _mm256_sub_ps(_mm256_add_ps(_mm256_mul_ps(_mm256_loadu_ps(x + i), mv), magic), magic);
+        __m256i v = _mm256_cvttps_epi32(_mm256_min_ps(_mm256_max_ps(r, low), high));
+        total = _mm256_add_epi32(total, v);
+        store_bytes_8(q + i, v);
+    }
+    int32_t sums[8], sum = 0;
+    _mm256_storeu_si256((__m256i *)sums, total);
+    for (int l = 0; l < 8; l++) sum += sums[l];
+    *amax_out = amax;
+    *sum_out = sum;
+    return multiplier;
+}
+#endif
+
+float longlm_round_block_with(longlm_kernel_variant variant, const float *x, int n, int8_t *q, float *amax,
+                              int32_t *sum) {
+#if defined(__x86_64__)
+    if (longlm_uses_avx2_code(variant) && n % 8 == 0) return round_block_avx2(x, n, q, amax, sum);
+#endif
+    float multiplier = longlm_round_block(x, n, q);
+    float m = 0;
+    int32_t total = 0;
+    for (int i = 0; i < n; i++) {
+        float v = fabsf(x[i]);
+        m = v > m ? v : m;
+        total += q[i];
+    }
+    *amax = m;
+    *sum = total;
+    return multiplier;
+}
+
+void longlm_quantize_q8_32(longlm_kernel_variant variant, const float *x, int64_t n, longlm_q8_32 *out) {
     for (int64_t b = 0; b < n / 32; b++) {
-        const float *xb = x + 32 * b;
-        __m256 v[4], m = _mm256_setzero_ps();
-        for (int k = 0; k < 4; k++) {
-            v[k] = _mm256_loadu_ps(xb + 8 * k);
-            m = _mm256_max_ps(_mm256_andnot_ps(sign, v[k]), m);
-        }
-        float lanes[8];
-        _mm256_storeu_ps(lanes, m);
-        float amax = 0;
-        for (int l = 0; l < 8; l++) amax = lanes[l] > amax ? lanes[l] : amax;
-        float multiplier = amax > 0 ? 127.0f / amax : 0.0f;
-        const __m256 mv = _mm256_set1_ps(multiplier);
-        __m256i q[4], total = _mm256_setzero_si256();
-        for (int k = 0; k < 4; k++) {
-            __m256 r = _mm256_sub_ps(_mm256_add_ps(_mm256_mul_ps(v[k], mv), magic), magic);
-            r = _mm256_min_ps(_mm256_max_ps(r, low), high);
-            q[k] = _mm256_cvttps_epi32(r);
-            total = _mm256_add_epi32(total, q[k]);
-        }
-        // packs interleave 128-bit halves: a0-3 b0-3 c0-3 d0-3 a4-7 b4-7 c4-7 d4-7, put back in order.
-        __m256i bytes = _mm256_packs_epi16(_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3]));
-        _mm256_storeu_si256((__m256i *)out[b].qs, _mm256_permutevar8x32_epi32(bytes, order));
-        int32_t sums[8];
-        _mm256_storeu_si256((__m256i *)sums, total);
-        int32_t sum = 0;
-        for (int l = 0; l < 8; l++) sum += sums[l];
-        float scale = amax / 127.0f;
+        float amax;
+        int32_t sum;
+        longlm_round_block_with(variant, x + 32 * b, 32, out[b].qs, &amax, &sum);
+        float scale = amax / 127.0f;  // llama.cpp's Q8_0/Q8_1 d, before its rounding to f16
         out[b].d = round_to_half(scale);
         out[b].sum = sum;
         out[b].d_sum = round_to_half(scale * (float)sum);
     }
 }
-#endif
 
-void longlm_quantize_q8_32(longlm_kernel_variant variant, const float *x, int64_t n, longlm_q8_32 *out) {
-#if defined(__x86_64__)
-    if (longlm_uses_avx2_code(variant)) {
-        quantize_q8_32_avx2(x, n, out);
-        return;
-    }
-#endif
-    quantize_q8_32_portable(x, n, out);
-}
-
-void longlm_quantize_q8_256(const float *x, int64_t n, longlm_q8_256 *out) {
+void longlm_quantize_q8_256(longlm_kernel_variant variant, const float *x, int64_t n, longlm_q8_256 *out) {
     for (int64_t b = 0; b < n / 256; b++) {
-        out[b].d = block_scale_256(longlm_round_block(x + 256 * b, 256, out[b].qs));
+        float amax;
+        int32_t total;
+        out[b].d = block_scale_256(longlm_round_block_with(variant, x + 256 * b, 256, out[b].qs, &amax, &total));
         for (int g = 0; g < 16; g++) {
             int32_t sum = 0;
             for (int i = 0; i < 16; i++) sum += out[b].qs[16 * g + i];

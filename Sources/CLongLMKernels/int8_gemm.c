@@ -104,9 +104,9 @@ int longlm_int8_gemm_activations(longlm_kernel_variant variant, int type, const 
             const float *xv = x + (size_t)v * cols;
             int8_t q[32];
             for (int64_t lane = 0; lane < cols / L; lane++) {
-                float multiplier = longlm_round_block(xv + L * lane, L, q);
-                int32_t sum = 0;
-                for (int i = 0; i < L; i++) sum += q[i];
+                float amax;
+                int32_t sum;
+                float multiplier = longlm_round_block_with(variant, xv + L * lane, L, q, &amax, &sum);
                 float d = multiplier > 0 ? 1.0f / multiplier : 0.0f;
                 scatter_lane(panel, L, lane, (const uint8_t *)q);
                 group_floats(panel, L, lane, GEMM_SCALE)[lane % 16] = d;

@@ -75,9 +75,9 @@ final class Int8ProductTests: XCTestCase {
         XCTAssertEqual(rounded256.scales[2], 0, "an all-zero block has scale 0")
     }
 
-    /// The 32-block rounding of every variant gives the portable code's blocks: random scales, an all-zero block,
+    /// The activation rounding of every variant (32-blocks, 256-blocks, the GEMM's panels) gives the portable code's: random scales, an all-zero block,
     /// a block of one value, ties at the rounding boundary, subnormals, negative zeros.
-    func testEveryVariantRoundsThirtyTwoBlocksAsThePortableCode() {
+    func testEveryVariantRoundsActivationBlocksAsThePortableCode() {
         var rng = SplitMix(seed: 12)
         var x: [Float] = []
         for b in 0..<64 {
@@ -93,10 +93,28 @@ final class Int8ProductTests: XCTestCase {
             longlm_quantize_q8_32(variant, x, Int64(x.count), &out)
             return out.map { b in withUnsafeBytes(of: b) { Array($0) } }
         }
-        let reference = blocks(LONGLM_KERNELS_PORTABLE)
+        // 256-blocks (decode's K-quant activations), and the GEMM's panels, whose K-quant lanes round 16 values.
+        func blocks256(_ variant: longlm_kernel_variant) -> [[UInt8]] {
+            var out = [longlm_q8_256](repeating: longlm_q8_256(), count: x.count / 256)
+            longlm_quantize_q8_256(variant, x, Int64(x.count), &out)
+            return out.map { b in withUnsafeBytes(of: b) { Array($0) } }
+        }
+        func panels(_ variant: longlm_kernel_variant, type: Int32) -> [UInt8] {
+            let bytes = Int(longlm_int8_gemm_panel_bytes(type, Int64(x.count / 2)))
+            var out = [UInt8](repeating: 0xAB, count: 2 * bytes)
+            XCTAssertEqual(longlm_int8_gemm_activations(variant, type, x, Int64(x.count / 2), 2, &out), 0)
+            return out
+        }
+        let reference = blocks(LONGLM_KERNELS_PORTABLE), reference256 = blocks256(LONGLM_KERNELS_PORTABLE)
+        let q4K = Int32(12), q4_1 = Int32(3)
         for variant in KernelVariant.supportedHere {
             for (b, block) in blocks(variant.cVariant).enumerated() {
                 XCTAssertEqual(block, reference[b], "\(variant), block \(b)")
+            }
+            XCTAssertEqual(blocks256(variant.cVariant), reference256, "\(variant), 256-blocks")
+            for type in [q4K, q4_1] {
+                XCTAssertEqual(panels(variant.cVariant, type: type), panels(LONGLM_KERNELS_PORTABLE, type: type),
+                               "\(variant), GEMM panels of type \(type)")
             }
         }
     }
@@ -334,7 +352,7 @@ struct RoundedActivations {
             }
         } else {
             var out = [longlm_q8_256](repeating: longlm_q8_256(), count: blocks)
-            longlm_quantize_q8_256(x, Int64(x.count), &out)
+            longlm_quantize_q8_256(LONGLM_KERNELS_PORTABLE, x, Int64(x.count), &out)
             for b in out {
                 scales.append(b.d)
                 withUnsafeBytes(of: b.bsums) { groupSums += $0.bindMemory(to: Int16.self).map(Int.init) }

@@ -42,7 +42,7 @@ int longlm_int8_activation_block(int ggml_type);
 /// Rounds `n` floats (a multiple of 32) to `n / 32` blocks (every variant gives the same blocks).
 void longlm_quantize_q8_32(longlm_kernel_variant variant, const float *x, int64_t n, longlm_q8_32 *out);
 /// Rounds `n` floats (a multiple of 256) to `n / 256` blocks.
-void longlm_quantize_q8_256(const float *x, int64_t n, longlm_q8_256 *out);
+void longlm_quantize_q8_256(longlm_kernel_variant variant, const float *x, int64_t n, longlm_q8_256 *out);
 
 /// out[i] = d * q[i]: `n` floats (a multiple of `block`, 32 or 256) rounded exactly as the two functions above
 /// round them, written back as floats. A prefill in the fast precision multiplies these with f32 weights, so

@@ -27,7 +27,7 @@ extension QuantizedMatrix {
             if block == 32 {
                 longlm_quantize_q8_32(variant.cVariant, x + v * cols, Int64(cols), (activations + v * stride).assumingMemoryBound(to: longlm_q8_32.self))
             } else {
-                longlm_quantize_q8_256(x + v * cols, Int64(cols), (activations + v * stride).assumingMemoryBound(to: longlm_q8_256.self))
+                longlm_quantize_q8_256(variant.cVariant, x + v * cols, Int64(cols), (activations + v * stride).assumingMemoryBound(to: longlm_q8_256.self))
             }
         }
         let type = Int32(self.type.rawValue), rowBytes = self.rowBytes, cols = Int64(self.cols), rows = self.rows
