@@ -52,8 +52,9 @@ public struct SoftmaxState {
         }
     }
 
-    /// `absorb` in BF16 tiles: the probabilities rounded to bfloat16 pairs (into `pairScratch`, rows x ceil(n/2)
-    /// words) and multiplied with a value panel of the tile's n keys (`BF16Tiles`).
+    /// `absorb` in BF16 tiles: the softmax step in one C pass (`BF16Tiles.softmaxPairs`: probabilities rounded to
+    /// bfloat16 pairs into `pairScratch`, rows x ceil(n/2) words, and summed as rounded; the state updated), then
+    /// the pairs multiplied with a value panel of the tile's n keys.
     public mutating func absorb(scores: UnsafeMutablePointer<Float>, keyCount n: Int, valuePanel: UnsafePointer<UInt32>,
                                 pairScratch: UnsafeMutablePointer<UInt32>, variant: BF16Variant, rows: Int) {
         precondition(rows <= self.rows)
@@ -64,12 +65,10 @@ public struct SoftmaxState {
                     BF16Tiles.softmaxPairs(scores: scores, rows: rows, count: n, maxima: m.baseAddress!, sums: l.baseAddress!,
                                            into: pairScratch, pairStride: pairsPerRow, accumulator: acc.baseAddress!,
                                            headDim: d, variant: variant)
+                    BF16Tiles.accumulate(probabilityPairs: pairScratch, rows: rows, count: n, pairStride: pairsPerRow,
+                                         valuePanel: valuePanel, headDim: d, into: acc.baseAddress!, variant: variant)
                 }
             }
-        }
-        accumulator.withUnsafeMutableBufferPointer { acc in
-            BF16Tiles.accumulate(probabilityPairs: pairScratch, rows: rows, count: n, pairStride: pairsPerRow,
-                                 valuePanel: valuePanel, headDim: d, into: acc.baseAddress!, variant: variant)
         }
     }
 
