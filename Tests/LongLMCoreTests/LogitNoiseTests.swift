@@ -34,16 +34,21 @@ final class LogitNoiseTests: XCTestCase {
     /// portable code's bits, and the portable code is the definition (draw times std on the keys that get noise).
     func testEveryVariantAddsThePortableBits() {
         var rng = SplitMix64(seed: 5)
-        for trial in 0..<200 {
-            let query = Int.random(in: 0..<40_000, using: &rng)
+        for trial in 0..<260 {
+            // The last 60 trials: positions near the top of int32 and groups up to 2^20 - 1 (the AVX-512 code's
+            // quotient in double, exact there; larger groups take the scalar code).
+            let large = trial >= 200
+            let query = large ? Int.random(in: 2_000_000_000..<Int(Int32.max) - 25, using: &rng) : Int.random(in: 0..<40_000, using: &rng)
             let count = Int.random(in: 0..<70, using: &rng)
-            let groupSize = Int.random(in: 1...17, using: &rng)
+            let groupSize = large ? [2, 3, 1000, 65_535, (1 << 20) - 1, 1 << 20, 5_000_000][trial % 7] : Int.random(in: 1...17, using: &rng)
             let row = LogitNoise.Row(
-                rowKey: rng.next(), query: query, prefixLength: Int.random(in: 0...(query + 1), using: &rng),
+                rowKey: rng.next(), query: query,
+                prefixLength: large ? query - Int.random(in: -20..<5_000, using: &rng) : Int.random(in: 0...(query + 1), using: &rng),
                 groupSize: groupSize, fractionalOnly: trial % 3 != 0,
                 stdPerDistance: trial % 5 == 0 ? 0 : Float.random(in: 1e-6..<1e-3, using: &rng),
                 stdConstant: trial % 5 == 0 ? 1 : 0)
-            let keys = (0..<count).map { _ in Int32.random(in: 0...Int32(query + 20), using: &rng) }
+            let lowest = large ? Int32(query - 5_000) : 0
+            let keys = (0..<count).map { _ in Int32.random(in: lowest...Int32(query + 20), using: &rng) }
             let logits = (0..<count).map { c in c % 9 == 0 ? -0.0 : Float.random(in: -30..<30, using: &rng) }
 
             var expected = logits
