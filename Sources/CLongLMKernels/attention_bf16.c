@@ -24,18 +24,6 @@
 
 // MARK: rounding and panels (plain C, shared by every variant)
 
-INLINE uint32_t float_bits(float f) {
-    uint32_t x;
-    memcpy(&x, &f, 4);
-    return x;
-}
-
-INLINE float bits_float(uint32_t x) {
-    float f;
-    memcpy(&f, &x, 4);
-    return f;
-}
-
 /// bfloat16 of f: nearest even; subnormals to a zero of their sign; NaNs stay quiet NaNs.
 INLINE uint16_t to_bfloat(float f) {
     uint32_t x = float_bits(f);

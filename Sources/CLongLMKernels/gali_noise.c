@@ -34,18 +34,6 @@ uint64_t longlm_gali_noise_row_key(uint64_t seed, int64_t layer, int64_t head, i
 
 INLINE uint64_t draw_word(uint64_t row_key, int64_t key) { return mix64(mix64(row_key ^ (uint64_t)key)); }
 
-INLINE uint32_t f32_bits(float f) {
-    uint32_t x;
-    memcpy(&x, &f, 4);
-    return x;
-}
-
-INLINE float bits_f32(uint32_t x) {
-    float f;
-    memcpy(&f, &x, 4);
-    return f;
-}
-
 // ln m for m in [sqrt(1/2), sqrt(2)]: 2 atanh(s) with s = (m - 1) / (m + 1), |s| <= 0.1716, as
 // 2 s (1 + s^2/3 + s^4/5 + s^6/7 + s^8/9); the first term left out, s^10 / 11, is below 2^-28 of the sum.
 #define LOG_C9 0.11111111f
@@ -57,9 +45,9 @@ INLINE float bits_f32(uint32_t x) {
 
 /// -2 ln u for u in (0, 1] (normal floats only: u >= 2^-24 here).
 INLINE float minus_two_log(float u) {
-    uint32_t x = f32_bits(u);
+    uint32_t x = float_bits(u);
     int32_t e = (int32_t)(x >> 23) - 127;
-    float m = bits_f32((x & 0x007FFFFFu) | 0x3F800000u);  // [1, 2)
+    float m = bits_float((x & 0x007FFFFFu) | 0x3F800000u);  // [1, 2)
     if (m > SQRT2) {
         m = m * 0.5f;
         e = e + 1;

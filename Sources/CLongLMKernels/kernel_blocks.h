@@ -14,6 +14,19 @@ enum {
     TYPE_IQ4_NL = 20, TYPE_IQ4_XS = 23,
 };
 
+/// The bits of an f32, and the f32 of some bits.
+static inline uint32_t float_bits(float f) {
+    uint32_t x;
+    memcpy(&x, &f, 4);
+    return x;
+}
+
+static inline float bits_float(uint32_t x) {
+    float f;
+    memcpy(&f, &x, 4);
+    return f;
+}
+
 /// IEEE binary16 to binary32, exactly (subnormals, infinities and NaNs included).
 static inline float half_to_float(uint16_t h) {
     uint32_t sign = (uint32_t)(h & 0x8000) << 16;
