@@ -15,7 +15,12 @@ by = collections.defaultdict(list)
 for r in rows:
     by[(r["method"], r["length"])].append(r)
 
-print("| method | " + " | ".join(f"{n // 1000}k found" for n in lengths) + " | trials (depth: answer) | s per trial |")
+def short(n):
+    """A length as people say it: 65,536 is 64k (a power-of-two multiple of 1024), 8,000 is 8k."""
+    return f"{n // 1024}k" if n % 1024 == 0 else f"{n // 1000}k"
+
+
+print("| method | " + " | ".join(f"{short(n)} found" for n in lengths) + " | trials (depth: answer) | s per trial |")
 print("|---|" + "---:|" * len(lengths) + "---|---:|")
 for m in methods:
     cells, details, seconds = [], [], []
@@ -25,7 +30,7 @@ for m in methods:
         cells.append(f"{found}/{len(trials)}" if trials else "-")
         for r in trials:
             mark = "found" if r["success"] else repr(r["answer"].strip()[:12])
-            details.append(f"{n // 1000}k@{r['depth_built']:.2f}: {mark}")
+            details.append(f"{short(n)}@{r['depth_built']:.2f}: {mark}")
             seconds.append(r["seconds"])
     mean = sum(seconds) / len(seconds) if seconds else 0
     print(f"| {m} | " + " | ".join(cells) + f" | {'; '.join(details)} | {mean:.0f} |")
