@@ -10,10 +10,10 @@ int longlm_int8_activation_block(int type) {
     return 0;
 }
 
-/// Rounds x[0..<n] to q[i] = round(x[i] * m), m = 127 / max |x| (0 for an all-zero block), and returns m. This
-/// is llama.cpp's x86 recipe for its activation blocks: the multiplier is 127 / max, not 1 / (max / 127), which
-/// can differ in the last bit and so move a value across a rounding boundary.
-float longlm_round_block(const float *x, int n, int8_t *q) {
+/// Rounds x[0..<n] to q[i] = round(x[i] * m), m = 127 / max |x| (0 for an all-zero block), and returns m, with
+/// max |x| and the sum of q. This is llama.cpp's x86 recipe for its activation blocks: the multiplier is
+/// 127 / max, not 1 / (max / 127), which can differ in the last bit and so move a value across a rounding boundary.
+static float round_block_portable(const float *x, int n, int8_t *q, float *amax_out, int32_t *sum_out) {
     float amax = 0;
     for (int i = 0; i < n; i++) {
         float v = fabsf(x[i]);
@@ -24,6 +24,7 @@ float longlm_round_block(const float *x, int n, int8_t *q) {
     // |v| <= 127 plus rounding): the same result as nearbyintf, without a library call per value (a prefill
     // in the fast precision rounds every activation of every product).
     const float magic = 12582912.0f;
+    int32_t sum = 0;
     for (int i = 0; i < n; i++) {
         float v = (x[i] * multiplier + magic) - magic;
         // Clamped so that NaN (0 times an infinite multiplier, from a subnormal maximum) becomes -127 rather than
@@ -31,18 +32,11 @@ float longlm_round_block(const float *x, int n, int8_t *q) {
         v = v > -127.0f ? v : -127.0f;
         v = v < 127.0f ? v : 127.0f;
         q[i] = (int8_t)v;
+        sum += q[i];
     }
+    *amax_out = amax;
+    *sum_out = sum;
     return multiplier;
-}
-
-/// The scale of a 32-block: max |x| / 127 (llama.cpp's Q8_0/Q8_1 d, before its rounding to f16).
-static float block_scale_32(const float *x) {
-    float amax = 0;
-    for (int i = 0; i < 32; i++) {
-        float v = fabsf(x[i]);
-        amax = v > amax ? v : amax;
-    }
-    return amax / 127.0f;
 }
 
 /// The scale of a 256-block from its multiplier: 1 / m (llama.cpp's Q8_K d = 1 / iscale).
@@ -60,7 +54,7 @@ __attribute__((target("avx2"))) static inline void store_bytes_8(int8_t *out, __
     memcpy(out + 4, &high, 4);
 }
 
-/// `longlm_round_block` 8 values at a time (n a multiple of 8), also giving max |x| and the sum of q. The
+/// `round_block_portable` 8 values at a time (n a multiple of 8), also giving max |x| and the sum of q. The
 /// maximum is exact in any order (`_mm256_max_ps(v, m)` is v > m ? v : m, the scalar comparison); each value
 /// goes through the same multiply, add, subtract and clamp.
 __attribute__((target("avx2"))) static float round_block_avx2(const float *x, int n, int8_t *q, float *amax_out,
@@ -96,17 +90,7 @@ float longlm_round_block_with(longlm_kernel_variant variant, const float *x, int
 #if defined(__x86_64__)
     if (longlm_uses_avx2_code(variant) && n % 8 == 0) return round_block_avx2(x, n, q, amax, sum);
 #endif
-    float multiplier = longlm_round_block(x, n, q);
-    float m = 0;
-    int32_t total = 0;
-    for (int i = 0; i < n; i++) {
-        float v = fabsf(x[i]);
-        m = v > m ? v : m;
-        total += q[i];
-    }
-    *amax = m;
-    *sum = total;
-    return multiplier;
+    return round_block_portable(x, n, q, amax, sum);
 }
 
 void longlm_quantize_q8_32(longlm_kernel_variant variant, const float *x, int64_t n, longlm_q8_32 *out) {
@@ -211,8 +195,10 @@ uint64_t longlm_read_bytes(const void *buffer, size_t bytes) {
 void longlm_round_activations(const float *x, int64_t n, int block, float *out) {
     int8_t q[256];
     for (int64_t b = 0; b < n / block; b++) {
-        float multiplier = longlm_round_block(x + block * b, block, q);
-        float d = block == 32 ? round_to_half(block_scale_32(x + block * b)) : block_scale_256(multiplier);
+        float amax;
+        int32_t sum;
+        float multiplier = round_block_portable(x + block * b, block, q, &amax, &sum);
+        float d = block == 32 ? round_to_half(amax / 127.0f) : block_scale_256(multiplier);
         for (int i = 0; i < block; i++) out[block * b + i] = d * (float)q[i];
     }
 }

@@ -146,10 +146,8 @@ static inline int iq4xs_scale(const uint8_t *block, int s) {
 }
 
 /// Rounds x[0 ..< n] to q[i] = round(x[i] * m), m = 127 / max |x| (0 for an all-zero block), clamped to
-/// -127 ... 127; returns m (int8_dot_rows.c).
-float longlm_round_block(const float *x, int n, int8_t *q);
-/// longlm_round_block with the variant's code (8 values at a time on AVX2 and AVX-512 nodes when n is a multiple
-/// of 8; the same q), also giving max |x| and the sum of q.
+/// -127 ... 127 (NaN to -127); returns m, with max |x| and the sum of q (int8_dot_rows.c). 8 values at a time on
+/// AVX2 and AVX-512 nodes when n is a multiple of 8; every variant gives the same q.
 float longlm_round_block_with(longlm_kernel_variant variant, const float *x, int n, int8_t *q, float *amax,
                               int32_t *sum);
 
